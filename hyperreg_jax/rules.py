@@ -1,0 +1,229 @@
+r"""Beta-update rules: one hyper-regularized step for the inverse learning rate.
+
+For a gradient ``g`` and the current inverse learning rate ``b = beta_t`` every rule
+depends only on ``c = (g / b)^2`` through the ratio ``r = beta_{t+1} / b``, which
+is what makes every rule 1-homogeneous. With ``D(beta, eta) = eta f(beta / eta)``
+the first-order conditions of SPEC section 3 read
+
+* Algorithm 1 (exact saddle point):      ``r^2 f'(r) = c``
+* Algorithm 2 (one alternating step):    ``f'(r) = c``
+* Algorithm 3 (lagged step): the beta update of Algorithm 2; only the step differs.
+
+Both left sides grow from 0 at ``r = 1``, so there is one root ``r >= 1``. Growth
+clipping keeps ``r`` in ``[1, growth]``; since the left side is increasing,
+``r = growth`` exactly when ``c`` reaches the left side at ``growth``, which is
+tested first. Nothing overflows: the closed forms are evaluated only on a ``c``
+capped at that ceiling (or at a huge finite value when clipping is off), and
+Lambert W and the polynomial roots are solved in log space.
+
+Closed forms (``W`` is the Lambert W function):
+
+=========  ==========================  =================================
+rule       ``r`` (Algorithm 1)         ``r`` (Algorithm 2)
+=========  ==========================  =================================
+KL         ``exp(W(2c) / 2)``          ``exp(c)``
+RKL        ``(1 + sqrt(1 + 4c)) / 2``  ``1 / (1 - c)``,   c < 1
+Hellinger  ``s^2``, ``s^3 (s-1) = c``  ``1 / (1 - c)^2``, c < 1
+chi2       ``r^2 (r - 1) = c / 2``     ``1 + c / 2``
+Neyman     ``sqrt(1 + c)``             ``1 / sqrt(1 - c)``, c < 1
+=========  ==========================  =================================
+
+Where Algorithm 2 has no finite root (``c >= 1``) the maximiser is
+``beta -> infinity``: the rule returns the clip ceiling ``growth * b``, or the
+Algorithm 1 root when clipping is off. Any other divergence is solved by a
+safeguarded Newton iteration with a fixed number of steps (jit-friendly).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hyperreg_jax import divergences
+from hyperreg_jax.divergences import Divergence
+
+ALGORITHMS = (1, 2, 3)
+_NEWTON_STEPS = 6  # log-space Newton for Lambert W and the polynomial roots
+
+
+def check_algorithm(algorithm) -> int:
+  if isinstance(algorithm, bool) or algorithm not in ALGORITHMS:
+    raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}.")
+  return int(algorithm)
+
+
+def check_growth(growth):
+  """Validates ``growth`` (``None`` or a number >= 1; traced values pass)."""
+  if growth is None or isinstance(growth, jax.core.Tracer):
+    return growth
+  value = np.asarray(growth)
+  if value.shape != () or not np.isfinite(value) or value < 1:
+    raise ValueError(
+        f"growth must be None (no upper clip) or a finite number >= 1, got {growth!r}.")
+  return growth
+
+
+def compute_dtype(*arrays) -> jnp.dtype:
+  """At least float32: bf16/f16 inputs are computed in float32."""
+  return jnp.result_type(*arrays, jnp.float32)
+
+
+# --- closed forms, in terms of c = (g / b)^2 -------------------------------------------
+
+
+def lambertw(z: jax.Array) -> jax.Array:
+  """Principal branch ``W(z)`` for ``z >= 0``, by Newton on ``w + log w = log z``."""
+  positive = z > 0
+  log_z = jnp.log(jnp.where(positive, z, 1.0))
+  l1 = jnp.log1p(z)
+  w = l1 * (1.0 - jnp.log1p(l1) / (2.0 + l1))  # Winitzki's approximation
+  w = jnp.where(positive, w, 1.0)
+  for _ in range(_NEWTON_STEPS):
+    w = w * (1.0 + log_z - jnp.log(w)) / (1.0 + w)
+  return jnp.where(positive, w, 0.0)
+
+
+def _power_excess_root(k: int, a: jax.Array) -> jax.Array:
+  """The root ``x >= 1`` of ``x^k (x - 1) = a`` for ``a >= 0``.
+
+  Newton on ``u = log(x - 1)``, where ``k softplus(u) + u = log a`` is convex
+  and increasing, so the iteration converges from any start.
+  """
+  positive = a > 0
+  log_a = jnp.log(jnp.where(positive, a, 1.0))
+  u = log_a - k / (k + 1.0) * jnp.log1p(a)
+  for _ in range(_NEWTON_STEPS):
+    residual = k * jax.nn.softplus(u) + u - log_a
+    u = u - residual / (k * jax.nn.sigmoid(u) + 1.0)
+  return jnp.where(positive, 1.0 + jnp.exp(u), 1.0)
+
+
+_ALGORITHM_1 = {
+    divergences.kl: lambda c: jnp.exp(0.5 * lambertw(2.0 * c)),
+    divergences.rkl: lambda c: 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * c)),
+    divergences.hellinger: lambda c: jnp.square(_power_excess_root(3, c)),
+    divergences.chi2: lambda c: _power_excess_root(2, 0.5 * c),
+    divergences.neyman_chi2: lambda c: jnp.sqrt(1.0 + c),
+}
+_ALGORITHM_2 = {
+    divergences.kl: jnp.exp,
+    divergences.rkl: lambda c: 1.0 / (1.0 - c),
+    divergences.hellinger: lambda c: 1.0 / jnp.square(1.0 - c),
+    divergences.chi2: lambda c: 1.0 + 0.5 * c,
+    divergences.neyman_chi2: lambda c: jax.lax.rsqrt(1.0 - c),
+}
+# Divergences whose Algorithm 2 equation has no finite root when c >= 1.
+_UNBOUNDED_2 = (divergences.rkl, divergences.hellinger, divergences.neyman_chi2)
+
+
+# --- the generic solver ------------------------------------------------------------------
+
+
+def foc_lhs(divergence: Divergence, algorithm: int, r, b) -> jax.Array:
+  """Left side of the first-order condition at ``beta = r b``, as a function of ``c``.
+
+  ``r^2 dD/dbeta(r b, b)`` for Algorithm 1, ``dD/dbeta(r b, b)`` for Algorithms 2-3;
+  the new ratio solves ``foc_lhs(r) = c``.
+  """
+  slope = divergence.dD(r * b, b)
+  return slope * r * r if algorithm == 1 else slope
+
+
+def solve_ratio(divergence, algorithm, c, b, lo, hi, iterations: int = 30):
+  """Safeguarded Newton for ``foc_lhs(r) = c`` on a bracket ``[lo, hi]``.
+
+  A Newton step is taken when it stays strictly inside the current bracket,
+  otherwise the bracket is bisected geometrically (``sqrt(lo * hi)``), so a huge
+  bracket shrinks quickly in log scale. The iteration count is fixed (unrolled),
+  so the solver is jit- and vmap-friendly.
+  """
+  def residual(r):
+    return foc_lhs(divergence, algorithm, r, b) - c
+
+  def step(_, carry):
+    lo, hi, x = carry
+    f, df = jax.jvp(residual, (x,), (jnp.ones_like(x),))
+    lo = jnp.where(f <= 0, x, lo)
+    hi = jnp.where(f >= 0, x, hi)
+    newton = x - f / df
+    inside = jnp.isfinite(newton) & (newton > lo) & (newton < hi)
+    return lo, hi, jnp.where(inside, newton, jnp.sqrt(lo * hi))
+
+  lo, hi = jnp.broadcast_arrays(lo, hi)
+  _, _, x = jax.lax.fori_loop(0, iterations, step, (lo, hi, jnp.sqrt(lo * hi)),
+                              unroll=True)
+  return x
+
+
+def _upper_bracket(divergence, algorithm, c, b, squarings: int = 8):
+  """An ``hi`` with ``foc_lhs(hi) >= c`` (2, 4, 16, ... up to ~1e77 after 8 squarings)."""
+  hi = jnp.full_like(c, 2.0)
+  for _ in range(squarings):
+    hi = jnp.where(foc_lhs(divergence, algorithm, hi, b) < c, hi * hi, hi)
+  return hi
+
+
+# --- the rule ------------------------------------------------------------------------------
+
+
+def _unclipped_ratio(divergence, algorithm, c, b, iterations):
+  closed = (_ALGORITHM_1 if algorithm == 1 else _ALGORITHM_2).get(divergence)
+  if closed is None:
+    hi = _upper_bracket(divergence, algorithm, c, b)
+    return solve_ratio(divergence, algorithm, c, b, jnp.ones_like(c), hi, iterations)
+  if algorithm == 2 and divergence in _UNBOUNDED_2:
+    finite = c < 1
+    return jnp.where(finite, closed(jnp.where(finite, c, 0.0)),
+                     _ALGORITHM_1[divergence](c))
+  return closed(c)
+
+
+def _clipped_ratio(divergence, algorithm, c, b, growth, iterations):
+  closed = (_ALGORITHM_1 if algorithm == 1 else _ALGORITHM_2).get(divergence)
+  if closed is None:
+    return solve_ratio(divergence, algorithm, c, b, jnp.ones_like(c),
+                       jnp.broadcast_to(growth, c.shape), iterations)
+  return closed(c)
+
+
+def new_beta(divergence, algorithm, beta, grad, growth=2.0, *,
+             solver_iterations: int = 30) -> jax.Array:
+  """The next inverse learning rate ``beta_{t+1}``, elementwise.
+
+  Args:
+    divergence: a name in ``hyperreg_jax.divergences.BUILTIN`` or a
+      :class:`~hyperreg_jax.Divergence`.
+    algorithm: 1 (exact), 2 (alternating) or 3 (lagged: same beta update as 2).
+    beta: the current inverse learning rate ``b > 0``.
+    grad: the gradient (or, per tensor / globally, its root-mean-square or norm).
+    growth: clip ``beta_{t+1}`` to ``[b, growth * b]``; ``None``: only ``>= b``.
+    solver_iterations: Newton steps for divergences without a closed form.
+
+  Returns:
+    ``beta_{t+1}``, in ``beta``'s dtype promoted to at least float32. Finite
+    input gives a finite result with ``b <= beta_{t+1} <= growth * b`` (without
+    clipping it saturates at the largest finite float).
+
+  Example:
+    >>> import hyperreg_jax as hr
+    >>> round(float(hr.rules.new_beta("rkl", 1, 1.0, 2.0, growth=None)), 5)
+    2.56155
+  """
+  divergence = divergences.get(divergence)
+  algorithm = 2 if check_algorithm(algorithm) == 3 else algorithm
+  growth = check_growth(growth)
+  dtype = compute_dtype(beta, grad)
+  b = jnp.asarray(beta, dtype)
+  c = jnp.square(jnp.asarray(grad, dtype) / b)
+  huge = jnp.finfo(dtype).max
+  if growth is None:
+    c = jnp.minimum(c, huge / 16)  # keeps 1 + 4c and friends finite
+    ratio = _unclipped_ratio(divergence, algorithm, c, b, solver_iterations)
+    return jnp.clip(b * ratio, b, huge)
+  growth = jnp.asarray(growth, dtype)
+  ceiling = foc_lhs(divergence, algorithm, growth, b)
+  capped = jnp.minimum(c, ceiling)
+  ratio = _clipped_ratio(divergence, algorithm, capped, b, growth, solver_iterations)
+  ratio = jnp.where(c >= ceiling, growth, jnp.clip(ratio, 1.0, growth))
+  return jnp.minimum(b * ratio, huge)
