@@ -65,8 +65,11 @@ def check_growth(growth):
 
 
 def compute_dtype(*arrays) -> jnp.dtype:
-  """At least float32: bf16/f16 inputs are computed in float32."""
-  return jnp.result_type(*arrays, jnp.float32)
+  """The inputs' float dtype, at least float32: bf16/f16 inputs are computed in float32."""
+  dtype = jnp.result_type(*arrays)
+  if not jnp.issubdtype(dtype, jnp.floating):
+    return jnp.result_type(float)
+  return jnp.promote_types(dtype, jnp.float32)
 
 
 # --- closed forms, in terms of c = (g / b)^2 -------------------------------------------
@@ -133,8 +136,8 @@ def foc_lhs(divergence: Divergence, algorithm: int, r, b) -> jax.Array:
 def solve_ratio(divergence, algorithm, c, b, lo, hi, iterations: int = 30):
   """Safeguarded Newton for ``foc_lhs(r) = c`` on a bracket ``[lo, hi]``.
 
-  A Newton step is taken when it stays strictly inside the current bracket,
-  otherwise the bracket is bisected geometrically (``sqrt(lo * hi)``), so a huge
+  A Newton step is taken when it stays inside the current bracket (a converged
+  iterate maps to itself and stays), otherwise the bracket is bisected geometrically (``sqrt(lo * hi)``), so a huge
   bracket shrinks quickly in log scale. The iteration count is fixed (unrolled),
   so the solver is jit- and vmap-friendly.
   """
@@ -147,7 +150,7 @@ def solve_ratio(divergence, algorithm, c, b, lo, hi, iterations: int = 30):
     lo = jnp.where(f <= 0, x, lo)
     hi = jnp.where(f >= 0, x, hi)
     newton = x - f / df
-    inside = jnp.isfinite(newton) & (newton > lo) & (newton < hi)
+    inside = (newton >= lo) & (newton <= hi)  # False for NaN
     return lo, hi, jnp.where(inside, newton, jnp.sqrt(lo * hi))
 
   lo, hi = jnp.broadcast_arrays(lo, hi)
@@ -217,13 +220,15 @@ def new_beta(divergence, algorithm, beta, grad, growth=2.0, *,
   b = jnp.asarray(beta, dtype)
   c = jnp.square(jnp.asarray(grad, dtype) / b)
   huge = jnp.finfo(dtype).max
+  # NaN in, NaN out: the generic solver would otherwise return a finite ratio.
+  nan = jnp.where(jnp.isnan(c), jnp.nan, 1.0).astype(dtype)
   if growth is None:
     c = jnp.minimum(c, huge / 16)  # keeps 1 + 4c and friends finite
     ratio = _unclipped_ratio(divergence, algorithm, c, b, solver_iterations)
-    return jnp.clip(b * ratio, b, huge)
+    return jnp.clip(b * ratio * nan, b, huge)
   growth = jnp.asarray(growth, dtype)
   ceiling = foc_lhs(divergence, algorithm, growth, b)
   capped = jnp.minimum(c, ceiling)
   ratio = _clipped_ratio(divergence, algorithm, capped, b, growth, solver_iterations)
   ratio = jnp.where(c >= ceiling, growth, jnp.clip(ratio, 1.0, growth))
-  return jnp.minimum(b * ratio, huge)
+  return jnp.minimum(b * ratio * nan, huge)
