@@ -35,9 +35,11 @@ from hyperreg_jax.transform import (
     wngrad,
 )
 
+from hyperreg_jax.sweep import SweepResult, sweep  # noqa: E402  (the function shadows the module)
+
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = ("data", "models", "train", "sweep", "reference")
+_LAZY_SUBMODULES = ("data", "models", "train", "reference")
 
 
 def __getattr__(name):

@@ -1,0 +1,386 @@
+"""Vectorised sweeps: a grid of initial learning rates x seeds in one compiled call.
+
+For each optimizer variant the whole training run (:meth:`Trainer.run`) is vmapped
+over the flattened (ILR, seed) grid, jitted once, and the grid axis is sharded over
+every device with :class:`jax.sharding.NamedSharding` (the runs are independent: no
+collectives). A grid larger than ``max_parallel`` is processed in equal, padded
+chunks that reuse the same compiled program, so the results do not depend on the
+chunking or on the number of devices.
+
+A run whose loss or state goes non-finite is frozen by the training engine and
+reported (``diverged``, ``diverged_at``); the other runs are untouched.
+
+Multi-host: call :func:`jax.distributed.initialize` first, on every host, then call
+:func:`sweep` with the same arguments on every host. The grid is sharded over all
+devices of all hosts and every host receives the full result.
+
+Example:
+  >>> import numpy as np, hyperreg_jax as hr
+  >>> from hyperreg_jax import data, models
+  >>> ds = data.synthetic_linear_regression(num_train=256, num_test=64)
+  >>> result = hr.sweep(models.LinearRegression(), ds, ["rkl1", "sgd"],
+  ...                   ilrs=np.logspace(-2, 0, 3), seeds=[0, 1], epochs=2,
+  ...                   batch_size=32, progress=False)
+  >>> result.final("train_loss").shape  # (variants, ILRs, seeds)
+  (2, 3, 2)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from hyperreg_jax import transform
+from hyperreg_jax.train import Trainer
+
+_BASELINES = {
+    "sgd": optax.sgd,
+    "adagrad": lambda lr: optax.adagrad(lr, initial_accumulator_value=0.0, eps=1e-10),
+}
+SPECIAL = {"adagrad_diag": transform.adagrad_diag, "wngrad": transform.wngrad}
+
+
+def variant_names() -> list[str]:
+  """Names :func:`sweep` understands: the paper's rules, special cases, baselines."""
+  return [*transform.PAPER_RULES, *SPECIAL, *_BASELINES]
+
+
+def make_optimizer(name: str, weight_decay: float = 1e-4) -> Callable:
+  """``init_lr -> GradientTransformation`` for a variant name, with L2 ``weight_decay``.
+
+  Every variant, baselines included, gets the same ``optax.add_decayed_weights``
+  in front, so they are compared on the same objective.
+  """
+  if name in transform.PAPER_RULES:
+    rule = transform.PAPER_RULES[name]
+    return lambda lr: rule(lr, weight_decay=weight_decay)
+  if name in SPECIAL:
+    return lambda lr: SPECIAL[name](lr, weight_decay=weight_decay)
+  if name in _BASELINES:
+    base = _BASELINES[name]
+    return lambda lr: optax.chain(optax.add_decayed_weights(weight_decay), base(lr))
+  raise ValueError(f"variant must be one of {variant_names()} or a callable "
+                   f"init_lr -> optax transformation, got {name!r}.")
+
+
+def _variants(variants, weight_decay) -> dict[str, Callable]:
+  if isinstance(variants, (str, Callable)):
+    variants = [variants]
+  if isinstance(variants, Mapping):
+    items = list(variants.items())
+  else:
+    items = [(v if isinstance(v, str) else getattr(v, "__name__", f"variant{i}"), v)
+             for i, v in enumerate(variants)]
+  if not items:
+    raise ValueError("variants must name at least one optimizer.")
+  out = {}
+  for label, v in items:
+    if label in out:
+      raise ValueError(f"variants has the label {label!r} twice.")
+    out[label] = make_optimizer(v, weight_decay) if isinstance(v, str) else v
+    if not callable(out[label]):
+      raise ValueError(f"variant {label!r} must be a name or a callable, got {v!r}.")
+  return out
+
+
+def _check_grid(ilrs, seeds):
+  ilrs = np.asarray(ilrs, np.float64).reshape(-1) if np.ndim(ilrs) <= 1 else None
+  if ilrs is None or ilrs.size == 0 or not np.all(np.isfinite(ilrs) & (ilrs > 0)):
+    raise ValueError("ilrs must be a non-empty 1-D sequence of finite numbers > 0.")
+  seeds = np.asarray(seeds).reshape(-1)
+  if seeds.size == 0 or not np.issubdtype(seeds.dtype, np.integer):
+    raise ValueError(f"seeds must be a non-empty sequence of integers, got {seeds!r}.")
+  return ilrs, seeds
+
+
+def _global_array(host: np.ndarray, sharding: NamedSharding) -> jax.Array:
+  """A global array from a host array every process holds in full."""
+  return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
+def _to_host(tree):
+  if jax.process_count() == 1:
+    return jax.tree.map(np.asarray, jax.device_get(tree))
+  return jax.tree.map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
+
+
+def _progress(total: int, enabled: bool, desc: str):
+  if not enabled:
+    return None
+  try:
+    from tqdm.auto import tqdm
+  except ImportError:
+    return None
+  return tqdm(total=total, desc=desc, unit="run")
+
+
+@dataclasses.dataclass
+class SweepResult:
+  """Everything a sweep measured, indexed ``[variant, ilr, seed, ...]``.
+
+  Attributes:
+    variants: variant labels.
+    ilrs: the initial learning rates, shape ``(K,)``.
+    seeds: the seeds, shape ``(S,)``.
+    curves: per-epoch metrics, each ``(V, K, S, epochs)`` (``train_loss``,
+      ``test_accuracy``, ``lr_mean``, ...), and per-step ones ``step_*`` of shape
+      ``(V, K, S, epochs, steps_per_epoch)``. Metrics a variant does not have
+      (``lr_*`` for sgd) are NaN.
+    diverged: ``(V, K, S)`` bool, the run went non-finite and was frozen.
+    diverged_at: ``(V, K, S)`` int, the 0-based step that went non-finite, -1 if none.
+    meta: JSON-able description of the sweep.
+  """
+
+  variants: list[str]
+  ilrs: np.ndarray
+  seeds: np.ndarray
+  curves: dict[str, np.ndarray]
+  diverged: np.ndarray
+  diverged_at: np.ndarray
+  meta: dict = dataclasses.field(default_factory=dict)
+
+  def final(self, metric: str = "train_loss") -> np.ndarray:
+    """The last epoch's value of a per-epoch metric, ``(V, K, S)``."""
+    if metric not in self.curves or metric.startswith("step_"):
+      per_epoch = sorted(k for k in self.curves if not k.startswith("step_"))
+      raise ValueError(f"metric must be one of {per_epoch}, got {metric!r}.")
+    return self.curves[metric][..., -1]
+
+  def records(self) -> list[dict]:
+    """A tidy table: one record per (variant, ILR, seed, epoch)."""
+    per_epoch = sorted(k for k in self.curves if not k.startswith("step_"))
+    rows = []
+    for v, label in enumerate(self.variants):
+      for k, ilr in enumerate(self.ilrs):
+        for s, seed in enumerate(self.seeds):
+          for e in range(self.meta.get("epochs", self.curves[per_epoch[0]].shape[-1])):
+            row = {"variant": label, "ilr": float(ilr), "seed": int(seed), "epoch": e + 1,
+                   "diverged": bool(self.diverged[v, k, s]),
+                   "diverged_at": int(self.diverged_at[v, k, s])}
+            row.update({m: float(self.curves[m][v, k, s, e]) for m in per_epoch})
+            rows.append(row)
+    return rows
+
+  def to_csv(self, path) -> None:
+    """Writes :meth:`records` as CSV."""
+    import csv
+    rows = self.records()
+    with open(path, "w", newline="") as f:
+      writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+      writer.writeheader()
+      writer.writerows(rows)
+
+  def save(self, path) -> tuple[str, str]:
+    """Saves to ``path.npz`` (arrays) and ``path.json`` (labels and metadata)."""
+    base = os.fspath(path).removesuffix(".npz").removesuffix(".json")
+    arrays = {f"curve/{k}": v for k, v in self.curves.items()}
+    np.savez_compressed(base + ".npz", ilrs=self.ilrs, seeds=self.seeds,
+                        diverged=self.diverged, diverged_at=self.diverged_at, **arrays)
+    with open(base + ".json", "w") as f:
+      json.dump({"variants": self.variants, "meta": self.meta}, f, indent=2)
+    return base + ".npz", base + ".json"
+
+  @classmethod
+  def load(cls, path) -> "SweepResult":
+    """The inverse of :meth:`save`."""
+    base = os.fspath(path).removesuffix(".npz").removesuffix(".json")
+    for suffix in (".npz", ".json"):
+      if not os.path.exists(base + suffix):
+        raise FileNotFoundError(f"{base + suffix}: no saved sweep result there "
+                                "(SweepResult.save writes a .npz and a .json).")
+    with open(base + ".json") as f:
+      info = json.load(f)
+    with np.load(base + ".npz") as z:
+      curves = {k.removeprefix("curve/"): z[k] for k in z.files if k.startswith("curve/")}
+      return cls(info["variants"], z["ilrs"], z["seeds"], curves, z["diverged"],
+                 z["diverged_at"], info["meta"])
+
+  def summary(self) -> str:
+    """A plain-text table: final train loss (mean over seeds) per variant and ILR."""
+    loss = np.nanmean(np.where(self.diverged, np.nan, self.final("train_loss")), axis=-1)
+    width = max(len(v) for v in self.variants) + 2
+    lines = ["variant".ljust(width) + "".join(f"{ilr:>11.3g}" for ilr in self.ilrs)]
+    for v, label in enumerate(self.variants):
+      cells = []
+      for k in range(len(self.ilrs)):
+        n_div = int(self.diverged[v, k].sum())
+        cells.append("   diverged" if n_div == len(self.seeds) else f"{loss[v, k]:>11.4g}")
+      lines.append(label.ljust(width) + "".join(cells))
+    return "\n".join(lines)
+
+  def plot_sensitivity(self, metric: str = "train_loss", ax=None):
+    """LR-sensitivity plot: the final ``metric`` vs ILR (log axis), one line per variant.
+
+    Mean over seeds with min-max band; diverged runs are marked with an x at the top.
+    """
+    import matplotlib.pyplot as plt
+    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    values = np.where(self.diverged, np.nan, self.final(metric))
+    finite = values[np.isfinite(values)]
+    top = finite.max() if finite.size else 1.0
+    for v, label in enumerate(self.variants):
+      with np.errstate(all="ignore"):
+        mean = np.nanmean(values[v], axis=-1) if np.any(np.isfinite(values[v])) else values[v, :, 0]
+      line, = ax.plot(self.ilrs, mean, marker="o", label=label)
+      if values.shape[-1] > 1:
+        ax.fill_between(self.ilrs, np.nanmin(values[v], -1), np.nanmax(values[v], -1),
+                        color=line.get_color(), alpha=0.15)
+      blown = self.diverged[v].any(-1)
+      ax.plot(self.ilrs[blown], np.full(blown.sum(), top), "x", color=line.get_color(), ms=9)
+    ax.set_xscale("log")
+    if metric.endswith("loss"):
+      ax.set_yscale("log")
+    ax.set_xlabel("initial learning rate (loss averaged over the batch)")
+    ax.set_ylabel(f"final {metric.replace('_', ' ')}")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def _as_arrays(dataset):
+  if isinstance(dataset, Sequence) and len(dataset) in (2, 4):
+    arrays = tuple(dataset) + (None,) * (4 - len(dataset))
+  elif all(hasattr(dataset, a) for a in ("x_train", "y_train")):
+    arrays = (dataset.x_train, dataset.y_train, getattr(dataset, "x_test", None),
+              getattr(dataset, "y_test", None))
+  else:
+    raise ValueError("dataset must be a hyperreg_jax.data.Dataset or a tuple "
+                     "(x_train, y_train[, x_test, y_test]).")
+  return tuple(None if a is None else np.asarray(a) for a in arrays)
+
+
+def _default_loss(dataset, y_train):
+  num_classes = getattr(dataset, "num_classes", None)
+  if num_classes is not None or np.issubdtype(y_train.dtype, np.integer):
+    return "cross_entropy"
+  return "mse"
+
+
+def grid_mesh(devices=None) -> Mesh:
+  """A 1-D mesh named ``"grid"`` over ``devices`` (default: every device, all hosts)."""
+  devices = jax.devices() if devices is None else list(devices)
+  return Mesh(np.asarray(devices), ("grid",))
+
+
+def sweep(
+    model,
+    dataset,
+    variants: str | Callable | Sequence | Mapping,
+    ilrs: Sequence[float],
+    seeds: Sequence[int] = (0,),
+    *,
+    epochs: int = 1,
+    batch_size: int | None = 128,
+    loss: str | None = None,
+    weight_decay: float = 1e-4,
+    full_batch_steps: int = 1,
+    eval_batch_size: int = 1000,
+    max_parallel: int | None = None,
+    devices=None,
+    progress: bool = True,
+) -> SweepResult:
+  """Trains every (variant, ILR, seed) combination, each variant in one compiled call.
+
+  Args:
+    model: a Flax-linen-style model (see :mod:`hyperreg_jax.models`).
+    dataset: a :class:`hyperreg_jax.data.Dataset` or ``(x_train, y_train[, x_test,
+      y_test])``.
+    variants: names (``"kl2"``, ``"rkl1"``, ..., ``"adagrad_diag"``, ``"wngrad"``,
+      ``"sgd"``, ``"adagrad"``; see :func:`variant_names`), callables
+      ``init_lr -> optax transformation``, or a ``{label: name or callable}`` dict.
+      Named variants all get L2 ``weight_decay`` through ``add_decayed_weights``.
+    ilrs: the initial learning rates (for ``sgd``/``adagrad``: the learning rate).
+    seeds: a seed fixes the initial parameters and the data order; runs with the
+      same seed see the same batches whatever their ILR or variant.
+    epochs, batch_size, full_batch_steps, eval_batch_size: see
+      :class:`hyperreg_jax.train.Trainer` (``batch_size=None``: full batch).
+    loss: ``"cross_entropy"`` or ``"mse"``; inferred from the labels by default.
+    max_parallel: at most this many runs at once (rounded up to a multiple of the
+      device count); the grid is processed in equal chunks. Default: all at once.
+    devices: the devices to shard the grid over (default: all of them).
+    progress: show a progress bar over chunks.
+
+  Returns:
+    A :class:`SweepResult`.
+  """
+  x_train, y_train, x_test, y_test = _as_arrays(dataset)
+  ilrs, seeds = _check_grid(ilrs, seeds)
+  factories = _variants(variants, weight_decay)
+  mesh = grid_mesh(devices)
+  n_dev = mesh.size
+  n_runs = ilrs.size * seeds.size
+  if max_parallel is not None and (isinstance(max_parallel, bool) or max_parallel < 1):
+    raise ValueError(f"max_parallel must be None or an integer >= 1, got {max_parallel!r}.")
+  chunk = min(max_parallel or n_runs, n_runs)
+  chunk = math.ceil(chunk / n_dev) * n_dev
+  n_chunks = math.ceil(n_runs / chunk)
+
+  # The flat grid, ILR-major; padded with copies of the first run.
+  flat_ilr = np.repeat(ilrs, seeds.size)
+  flat_seed = np.tile(seeds, ilrs.size)
+  pad = n_chunks * chunk - n_runs
+  flat_ilr = np.concatenate([flat_ilr, np.full(pad, flat_ilr[0])]).astype(np.float32)
+  flat_seed = np.concatenate([flat_seed, np.full(pad, flat_seed[0])])
+  flat_keys = np.asarray(jax.vmap(jax.random.key_data)(
+      jax.vmap(jax.random.key)(jnp.asarray(flat_seed, jnp.uint32))))
+
+  grid_sharding = NamedSharding(mesh, P("grid"))
+  replicated = NamedSharding(mesh, P())
+  data = tuple(None if a is None else _global_array(a, replicated)
+               for a in (x_train, y_train, x_test, y_test))
+  loss = loss or _default_loss(dataset, y_train)
+  traces = {}
+  outputs = {}
+  bar = _progress(len(factories) * n_chunks * chunk, progress, "sweep")
+  for label, make_tx in factories.items():
+    trainer = Trainer(model=model, make_tx=make_tx, loss=loss, batch_size=batch_size,
+                      epochs=epochs, eval_batch_size=eval_batch_size,
+                      full_batch_steps=full_batch_steps)
+
+    def one_run(ilr, key_data, xs, trainer=trainer, label=label):
+      traces[label] = traces.get(label, 0) + 1  # runs at trace time only
+      state, history = trainer.run(ilr, jax.random.wrap_key_data(key_data), *xs)
+      return state.diverged, state.diverged_at, history
+
+    run_grid = jax.jit(jax.vmap(one_run, in_axes=(0, 0, None)),
+                       out_shardings=grid_sharding)
+    pieces = []
+    for c in range(n_chunks):
+      part = slice(c * chunk, (c + 1) * chunk)
+      pieces.append(_to_host(run_grid(_global_array(flat_ilr[part], grid_sharding),
+                                      _global_array(flat_keys[part], grid_sharding), data)))
+      if bar is not None:
+        bar.update(chunk)
+    outputs[label] = jax.tree.map(lambda *p: np.concatenate(p)[:n_runs], *pieces)
+  if bar is not None:
+    bar.close()
+  return _assemble(list(factories), ilrs, seeds, outputs, dict(
+      epochs=epochs, batch_size=batch_size, loss=loss, weight_decay=weight_decay,
+      model=type(model).__name__, dataset=getattr(dataset, "name", "arrays"),
+      num_train=int(x_train.shape[0]), devices=n_dev, chunk=chunk, chunks=n_chunks,
+      traces=traces, processes=jax.process_count()))
+
+
+def _assemble(labels, ilrs, seeds, outputs, meta) -> SweepResult:
+  shape = (ilrs.size, seeds.size)
+  metrics = sorted({m for out in outputs.values() for m in out[2]})
+  curves = {}
+  for m in metrics:
+    like = next(out[2][m] for out in outputs.values() if m in out[2])
+    curves[m] = np.stack([
+        out[2][m].reshape(shape + like.shape[1:]).astype(np.float32) if m in out[2]
+        else np.full(shape + like.shape[1:], np.nan, np.float32)
+        for out in outputs.values()])
+  diverged = np.stack([out[0].reshape(shape) for out in outputs.values()])
+  diverged_at = np.stack([out[1].reshape(shape) for out in outputs.values()])
+  return SweepResult(labels, ilrs, seeds, curves, diverged, diverged_at, meta)
