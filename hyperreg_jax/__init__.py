@@ -35,7 +35,7 @@ from hyperreg_jax.transform import (
     wngrad,
 )
 
-from hyperreg_jax.sweep import SweepResult, sweep  # noqa: E402  (the function shadows the module)
+from hyperreg_jax.sweep import SweepResult, data_parallel, sweep  # noqa: E402  (shadows the module)
 
 __version__ = "0.1.0"
 

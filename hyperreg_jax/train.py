@@ -123,6 +123,8 @@ class Trainer:
       full_batch_steps: with ``batch_size=None``, the gradient steps in one "epoch" (the unit
         at which :meth:`run` evaluates and logs); e.g. ``epochs=100, full_batch_steps=200``
         runs 20,000 full-batch steps with 100 evaluations. Must be 1 otherwise.
+      batch_sharding: optional sharding of each training batch (data parallelism, see
+        :func:`hyperreg_jax.sweep.data_parallel`); ``None`` leaves placement to the compiler.
     """
 
     model: Any
@@ -132,6 +134,7 @@ class Trainer:
     epochs: int = 1
     eval_batch_size: int = 1000
     full_batch_steps: int = 1
+    batch_sharding: Any = None
 
     def __post_init__(self):
         def positive_int(name, value):
@@ -212,6 +215,8 @@ class Trainer:
         are NaN on refused steps (see the module docstring).
         """
         x, y = batch
+        if self.batch_sharding is not None:
+            x, y = jax.lax.with_sharding_constraint((x, y), self.batch_sharding)
 
         def loss_fn(params):
             out, batch_stats = self._apply(params, state.batch_stats, x, train=True)

@@ -55,7 +55,8 @@ def _check_static(warmup_steps, warmup_lr, granularity):
   if not isinstance(warmup_steps, jax.core.Tracer) and (
       np.asarray(warmup_steps).shape != () or warmup_steps < 0):
     raise ValueError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}.")
-  if isinstance(warmup_steps, int) and warmup_steps > 0:
+  # Concrete arrays count too: inject_hyperparams passes warmup_steps as one.
+  if not isinstance(warmup_steps, jax.core.Tracer) and warmup_steps > 0:
     if warmup_lr is None:
       raise ValueError("warmup_lr must be given (a finite number > 0) when warmup_steps > 0.")
     _check_init_lr(warmup_lr, "warmup_lr")
@@ -186,7 +187,9 @@ def scale_by_hyperreg(
       dtype = rules.compute_dtype(g, b)
       return -g.astype(dtype) / b.astype(dtype)
     steps = jax.tree.map(descent, updates, step_beta)
-    if not (isinstance(warmup_steps, int) and warmup_steps == 0):
+    # No warm-up without a warm-up rate (validated above for concrete warmup_steps;
+    # inject_hyperparams turns the default warmup_steps=0 into an array).
+    if warmup_lr is not None and not (isinstance(warmup_steps, int) and warmup_steps == 0):
       in_warmup = state.count < warmup_steps
       steps = jax.tree.map(
           lambda s, g: jnp.where(in_warmup, -jnp.asarray(warmup_lr) * g, s), steps, updates)
@@ -339,9 +342,12 @@ def lr_stats(state) -> dict[str, jax.Array]:
     >>> {k: round(float(v), 4) for k, v in hr.lr_stats(state).items()}
     {'lr_min': 0.1, 'lr_mean': 0.1, 'lr_max': 0.1}
   """
-  leaves = [jnp.ravel(b).astype(jnp.float32)
-            for s in _hyperreg_states(state) for b in jax.tree.leaves(s.beta)]
+  leaves = [b.astype(jnp.float32) for s in _hyperreg_states(state)
+            for b in jax.tree.leaves(s.beta)]
   if not leaves:
     return {}
-  lr = 1.0 / jnp.concatenate(leaves)
-  return {"lr_min": jnp.min(lr), "lr_mean": jnp.mean(lr), "lr_max": jnp.max(lr)}
+  # Reduce leaf by leaf (no concatenated copy); 1/beta is decreasing in beta.
+  total = sum(jnp.sum(1.0 / b) for b in leaves)
+  return {"lr_min": 1.0 / jnp.max(jnp.stack([jnp.max(b) for b in leaves])),
+          "lr_mean": total / sum(b.size for b in leaves),
+          "lr_max": 1.0 / jnp.min(jnp.stack([jnp.min(b) for b in leaves]))}
