@@ -1,11 +1,12 @@
 """Vectorised sweeps: a grid of initial learning rates x seeds in one compiled call.
 
 For each optimizer variant the whole training run (:meth:`Trainer.run`) is vmapped
-over the flattened (ILR, seed) grid, jitted once, and the grid axis is sharded over
-every device with :class:`jax.sharding.NamedSharding` (the runs are independent: no
-collectives). A grid larger than ``max_parallel`` is processed in equal, padded
-chunks that reuse the same compiled program, so the results do not depend on the
-chunking or on the number of devices.
+over the ILRs, jitted once, and the ILR axis is sharded over every device with
+:class:`jax.sharding.NamedSharding` (the runs are independent: no collectives).
+Seeds run one after the other through the same compiled program; all ILRs of a
+seed share its initial parameters and data order. More ILRs than ``max_parallel``
+are processed in equal, padded chunks, again with the same program, so the
+results do not depend on the chunking or on the number of devices.
 
 A run whose loss or state goes non-finite is frozen by the training engine and
 reported (``diverged``, ``diverged_at``); the other runs are untouched.
@@ -28,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -56,11 +58,13 @@ def variant_names() -> list[str]:
   return [*transform.PAPER_RULES, *SPECIAL, *_BASELINES]
 
 
+@functools.lru_cache(maxsize=None)
 def make_optimizer(name: str, weight_decay: float = 1e-4) -> Callable:
   """``init_lr -> GradientTransformation`` for a variant name, with L2 ``weight_decay``.
 
   Every variant, baselines included, gets the same ``optax.add_decayed_weights``
-  in front, so they are compared on the same objective.
+  in front, so they are compared on the same objective. Cached: the same name
+  gives the same factory, so repeated sweeps reuse their compiled programs.
   """
   if name in transform.PAPER_RULES:
     rule = transform.PAPER_RULES[name]
@@ -113,6 +117,26 @@ def _to_host(tree):
   if jax.process_count() == 1:
     return jax.tree.map(np.asarray, jax.device_get(tree))
   return jax.tree.map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _grid_runner(trainer: Trainer, mesh: Mesh):
+  """``trainer.run`` vmapped over ILRs for one key, jitted; and a trace counter.
+
+  The key is not batched, so all ILRs of a seed share the data order: their
+  batches are gathered once and the first layer's matmuls of all ILRs become one
+  larger matmul. The ILR axis is sharded over the mesh.
+  """
+  traces = [0]
+
+  def one_run(ilr, key_data, arrays):
+    traces[0] += 1  # runs at trace time only
+    state, history = trainer.run(ilr, jax.random.wrap_key_data(key_data), *arrays)
+    return state.diverged, state.diverged_at, history
+
+  run = jax.jit(jax.vmap(one_run, in_axes=(0, None, None)),
+                out_shardings=NamedSharding(mesh, P("grid")))
+  return run, traces
 
 
 def _progress(total: int, enabled: bool, desc: str):
@@ -331,7 +355,8 @@ def sweep(
       :class:`hyperreg_jax.train.Trainer` (``batch_size=None``: full batch).
     loss: ``"cross_entropy"`` or ``"mse"``; inferred from the labels by default.
     max_parallel: at most this many runs at once (rounded up to a multiple of the
-      device count); the grid is processed in equal chunks. Default: all at once.
+      device count). Seeds run one after the other, each over its ILRs in equal
+      chunks of this size; default: all ILRs of a seed at once.
     devices: the devices to shard the grid over (default: all of them).
     progress: show a progress bar over chunks.
 
@@ -343,50 +368,42 @@ def sweep(
   factories = _variants(variants, weight_decay)
   mesh = grid_mesh(devices)
   n_dev = mesh.size
-  n_runs = ilrs.size * seeds.size
   if max_parallel is not None and (isinstance(max_parallel, bool) or max_parallel < 1):
     raise ValueError(f"max_parallel must be None or an integer >= 1, got {max_parallel!r}.")
-  chunk = min(max_parallel or n_runs, n_runs)
+  # One seed at a time; chunks of ILRs, the last padded with copies of the first ILR.
+  chunk = min(max_parallel or ilrs.size, ilrs.size)
   chunk = math.ceil(chunk / n_dev) * n_dev
-  n_chunks = math.ceil(n_runs / chunk)
+  n_chunks = math.ceil(ilrs.size / chunk)
+  padded_ilrs = np.concatenate(
+      [ilrs, np.full(n_chunks * chunk - ilrs.size, ilrs[0])]).astype(np.float32)
+  keys = [np.asarray(jax.random.key_data(jax.random.key(int(seed)))) for seed in seeds]
 
-  # The flat grid, ILR-major; padded with copies of the first run.
-  flat_ilr = np.repeat(ilrs, seeds.size)
-  flat_seed = np.tile(seeds, ilrs.size)
-  pad = n_chunks * chunk - n_runs
-  flat_ilr = np.concatenate([flat_ilr, np.full(pad, flat_ilr[0])]).astype(np.float32)
-  flat_seed = np.concatenate([flat_seed, np.full(pad, flat_seed[0])])
-  flat_keys = np.asarray(jax.vmap(jax.random.key_data)(
-      jax.vmap(jax.random.key)(jnp.asarray(flat_seed, jnp.uint32))))
-
-  grid_sharding = NamedSharding(mesh, P("grid"))
+  ilr_sharding = NamedSharding(mesh, P("grid"))
   replicated = NamedSharding(mesh, P())
   data = tuple(None if a is None else _global_array(a, replicated)
                for a in (x_train, y_train, x_test, y_test))
+  keys = [_global_array(key, replicated) for key in keys]
   loss = loss or _default_loss(dataset, y_train)
-  traces = {}
+  traces = {}  # compilations per variant during this call (0 when reused)
   outputs = {}
-  bar = _progress(len(factories) * n_chunks * chunk, progress, "sweep")
+  bar = _progress(len(factories) * n_chunks * chunk * seeds.size, progress, "sweep")
   for label, make_tx in factories.items():
     trainer = Trainer(model=model, make_tx=make_tx, loss=loss, batch_size=batch_size,
                       epochs=epochs, eval_batch_size=eval_batch_size,
                       full_batch_steps=full_batch_steps)
-
-    def one_run(ilr, key_data, xs, trainer=trainer, label=label):
-      traces[label] = traces.get(label, 0) + 1  # runs at trace time only
-      state, history = trainer.run(ilr, jax.random.wrap_key_data(key_data), *xs)
-      return state.diverged, state.diverged_at, history
-
-    run_grid = jax.jit(jax.vmap(one_run, in_axes=(0, 0, None)),
-                       out_shardings=grid_sharding)
-    pieces = []
-    for c in range(n_chunks):
-      part = slice(c * chunk, (c + 1) * chunk)
-      pieces.append(_to_host(run_grid(_global_array(flat_ilr[part], grid_sharding),
-                                      _global_array(flat_keys[part], grid_sharding), data)))
-      if bar is not None:
-        bar.update(chunk)
-    outputs[label] = jax.tree.map(lambda *p: np.concatenate(p)[:n_runs], *pieces)
+    run_grid, trace_count = _grid_runner(trainer, mesh)
+    traces_before = trace_count[0]
+    per_seed = []
+    for key in keys:
+      pieces = []
+      for c in range(n_chunks):
+        part = _global_array(padded_ilrs[c * chunk:(c + 1) * chunk], ilr_sharding)
+        pieces.append(_to_host(run_grid(part, key, data)))
+        if bar is not None:
+          bar.update(chunk)
+      per_seed.append(jax.tree.map(lambda *p: np.concatenate(p)[:ilrs.size], *pieces))
+    traces[label] = trace_count[0] - traces_before
+    outputs[label] = jax.tree.map(lambda *p: np.stack(p, axis=1), *per_seed)  # (K, S, ...)
   if bar is not None:
     bar.close()
   return _assemble(list(factories), ilrs, seeds, outputs, dict(
@@ -397,15 +414,14 @@ def sweep(
 
 
 def _assemble(labels, ilrs, seeds, outputs, meta) -> SweepResult:
-  shape = (ilrs.size, seeds.size)
+  """Stacks per-variant ``(diverged, diverged_at, history)`` of shape (K, S, ...)."""
   metrics = sorted({m for out in outputs.values() for m in out[2]})
   curves = {}
   for m in metrics:
     like = next(out[2][m] for out in outputs.values() if m in out[2])
-    curves[m] = np.stack([
-        out[2][m].reshape(shape + like.shape[1:]).astype(np.float32) if m in out[2]
-        else np.full(shape + like.shape[1:], np.nan, np.float32)
-        for out in outputs.values()])
-  diverged = np.stack([out[0].reshape(shape) for out in outputs.values()])
-  diverged_at = np.stack([out[1].reshape(shape) for out in outputs.values()])
+    curves[m] = np.stack([out[2][m].astype(np.float32) if m in out[2]
+                          else np.full(like.shape, np.nan, np.float32)
+                          for out in outputs.values()])
+  diverged = np.stack([out[0] for out in outputs.values()])
+  diverged_at = np.stack([out[1] for out in outputs.values()])
   return SweepResult(labels, ilrs, seeds, curves, diverged, diverged_at, meta)

@@ -62,7 +62,7 @@ def test_seed_fixes_data_order_and_init_across_ilrs(regression_sweep):
 
 def test_chunked_equals_unchunked(regression_sweep):
   chunked = hr.sweep(models.LinearRegression(), REGRESSION, ["rkl1", "kl3", "sgd"], ILRS,
-                     seeds=[0, 3], epochs=3, batch_size=16, max_parallel=4, progress=False)
+                     seeds=[0, 3], epochs=3, batch_size=16, max_parallel=2, progress=False)
   assert chunked.meta["chunks"] == 2 and chunked.meta["traces"]["rkl1"] == 1
   for metric, curve in regression_sweep.curves.items():
     np.testing.assert_array_equal(chunked.curves[metric], curve, err_msg=metric)
