@@ -1,0 +1,728 @@
+"""Tests of the Optax transformations in ``hyperreg_jax.transform``.
+
+Two parts:
+
+* A shared, parameterised suite run on every alias (the twelve paper rules plus
+  ``adagrad_diag`` and ``wngrad``), in the spirit of optax's
+  ``optax/contrib/_common_test.py``: convergence, extra kwargs without recompiling,
+  ``inject_hyperparams``, dtypes (also under ``lax.cond``), ``MultiSteps``,
+  ``apply_if_finite``, logging, jit, non-finite gradients.
+* Specific checks of SPEC.md: the AdaGrad and WNGrad special cases, Algorithm 3,
+  warm-up, weight decay, granularities, growth clipping, vmapped ILR grids and
+  input validation.
+
+Everything runs on tiny trees so that the whole file stays fast on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import hyperreg_jax as hr
+
+ALIASES = {**hr.PAPER_RULES, "adagrad_diag": hr.adagrad_diag, "wngrad": hr.wngrad}
+NAMES = tuple(ALIASES)
+COORDINATE_NAMES = tuple(n for n in NAMES if n != "wngrad")  # wngrad is global
+
+# (init_lr, steps) that reach the minimum of both targets below. WNGrad and AdaGrad
+# keep shrinking the learning rate, so they need more (cheap, scanned) steps.
+CONVERGENCE = {name: (1.0, 300) for name in hr.PAPER_RULES}
+CONVERGENCE["adagrad_diag"] = (0.3, 1000)
+CONVERGENCE["wngrad"] = (0.03, 3000)
+
+
+def _default_weight_decay(name):
+  return inspect.signature(ALIASES[name]).parameters["weight_decay"].default
+
+
+def _leaves_close(actual, expected, **kw):
+  jax.tree.map(lambda a, e: np.testing.assert_allclose(
+      np.asarray(a, np.float64), np.asarray(e, np.float64), **kw), actual, expected)
+
+
+def _leaves_equal(actual, expected):
+  jax.tree.map(lambda a, e: np.testing.assert_array_equal(np.asarray(a), np.asarray(e)),
+               actual, expected)
+
+
+def _beta(state):
+  return optax.tree.get(state, "beta")
+
+
+# --- targets ------------------------------------------------------------------------------
+
+
+def _parabola(dtype=jnp.float32):
+  x0 = jnp.array([-1.0, 10.0, 1.0], dtype)
+  target = jnp.array([1.0, -1.0, 1.0], dtype)
+  return x0, target, lambda x: jnp.sum(jnp.square(x - target))
+
+
+def _mixed(dtype=jnp.float32):
+  """A dict with a matrix and a vector leaf whose targets differ by ~1000x in scale."""
+  target = {"w": jnp.array([[12.0, -8.0], [4.0, 16.0]], dtype),
+            "v": jnp.array([0.01, -0.02, 0.03], dtype)}
+  x0 = jax.tree.map(jnp.zeros_like, target)
+  def loss(p):
+    return sum(jnp.sum(jnp.square(p[k] - target[k])) for k in target)
+  return x0, target, loss
+
+
+TARGETS = {"parabola": _parabola, "mixed": _mixed}
+
+
+def _run(opt, params, loss, steps):
+  """``steps`` gradient steps on ``loss`` under ``lax.scan``; returns (params, state)."""
+  grad = jax.grad(loss)
+  def body(carry, _):
+    p, s = carry
+    u, s = opt.update(grad(p), s, p)
+    return (optax.apply_updates(p, u), s), None
+  (params, state), _ = jax.lax.scan(body, (params, opt.init(params)), length=steps)
+  return params, state
+
+
+def _trajectory(opt, params, grads):
+  """Feeds the stacked ``grads`` (leading time axis) to ``opt``; applies the updates.
+
+  Returns the stacked updates and the stacked ``beta`` of every step.
+  """
+  def body(carry, g):
+    p, s = carry
+    u, s = opt.update(g, s, p)
+    return (optax.apply_updates(p, u), s), (u, _beta(s))
+  _, (updates, betas) = jax.lax.scan(body, (params, opt.init(params)), grads)
+  return updates, betas
+
+
+def trajectory(opt, params, grads):
+  return jax.jit(functools.partial(_trajectory, opt))(params, grads)
+
+
+# Compiled once per alias (and input shape) and shared by the tests below, to keep
+# the file fast: neither depends on a concrete init_lr.
+
+
+@functools.lru_cache(maxsize=None)
+def _update(name):
+  """The alias's jitted ``update`` (init_lr only enters ``init``: beta is state)."""
+  return jax.jit(ALIASES[name]().update)
+
+
+@functools.lru_cache(maxsize=None)
+def _alias_trajectory(name):
+  """``(init_lr, params, grads) -> (updates, betas)`` with a traced init_lr."""
+  return jax.jit(lambda init_lr, params, grads: _trajectory(ALIASES[name](init_lr),
+                                                            params, grads))
+
+
+def _random_grads(steps, shapes, seed=0, dtype=np.float32):
+  """Stacked random gradients whose scale varies over 4 decades across steps."""
+  rng = np.random.default_rng(seed)
+  scale = 10.0 ** rng.uniform(-2, 2, size=steps)
+  return {k: jnp.asarray(rng.normal(size=(steps, *shape))
+                         * scale.reshape(-1, *([1] * len(shape))), dtype)
+          for k, shape in shapes.items()}
+
+
+SMALL_SHAPES = {"w": (3, 4), "b": (5,)}
+
+
+def _small_params(dtype=jnp.float32, seed=1):
+  rng = np.random.default_rng(seed)
+  return {k: jnp.asarray(rng.normal(size=s), dtype) for k, s in SMALL_SHAPES.items()}
+
+
+# === the shared suite (every alias) ======================================================
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+@pytest.mark.parametrize("name", NAMES)
+def test_reaches_minimum(name, target):
+  init_lr, steps = CONVERGENCE[name]
+  wd = _default_weight_decay(name)
+  x0, xstar, loss = TARGETS[target]()
+  # The minimiser of the loss plus the decay term wd/2 ||x||^2 (add_decayed_weights).
+  expected = jax.tree.map(lambda t: 2.0 * t / (2.0 + wd), xstar)
+  opt = ALIASES[name](init_lr)
+  params, state = jax.jit(lambda p: _run(opt, p, loss, steps))(x0)
+  _leaves_close(params, expected, rtol=1e-3, atol=1e-4)
+  assert all(bool(jnp.all(jnp.isfinite(b))) for b in jax.tree.leaves(_beta(state)))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_accepts_extra_kwargs_without_recompiling(name):
+  opt = ALIASES[name](0.1)
+  x0, _, loss = _parabola()
+
+  @jax.jit
+  def step(params, state, extra):
+    value, grads = jax.value_and_grad(loss)(params)
+    updates, state = opt.update(grads, state, params, value=value,
+                                unexpected_extra_args_your_optimizer_doesnt_expect=extra)
+    return optax.apply_updates(params, updates), state
+
+  params, state = x0, opt.init(x0)
+  for i in range(3):
+    params, state = step(params, state, jnp.float32(i))
+  assert step._cache_size() == 1  # pylint: disable=protected-access
+  assert bool(jnp.all(jnp.isfinite(params)))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_inject_hyperparams_matches_plain(name):
+  alias = ALIASES[name]
+  params = _small_params()
+  grads = _random_grads(4, SMALL_SHAPES)
+  plain_updates, plain_betas = _alias_trajectory(name)(0.2, params, grads)
+  injected = optax.inject_hyperparams(alias)(init_lr=0.2)
+  inj_updates, inj_betas = trajectory(injected, params, grads)
+  _leaves_close(inj_updates, plain_updates, rtol=1e-6, atol=0)
+  _leaves_close(inj_betas, plain_betas, rtol=1e-6, atol=0)
+  # The injected init_lr is visible (and changeable) in the state.
+  state = injected.init(params)
+  assert float(state.hyperparams["init_lr"]) == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+@pytest.mark.parametrize("name", NAMES)
+def test_dtypes_preserved_and_stable_under_cond(name, dtype):
+  dtype = jnp.dtype(dtype)
+  opt = ALIASES[name](0.1)
+  x0, _, loss = _parabola(dtype)
+
+  @jax.jit
+  def step(params, state):
+    grads = jax.grad(loss)(params)
+    # lax.cond refuses branches whose output types differ: it checks that the
+    # updates and the state keep their dtypes, as optax's shared test does.
+    cond = jax.random.randint(jax.random.key(0), (), 0, 2) == 0
+    updates, new_state = jax.lax.cond(
+        cond, lambda: opt.update(grads, state, params),
+        lambda: (jnp.zeros_like(params), state))
+    keep = jax.random.randint(jax.random.key(1), (), 0, 2) == 0
+    next_state = jax.lax.cond(keep, lambda: state, lambda: new_state)
+    return optax.apply_updates(params, updates), new_state, next_state, updates
+
+  params, state = x0, opt.init(x0)
+  dtypes0 = jax.tree.map(lambda x: x.dtype, state)
+  for _ in range(2):
+    params, new_state, state, updates = step(params, state)
+    assert updates.dtype == dtype
+    assert params.dtype == dtype
+    assert jax.tree.map(lambda x: x.dtype, new_state) == dtypes0
+    assert jax.tree.map(lambda x: x.dtype, state) == dtypes0
+  assert all(b.dtype == dtype for b in jax.tree.leaves(_beta(state)))
+
+
+MULTISTEPS_CASES = [(name, "float32") for name in NAMES] + [
+    (name, "bfloat16") for name in ("kl1", "rkl2", "chi2_3", "adagrad_diag")]
+
+
+@pytest.mark.parametrize("name, dtype", MULTISTEPS_CASES)
+def test_multisteps_first_update_is_zero(name, dtype):
+  dtype = jnp.dtype(dtype)
+  inner = ALIASES[name](0.1)
+  opt = optax.MultiSteps(inner, every_k_schedule=2)
+  params = _small_params(dtype)
+  grads = jax.tree.map(lambda p: 2.0 * p, params)
+  update = jax.jit(opt.update)
+  state = opt.init(params)
+  updates, state = update(grads, state, params)
+  assert all(u.dtype == dtype for u in jax.tree.leaves(updates))
+  _leaves_equal(updates, jax.tree.map(jnp.zeros_like, params))
+  # The second call applies the inner optimizer to the mean gradient (= grads).
+  updates, state = update(grads, state, params)
+  if dtype == jnp.float32:
+    expected, _ = _update(name)(grads, inner.init(params), params)
+    _leaves_close(updates, expected, rtol=1e-6, atol=0)
+  else:
+    assert not any(bool(jnp.all(u == 0)) for u in jax.tree.leaves(updates))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_apply_if_finite_skips_nan_step(name):
+  inner = ALIASES[name](0.1)
+  opt = optax.apply_if_finite(inner, max_consecutive_errors=3)
+  params = _small_params()
+  good = jax.tree.map(lambda p: 2.0 * p + 0.5, params)
+  bad = {**good, "b": good["b"].at[2].set(jnp.nan)}
+  update = jax.jit(opt.update)
+  state0 = opt.init(params)
+
+  updates, state1 = update(bad, state0, params)
+  _leaves_equal(updates, jax.tree.map(jnp.zeros_like, params))
+  _leaves_equal(_beta(state1), _beta(state0))
+  assert int(state1.notfinite_count) == 1
+  assert not bool(state1.last_finite)
+
+  updates, state2 = update(good, state1, params)
+  expected_updates, expected_state = _update(name)(good, inner.init(params), params)
+  _leaves_close(updates, expected_updates, rtol=1e-6, atol=0)
+  _leaves_close(_beta(state2), _beta(expected_state), rtol=1e-6, atol=0)
+  assert int(state2.notfinite_count) == 0
+  assert int(state2.total_notfinite) == 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_beta_logging_and_lr_stats(name):
+  opt = ALIASES[name](0.25)
+  params = _small_params()
+  state = opt.init(params)
+  stats = hr.lr_stats(state)
+  assert set(stats) == {"lr_min", "lr_mean", "lr_max"}
+  for value in stats.values():
+    assert float(value) == pytest.approx(0.25)
+
+  grads = jax.tree.map(lambda p: 3.0 * p, params)
+  _, state = _update(name)(grads, state, params)
+  beta = _beta(state)
+  if name == "wngrad":
+    assert jnp.shape(beta) == ()
+  else:
+    assert jax.tree.map(jnp.shape, beta) == jax.tree.map(jnp.shape, params)
+  lr = 1.0 / np.concatenate([np.ravel(np.asarray(b, np.float64))
+                             for b in jax.tree.leaves(beta)])
+  stats = hr.lr_stats(state)
+  np.testing.assert_allclose(
+      [float(stats["lr_min"]), float(stats["lr_mean"]), float(stats["lr_max"])],
+      [lr.min(), lr.mean(), lr.max()], rtol=1e-6)
+  assert float(stats["lr_max"]) <= 0.25  # the learning rate never increases
+  # Found through wrappers too, and jit-able for logging inside a train step.
+  wrapped = optax.apply_if_finite(optax.MultiSteps(opt, 2).gradient_transformation(), 2)
+  jitted = jax.jit(hr.lr_stats)(wrapped.init(params))
+  assert float(jitted["lr_mean"]) == pytest.approx(0.25)
+
+
+def test_lr_stats_of_a_foreign_optimizer_is_empty():
+  params = _small_params()
+  assert hr.lr_stats(optax.sgd(0.1).init(params)) == {}
+  assert hr.lr_stats(optax.adam(0.1).init(params)) == {}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_jit_matches_eager(name):
+  opt = ALIASES[name](0.5)
+  params = _small_params()
+  grads = _random_grads(4, SMALL_SHAPES, seed=3)
+  eager_updates = []
+  with jax.disable_jit():  # really op by op (also lax.fori_loop / scan inside)
+    p, s = params, opt.init(params)
+    for t in range(4):
+      u, s = opt.update(jax.tree.map(lambda g: g[t], grads), s, p)  # noqa: B023
+      p = optax.apply_updates(p, u)
+      eager_updates.append(u)
+  eager_updates = jax.tree.map(lambda *u: jnp.stack(u), *eager_updates)
+  jit_updates, jit_betas = _alias_trajectory(name)(0.5, params, grads)
+  _leaves_close(jit_updates, eager_updates, rtol=1e-6, atol=1e-12)
+  _leaves_close(jax.tree.map(lambda b: b[-1], jit_betas), _beta(s), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nonfinite_gradient_coordinate(name):
+  opt = ALIASES[name](0.5)
+  params = _small_params()
+  g_ok = jax.tree.map(lambda p: 4.0 * p - 1.0, params)
+  update = _update(name)
+  state0 = opt.init(params)
+  u_ok, s_ok = update(g_ok, state0, params)
+  flat = lambda tree: np.concatenate(  # noqa: E731
+      [np.ravel(np.asarray(x)) for x in jax.tree.leaves(tree)])
+  beta0, beta_ok, u_ok = flat(_beta(state0)), flat(_beta(s_ok)), flat(u_ok)
+  bad_index = flat({"w": jnp.zeros_like(params["w"]),
+                    "b": jnp.zeros_like(params["b"]).at[1].set(1.0)}) == 1
+  assert bad_index.sum() == 1
+  for bad in (np.nan, np.inf, -np.inf):
+    g_bad = {**g_ok, "b": g_ok["b"].at[1].set(bad)}
+    u_bad, s_bad = update(g_bad, state0, params)
+    beta_bad, u_bad = flat(_beta(s_bad)), flat(u_bad)
+    assert np.all(np.isfinite(beta_bad)), bad
+    assert np.all(beta_bad >= beta0), bad
+    assert not np.any(np.isfinite(u_bad[bad_index])), bad  # so apply_if_finite skips it
+    if np.isnan(bad):  # NaN: beta keeps its old value (all of it for the global beta)
+      mask = bad_index if name in COORDINATE_NAMES else slice(None)
+      np.testing.assert_array_equal(beta_bad[mask], beta0[mask])
+    if name in COORDINATE_NAMES:
+      np.testing.assert_array_equal(beta_bad[~bad_index], beta_ok[~bad_index])
+      np.testing.assert_array_equal(u_bad[~bad_index], u_ok[~bad_index])
+
+
+def test_count_saturates():
+  opt = hr.scale_by_hyperreg("kl", 2, init_lr=0.1)
+  params = jnp.ones(2)
+  state = opt.init(params)
+  assert state.count.dtype == jnp.int32
+  state = state._replace(count=jnp.asarray(np.iinfo(np.int32).max, jnp.int32))
+  _, state = opt.update(params, state)
+  assert int(state.count) == np.iinfo(np.int32).max
+
+
+# === special cases (SPEC section 5) =====================================================
+
+
+@pytest.mark.parametrize("x64", [False, True], ids=["float32", "float64"])
+def test_adagrad_diag_equals_optax_adagrad(x64):
+  init_lr = 0.3
+  with jax.enable_x64(x64):
+    dtype = jnp.float64 if x64 else jnp.float32
+    params = _small_params(dtype)
+    grads = _random_grads(50, SMALL_SHAPES, seed=4, dtype=np.float64 if x64 else np.float32)
+    ours, betas = trajectory(hr.adagrad_diag(init_lr), params, grads)
+    reference = optax.adagrad(1.0, initial_accumulator_value=1.0 / init_lr**2, eps=0.0)
+    expected, _ = trajectory(reference, params, grads)
+    assert all(u.dtype == dtype for u in jax.tree.leaves(ours))
+    rtol = 1e-12 if x64 else 1e-5
+    _leaves_close(ours, expected, rtol=rtol, atol=0)
+    # beta_t^2 = beta_0^2 + sum_s g_s^2
+    acc = jax.tree.map(lambda g: np.sqrt(1.0 / init_lr**2 + np.cumsum(
+        np.asarray(g, np.float64) ** 2, axis=0)), grads)
+    _leaves_close(betas, acc, rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("x64", [False, True], ids=["float32", "float64"])
+def test_wngrad_equals_numpy_wngrad(x64):
+  init_lr, steps = 0.05, 100
+  rng = np.random.default_rng(5)
+  curvature = {k: 10.0 ** rng.uniform(-1, 1, size=s) for k, s in SMALL_SHAPES.items()}
+  target = {k: rng.normal(size=s) for k, s in SMALL_SHAPES.items()}
+  x0 = {k: rng.normal(size=s) for k, s in SMALL_SHAPES.items()}
+
+  def np_grad(x):
+    return {k: curvature[k] * (x[k] - target[k]) for k in x}
+
+  # WNGrad (Wu, Ward, Bottou 2018), one scalar b.
+  b, x = 1.0 / init_lr, dict(x0)
+  np_betas, np_params = [], []
+  for _ in range(steps):
+    g = np_grad(x)
+    b = b + sum(np.sum(v**2) for v in g.values()) / b
+    x = {k: x[k] - g[k] / b for k in x}
+    np_betas.append(b)
+    np_params.append(x)
+
+  with jax.enable_x64(x64):
+    dtype = jnp.float64 if x64 else jnp.float32
+    opt = hr.wngrad(init_lr)
+    cur = {k: jnp.asarray(v, dtype) for k, v in curvature.items()}
+    tgt = {k: jnp.asarray(v, dtype) for k, v in target.items()}
+    loss = lambda p: sum(0.5 * jnp.sum(cur[k] * (p[k] - tgt[k]) ** 2) for k in p)  # noqa: E731
+
+    def body(carry, _):
+      p, s = carry
+      u, s = opt.update(jax.grad(loss)(p), s, p)
+      p = optax.apply_updates(p, u)
+      return (p, s), (p, s.beta)
+
+    params = {k: jnp.asarray(v, dtype) for k, v in x0.items()}
+    _, (params_t, betas) = jax.jit(
+        lambda p: jax.lax.scan(body, (p, opt.init(p)), length=steps))(params)
+
+  rtol = 1e-11 if x64 else 2e-5
+  np.testing.assert_allclose(np.asarray(betas), np.array(np_betas), rtol=rtol)
+  for k in SMALL_SHAPES:
+    np.testing.assert_allclose(np.asarray(params_t[k]), np.stack([p[k] for p in np_params]),
+                               rtol=rtol, atol=rtol * 10)
+
+
+# === the step rules ========================================================================
+
+
+def test_algorithm3_steps_with_the_old_beta():
+  init_lr = 0.5
+  b0 = 1.0 / init_lr
+  g1 = np.array([0.3, -1.0, 0.0, 2.5])
+  g2 = np.array([-0.7, 0.2, 1.5, -0.1])
+  lagged = hr.scale_by_hyperreg("kl", 3, init_lr=init_lr, growth=None)
+  alternating = hr.scale_by_hyperreg("kl", 2, init_lr=init_lr, growth=None)
+  s3, s2 = lagged.init(jnp.zeros(4)), alternating.init(jnp.zeros(4))
+
+  u3, s3 = lagged.update(jnp.asarray(g1, jnp.float32), s3)
+  u2, s2 = alternating.update(jnp.asarray(g1, jnp.float32), s2)
+  b1 = b0 * np.exp((g1 / b0) ** 2)  # KL, Algorithm 2: b exp(c)
+  np.testing.assert_allclose(u3, -g1 / b0, rtol=1e-7)  # the step uses beta_0
+  np.testing.assert_allclose(u2, -g1 / b1, rtol=1e-6)  # Algorithm 2 uses beta_1
+  np.testing.assert_allclose(s3.beta, b1, rtol=1e-6)
+  np.testing.assert_allclose(s2.beta, b1, rtol=1e-6)
+
+  u3, s3 = lagged.update(jnp.asarray(g2, jnp.float32), s3)
+  b2 = b1 * np.exp((g2 / b1) ** 2)
+  np.testing.assert_allclose(u3, -g2 / b1, rtol=1e-6)
+  np.testing.assert_allclose(s3.beta, b2, rtol=1e-6)
+
+  # With clipping, a huge gradient doubles beta, but the lagged step still uses b.
+  clipped = hr.scale_by_hyperreg("rkl", 3, init_lr=init_lr)
+  u, s = clipped.update(jnp.array([1e4]), clipped.init(jnp.zeros(1)))
+  np.testing.assert_allclose(u, [-1e4 / b0], rtol=1e-7)
+  np.testing.assert_array_equal(s.beta, [2.0 * b0])
+
+
+@pytest.mark.parametrize("divergence, algorithm", [("rkl", 1), ("kl", 3), ("hellinger", 2)])
+def test_warmup(divergence, algorithm):
+  init_lr, warmup_lr, warmup = 0.1, 0.05, 3
+  params = _small_params()
+  grads = _random_grads(7, SMALL_SHAPES, seed=6)
+  tx = hr.scale_by_hyperreg(divergence, algorithm, init_lr=init_lr,
+                            warmup_steps=warmup, warmup_lr=warmup_lr)
+  updates, betas = trajectory(tx, params, grads)
+  first = lambda tree: jax.tree.map(lambda x: x[:warmup], tree)  # noqa: E731
+  rest = lambda tree: jax.tree.map(lambda x: x[warmup:], tree)  # noqa: E731
+  _leaves_close(first(updates), jax.tree.map(lambda g: -warmup_lr * g, first(grads)),
+                rtol=1e-7, atol=0)
+  _leaves_equal(first(betas), jax.tree.map(lambda g: np.full(g.shape, 1 / init_lr,
+                                                             np.float32), first(grads)))
+  # Then the rule starts from beta = 1 / init_lr, as a fresh optimizer would.
+  fresh = hr.scale_by_hyperreg(divergence, algorithm, init_lr=init_lr)
+  after = jax.tree.map(lambda p, u: p + u.sum(0), params, first(updates))
+  expected_updates, expected_betas = trajectory(fresh, after, rest(grads))
+  _leaves_close(rest(updates), expected_updates, rtol=1e-6, atol=0)
+  _leaves_close(rest(betas), expected_betas, rtol=1e-6, atol=0)
+
+
+def test_weight_decay_enters_the_gradient_that_drives_beta():
+  wd, init_lr = 0.05, 0.2
+  x0, _, loss = _mixed()
+  x0 = jax.tree.map(lambda x: x + 3.0, x0)
+  opt = hr.hyperreg(init_lr=init_lr, divergence="rkl", algorithm=2, weight_decay=wd)
+  scale = hr.scale_by_hyperreg("rkl", 2, init_lr=init_lr)
+  s, s_ref, s_nodecay = opt.init(x0), scale.init(x0), scale.init(x0)
+  p = x0
+  for _ in range(3):
+    g = jax.grad(loss)(p)
+    u, s = opt.update(g, s, p)
+    u_ref, s_ref = scale.update(jax.tree.map(lambda g, x: g + wd * x, g, p), s_ref)
+    _, s_nodecay = scale.update(g, s_nodecay)
+    _leaves_close(u, u_ref, rtol=1e-6, atol=0)
+    _leaves_close(_beta(s), _beta(s_ref), rtol=1e-6, atol=0)
+    p = optax.apply_updates(p, u)
+  # ... and the decay does change beta (the check above has teeth).
+  assert not np.allclose(np.asarray(_beta(s)["v"]), np.asarray(_beta(s_nodecay)["v"]))
+
+
+@pytest.mark.parametrize("divergence, algorithm",
+                         [("kl", 1), ("rkl", 2), ("hellinger", 3), ("chi2", 1)])
+@pytest.mark.parametrize("granularity", ["tensor", "global"])
+def test_granularity_matches_hand_computation(granularity, divergence, algorithm):
+  init_lr = 0.5
+  params = _small_params()
+  grads = _random_grads(3, SMALL_SHAPES, seed=7)
+  tx = hr.scale_by_hyperreg(divergence, algorithm, init_lr=init_lr, granularity=granularity)
+  state = tx.init(params)
+  if granularity == "tensor":
+    assert jax.tree.map(jnp.shape, state.beta) == {"w": (), "b": ()}
+    beta = {k: 1.0 / init_lr for k in SMALL_SHAPES}
+  else:
+    assert jnp.shape(state.beta) == ()
+    beta = 1.0 / init_lr
+  for t in range(3):
+    g = {k: np.asarray(v[t], np.float64) for k, v in grads.items()}
+    if granularity == "tensor":
+      new = {k: float(hr.rules.new_beta(divergence, algorithm, beta[k],
+                                        np.sqrt(np.mean(g[k] ** 2)), growth=2.0))
+             for k in g}
+      step = {k: beta[k] if algorithm == 3 else new[k] for k in g}
+    else:
+      norm = np.sqrt(sum(np.sum(v ** 2) for v in g.values()))
+      new = float(hr.rules.new_beta(divergence, algorithm, beta, norm, growth=2.0))
+      step = {k: beta if algorithm == 3 else new for k in g}
+    updates, state = tx.update(jax.tree.map(lambda v: v[t], grads), state)  # noqa: B023
+    _leaves_close(updates, {k: -g[k] / step[k] for k in g}, rtol=2e-6, atol=0)
+    _leaves_close(state.beta, new, rtol=2e-6, atol=0)
+    beta = new
+
+
+# === growth clipping ======================================================================
+
+
+@pytest.mark.parametrize("name", tuple(hr.PAPER_RULES))
+def test_huge_gradient_gives_exactly_the_growth_ceiling(name):
+  init_lr = 0.1
+  opt = ALIASES[name](init_lr)
+  params = jax.tree.map(jnp.zeros_like, _small_params())
+  # 3e38 overflows g^2 in float32.
+  g = {"w": jnp.full((3, 4), -1e5).at[0, 0].set(3e38),
+       "b": jnp.array([1e3, -1e6, 1e30, 3e38, 50.0])}
+  updates, state = _update(name)(g, opt.init(params), params)
+  _leaves_equal(_beta(state), jax.tree.map(
+      lambda x: np.full(x.shape, 2.0 / init_lr, np.float32), params))
+  step_beta = 1.0 / init_lr if name.endswith("3") else 2.0 / init_lr
+  _leaves_close(updates, jax.tree.map(lambda x: -np.asarray(x, np.float64) / step_beta, g),
+                rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("algorithm", [2, 3])
+@pytest.mark.parametrize("divergence", ["rkl", "hellinger", "neyman_chi2"])
+def test_no_finite_root_gives_the_ceiling_not_less(divergence, algorithm):
+  """Algorithm 2 has no finite root for c >= 1: the reproducers' bug case."""
+  b = 10.0
+  tx = hr.scale_by_hyperreg(divergence, algorithm, init_lr=1 / b)
+  c = np.array([0.8, 0.999, 1.0, 1.001, 1.5, 4.0, 100.0, 1e12], np.float32)
+  g = jnp.asarray(b * np.sqrt(c), jnp.float32)
+  _, state = tx.update(g, tx.init(jnp.zeros(c.size)))
+  np.testing.assert_array_equal(state.beta, np.full(c.size, 2.0 * b, np.float32))
+  # Without the upper clip: the Algorithm 1 root for c >= 1, finite and above b.
+  tx = hr.scale_by_hyperreg(divergence, algorithm, init_lr=1 / b, growth=None)
+  _, state = tx.update(g, tx.init(jnp.zeros(c.size)))
+  beta = np.asarray(state.beta, np.float64)
+  assert np.all(np.isfinite(beta)) and np.all(beta > b)
+  exact1 = np.asarray(hr.rules.new_beta(divergence, 1, b, g, growth=None), np.float64)
+  np.testing.assert_allclose(beta[c >= 1.0], exact1[c >= 1.0], rtol=1e-6)
+  # Below the ceiling the closed form holds: rkl 1/(1-c), hellinger 1/(1-c)^2, ...
+  small = np.array([0.05, 0.2])
+  tx = hr.scale_by_hyperreg(divergence, algorithm, init_lr=1 / b)
+  _, state = tx.update(jnp.asarray(b * np.sqrt(small), jnp.float32), tx.init(jnp.zeros(2)))
+  closed = {"rkl": 1 / (1 - small), "hellinger": 1 / (1 - small) ** 2,
+            "neyman_chi2": 1 / np.sqrt(1 - small)}[divergence]
+  np.testing.assert_allclose(state.beta, b * closed, rtol=1e-5)
+
+
+# === vmapped ILR grids, jit, purity =========================================================
+
+
+@pytest.mark.parametrize("name", ["rkl2", "hellinger1", "kl3", "wngrad"])
+def test_vmapped_ilr_grid_equals_loop_and_compiles_once(name):
+  alias = ALIASES[name]
+  x0, _, loss = _mixed()
+
+  def run(init_lr):
+    return _run(alias(init_lr), x0, loss, 10)
+
+  lrs = jnp.array([0.03, 0.1, 0.3, 1.0], jnp.float32)
+  grid_params, grid_state = jax.jit(jax.vmap(run))(lrs)
+  run_jit = jax.jit(run)
+  for i in range(lrs.size):
+    params, state = run_jit(lrs[i])
+    _leaves_close(jax.tree.map(lambda x: x[i], grid_params), params,  # noqa: B023
+                  rtol=1e-6, atol=1e-7)
+    _leaves_close(jax.tree.map(lambda x: x[i], _beta(grid_state)), _beta(state),  # noqa: B023
+                  rtol=1e-6, atol=0)
+  assert run_jit._cache_size() == 1  # pylint: disable=protected-access
+  # The grid really differs across ILRs (beta_0 = 1 / init_lr).
+  assert len({float(jax.tree.leaves(_beta(grid_state))[0][i].ravel()[0])
+              for i in range(lrs.size)}) > 1
+
+
+def test_traced_init_lr_growth_and_warmup_lr_are_accepted():
+  g = jnp.array([0.5, -3.0, 20.0])
+
+  @jax.jit
+  def step(init_lr, growth, warmup_lr):
+    tx = hr.scale_by_hyperreg("kl", 1, init_lr=init_lr, growth=growth,
+                              warmup_steps=1, warmup_lr=warmup_lr)
+    state = tx.init(jnp.zeros(3))
+    u0, state = tx.update(g, state)
+    u1, state = tx.update(g, state)
+    return u0, u1, state.beta
+
+  u0, u1, beta = step(0.5, 1.5, 0.01)
+  tx = hr.scale_by_hyperreg("kl", 1, init_lr=0.5, growth=1.5, warmup_steps=1, warmup_lr=0.01)
+  state = tx.init(jnp.zeros(3))
+  e0, state = tx.update(g, state)
+  e1, state = tx.update(g, state)
+  np.testing.assert_allclose(u0, e0, rtol=1e-6)
+  np.testing.assert_allclose(u1, e1, rtol=1e-6)
+  np.testing.assert_allclose(beta, state.beta, rtol=1e-6)
+  step(0.25, 3.0, 0.02)
+  assert step._cache_size() == 1  # pylint: disable=protected-access
+
+
+# === validation =============================================================================
+
+NAN, INF = float("nan"), float("inf")
+
+BAD_ARGUMENTS = [
+    ({"divergence": "kld"}, r"divergence must be one of \['chi2', 'hellinger', 'kl', "
+                            r"'neyman_chi2', 'rkl'\].*'kld'"),
+    ({"divergence": None}, r"divergence must be one of .*None"),
+    ({"algorithm": 0}, r"algorithm must be one of \(1, 2, 3\), got 0"),
+    ({"algorithm": 4}, r"algorithm must be one of \(1, 2, 3\), got 4"),
+    ({"algorithm": "2"}, r"algorithm must be one of \(1, 2, 3\), got '2'"),
+    ({"algorithm": True}, r"algorithm must be one of \(1, 2, 3\), got True"),
+    ({"init_lr": 0.0}, r"init_lr must be a finite number > 0, got 0\.0"),
+    ({"init_lr": -1e-3}, r"init_lr must be a finite number > 0, got -0\.001"),
+    ({"init_lr": NAN}, r"init_lr must be a finite number > 0, got nan"),
+    ({"init_lr": INF}, r"init_lr must be a finite number > 0, got inf"),
+    ({"init_lr": jnp.array([0.1, 0.2])}, r"init_lr must be a finite number > 0"),
+    ({"growth": 0.5}, r"growth must be None \(no upper clip\) or a finite number >= 1, got 0\.5"),
+    ({"growth": NAN}, r"growth must be None .* >= 1, got nan"),
+    ({"growth": INF}, r"growth must be None .* >= 1, got inf"),
+    ({"granularity": "layer"}, r"granularity must be one of \('coordinate', 'tensor', "
+                               r"'global'\), got 'layer'"),
+    ({"warmup_steps": 5}, r"warmup_lr must be given"),
+    ({"warmup_steps": 5, "warmup_lr": -1.0}, r"warmup_lr must be a finite number > 0"),
+    ({"warmup_steps": -1}, r"warmup_steps must be an integer >= 0, got -1"),
+]
+
+
+@pytest.mark.parametrize("factory", [hr.scale_by_hyperreg, hr.hyperreg],
+                         ids=["scale_by_hyperreg", "hyperreg"])
+@pytest.mark.parametrize("kwargs, match", BAD_ARGUMENTS,
+                         ids=[repr(kw) for kw, _ in BAD_ARGUMENTS])
+def test_bad_arguments_raise(factory, kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    factory(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"init_lr": 0.0}, r"init_lr"), ({"init_lr": NAN}, r"init_lr"),
+    ({"growth": 0.9}, r"growth"), ({"granularity": "per-layer"}, r"granularity"),
+    ({"warmup_steps": 2}, r"warmup_lr"),
+])
+def test_bad_arguments_raise_in_aliases(kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    hr.rkl2(**kwargs)
+  if "init_lr" in kwargs:
+    with pytest.raises(ValueError, match=match):
+      hr.adagrad_diag(**kwargs)
+    with pytest.raises(ValueError, match=match):
+      hr.wngrad(**kwargs)
+
+
+@pytest.mark.parametrize("name", ["kl2", "adagrad_diag", "wngrad"])
+def test_integer_params_raise_at_init(name):
+  opt = ALIASES[name](0.1)
+  with pytest.raises(ValueError, match=r"floating-point.*\['count'\].*int32"):
+    opt.init({"w": jnp.ones(3), "count": jnp.arange(3, dtype=jnp.int32)})
+
+
+def test_rules_are_homogeneous_in_the_gradient_scale():
+  """SPEC section 1: scaling g and beta by k scales the whole run's betas by k."""
+  params = _small_params()
+  grads = _random_grads(5, SMALL_SHAPES, seed=8)
+  k = 64.0  # a power of two: exact scaling in floating point
+  for name in ("kl1", "rkl2", "chi2_3", "hellinger1"):
+    run = jax.jit(lambda lr, gs: _trajectory(  # noqa: B023
+        ALIASES[name](init_lr=lr, weight_decay=0.0), params, gs))  # noqa: B023
+    u, b = run(0.3, grads)
+    u_k, b_k = run(0.3 / k, jax.tree.map(lambda g: g * k, grads))
+    _leaves_close(u_k, u, rtol=1e-5, atol=0)
+    _leaves_close(b_k, jax.tree.map(lambda x: x * k, b), rtol=1e-5, atol=0)
+
+
+def test_custom_divergence_through_the_transform():
+  """A custom divergence equal to a built-in one (via the generic solver) agrees with it."""
+  rkl_from_f = hr.Divergence.from_f(lambda u: -jnp.log(u) + u - 1.0, name="rkl_from_f")
+  params = _small_params()
+  grads = _random_grads(4, SMALL_SHAPES, seed=9)
+  for algorithm in (1, 2):  # (Algorithm 3 has the beta update of Algorithm 2)
+    u, b = trajectory(hr.scale_by_hyperreg(rkl_from_f, algorithm, init_lr=0.5), params, grads)
+    u_ref, b_ref = trajectory(hr.scale_by_hyperreg("rkl", algorithm, init_lr=0.5), params, grads)
+    _leaves_close(u, u_ref, rtol=1e-5, atol=0)
+    _leaves_close(b, b_ref, rtol=1e-5, atol=0)
+
+
+def test_paper_rules_registry():
+  assert len(hr.PAPER_RULES) == 12
+  assert set(hr.PAPER_RULES) == {f"{d}{a}" for d in ("kl", "rkl", "hellinger") for a in (1, 2, 3)
+                                 } | {f"chi2_{a}" for a in (1, 2, 3)}
+  for name, alias in hr.PAPER_RULES.items():
+    assert getattr(hr, name) is alias
+    assert alias.__name__ == name
+  assert math.isclose(_default_weight_decay("kl1"), 1e-4)
