@@ -47,9 +47,16 @@ ALGORITHMS = (1, 2, 3)
 
 
 def check_algorithm(algorithm) -> int:
-  if isinstance(algorithm, bool) or algorithm not in ALGORITHMS:
+  """Validates ``algorithm``: a static integer in ``ALGORITHMS``."""
+  if isinstance(algorithm, jax.core.Tracer):
+    raise ValueError(f"algorithm must be one of {ALGORITHMS} as a static Python int, got "
+                     "a traced value (with optax.inject_hyperparams, pass "
+                     "static_args=('algorithm',)).")
+  value = np.asarray(algorithm) if not isinstance(algorithm, (str, bool)) else None
+  if (value is None or value.shape != () or not np.issubdtype(value.dtype, np.integer)
+      or int(value) not in ALGORITHMS):
     raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}.")
-  return int(algorithm)
+  return int(value)
 
 
 def check_growth(growth):

@@ -53,7 +53,8 @@ def _check_static(warmup_steps, warmup_lr, granularity):
     raise ValueError(
         f"granularity must be one of {GRANULARITIES}, got {granularity!r}.")
   if not isinstance(warmup_steps, jax.core.Tracer) and (
-      np.asarray(warmup_steps).shape != () or warmup_steps < 0):
+      isinstance(warmup_steps, bool) or np.asarray(warmup_steps).shape != ()
+      or not np.issubdtype(np.asarray(warmup_steps).dtype, np.integer) or warmup_steps < 0):
     raise ValueError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}.")
   # Concrete arrays count too: inject_hyperparams passes warmup_steps as one.
   if not isinstance(warmup_steps, jax.core.Tracer) and warmup_steps > 0:
@@ -177,9 +178,10 @@ def scale_by_hyperreg(
     del params, extra_args
     magnitude = _gradient_magnitude(granularity, updates)
     proposed = jax.tree.map(new_beta, state.beta, magnitude)
-    # A non-finite gradient never turns beta non-finite: those entries keep beta.
-    beta = jax.tree.map(lambda new, old: jnp.where(jnp.isfinite(new), new, old),
-                        proposed, state.beta)
+    # A non-finite gradient (or result) leaves beta as it was, entry by entry.
+    beta = jax.tree.map(
+        lambda new, old, g: jnp.where(jnp.isfinite(new) & jnp.isfinite(g), new, old),
+        proposed, state.beta, magnitude)
     step_beta = state.beta if algorithm == 3 else beta
     if granularity == "global":
       step_beta = jax.tree.map(lambda _: step_beta, updates)

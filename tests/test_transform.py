@@ -347,9 +347,9 @@ def test_nonfinite_gradient_coordinate(name):
     assert np.all(np.isfinite(beta_bad)), bad
     assert np.all(beta_bad >= beta0), bad
     assert not np.any(np.isfinite(u_bad[bad_index])), bad  # so apply_if_finite skips it
-    if np.isnan(bad):  # NaN: beta keeps its old value (all of it for the global beta)
-      mask = bad_index if name in COORDINATE_NAMES else slice(None)
-      np.testing.assert_array_equal(beta_bad[mask], beta0[mask])
+    # Non-finite in: beta keeps its old value (all of it for the global beta).
+    mask = bad_index if name in COORDINATE_NAMES else slice(None)
+    np.testing.assert_array_equal(beta_bad[mask], beta0[mask])
     if name in COORDINATE_NAMES:
       np.testing.assert_array_equal(beta_bad[~bad_index], beta_ok[~bad_index])
       np.testing.assert_array_equal(u_bad[~bad_index], u_ok[~bad_index])
@@ -645,6 +645,7 @@ BAD_ARGUMENTS = [
     ({"algorithm": 4}, r"algorithm must be one of \(1, 2, 3\), got 4"),
     ({"algorithm": "2"}, r"algorithm must be one of \(1, 2, 3\), got '2'"),
     ({"algorithm": True}, r"algorithm must be one of \(1, 2, 3\), got True"),
+    ({"algorithm": 2.0}, r"algorithm must be one of \(1, 2, 3\), got 2\.0"),
     ({"init_lr": 0.0}, r"init_lr must be a finite number > 0, got 0\.0"),
     ({"init_lr": -1e-3}, r"init_lr must be a finite number > 0, got -0\.001"),
     ({"init_lr": NAN}, r"init_lr must be a finite number > 0, got nan"),
@@ -658,6 +659,7 @@ BAD_ARGUMENTS = [
     ({"warmup_steps": 5}, r"warmup_lr must be given"),
     ({"warmup_steps": 5, "warmup_lr": -1.0}, r"warmup_lr must be a finite number > 0"),
     ({"warmup_steps": -1}, r"warmup_steps must be an integer >= 0, got -1"),
+    ({"warmup_steps": 2.5, "warmup_lr": 0.1}, r"warmup_steps must be an integer >= 0, got 2\.5"),
 ]
 
 
