@@ -35,7 +35,12 @@ from hyperreg_jax.transform import (
     wngrad,
 )
 
-from hyperreg_jax.sweep import SweepResult, data_parallel, sweep  # noqa: E402  (shadows the module)
+from hyperreg_jax.sweep import (  # noqa: E402  (the function shadows the module)
+    SweepResult,
+    data_parallel,
+    sweep,
+    variant_names,
+)
 
 __version__ = "0.1.0"
 

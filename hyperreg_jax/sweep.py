@@ -33,6 +33,7 @@ import functools
 import json
 import math
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -230,16 +231,21 @@ class SweepResult:
       return cls(info["variants"], z["ilrs"], z["seeds"], curves, z["diverged"],
                  z["diverged_at"], info["meta"])
 
-  def summary(self) -> str:
-    """A plain-text table: final train loss (mean over seeds) per variant and ILR."""
-    loss = np.nanmean(np.where(self.diverged, np.nan, self.final("train_loss")), axis=-1)
+  def summary(self, metric: str = "train_loss") -> str:
+    """A plain-text table of the final ``metric`` (mean over seeds), variant x ILR.
+
+    Diverged runs are left out of the mean; a cell whose runs all diverged says so.
+    """
+    values = np.where(self.diverged, np.nan, self.final(metric))
     width = max(len(v) for v in self.variants) + 2
     lines = ["variant".ljust(width) + "".join(f"{ilr:>11.3g}" for ilr in self.ilrs)]
     for v, label in enumerate(self.variants):
       cells = []
       for k in range(len(self.ilrs)):
-        n_div = int(self.diverged[v, k].sum())
-        cells.append("   diverged" if n_div == len(self.seeds) else f"{loss[v, k]:>11.4g}")
+        if self.diverged[v, k].all():
+          cells.append("   diverged")
+        else:
+          cells.append(f"{np.nanmean(values[v, k]):>11.4g}")
       lines.append(label.ljust(width) + "".join(cells))
     return "\n".join(lines)
 
@@ -254,12 +260,13 @@ class SweepResult:
     finite = values[np.isfinite(values)]
     top = finite.max() if finite.size else 1.0
     for v, label in enumerate(self.variants):
-      with np.errstate(all="ignore"):
-        mean = np.nanmean(values[v], axis=-1) if np.any(np.isfinite(values[v])) else values[v, :, 0]
+      with warnings.catch_warnings():  # an ILR whose seeds all diverged is left blank
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(values[v], axis=-1)
+        low, high = np.nanmin(values[v], axis=-1), np.nanmax(values[v], axis=-1)
       line, = ax.plot(self.ilrs, mean, marker="o", label=label)
       if values.shape[-1] > 1:
-        ax.fill_between(self.ilrs, np.nanmin(values[v], -1), np.nanmax(values[v], -1),
-                        color=line.get_color(), alpha=0.15)
+        ax.fill_between(self.ilrs, low, high, color=line.get_color(), alpha=0.15)
       blown = self.diverged[v].any(-1)
       ax.plot(self.ilrs[blown], np.full(blown.sum(), top), "x", color=line.get_color(), ms=9)
     ax.set_xscale("log")
