@@ -48,103 +48,130 @@ TARGET = {CLOSED: 1.5, NEWTON: 3.0, SOLVER: 3.0}
 NEWTON_RULES = ("kl1", "hellinger1", "chi2_1")
 
 jensen_shannon = hr.Divergence.from_f(
-    lambda u: u * jnp.log(u) - (1.0 + u) * jnp.log((1.0 + u) / 2.0), name="jensen_shannon")
+  lambda u: u * jnp.log(u) - (1.0 + u) * jnp.log((1.0 + u) / 2.0), name="jensen_shannon"
+)
 
 
 def make_params(n_params: int, seed: int = 0):
-    """Three dense layers (d x d, d x d, d x d/2) and their biases: about 2.5 d^2 floats."""
-    d = max(8, int(round(math.sqrt(n_params / 2.5) / 8)) * 8)
-    shapes = {"dense0/w": (d, d), "dense0/b": (d,), "dense1/w": (d, d), "dense1/b": (d,),
-              "dense2/w": (d, d // 2), "dense2/b": (d // 2,)}
-    keys = jax.random.split(jax.random.key(seed), 2 * len(shapes))
-    params = {k: jax.random.normal(keys[i], s, jnp.float32) / math.sqrt(s[0])
-              for i, (k, s) in enumerate(shapes.items())}
-    grads = {k: 1e-2 * jax.random.normal(keys[len(shapes) + i], s, jnp.float32)
-             for i, (k, s) in enumerate(shapes.items())}
-    return params, grads
+  """Three dense layers (d x d, d x d, d x d/2) and their biases: about 2.5 d^2 floats."""
+  d = max(8, int(round(math.sqrt(n_params / 2.5) / 8)) * 8)
+  shapes = {
+    "dense0/w": (d, d),
+    "dense0/b": (d,),
+    "dense1/w": (d, d),
+    "dense1/b": (d,),
+    "dense2/w": (d, d // 2),
+    "dense2/b": (d // 2,),
+  }
+  keys = jax.random.split(jax.random.key(seed), 2 * len(shapes))
+  params = {
+    k: jax.random.normal(keys[i], s, jnp.float32) / math.sqrt(s[0])
+    for i, (k, s) in enumerate(shapes.items())
+  }
+  grads = {
+    k: 1e-2 * jax.random.normal(keys[len(shapes) + i], s, jnp.float32)
+    for i, (k, s) in enumerate(shapes.items())
+  }
+  return params, grads
 
 
 def optimizers(init_lr: float = 1e-2):
-    """(name, kind, transformation) for every row of the table."""
-    rows = [(name, NEWTON if name in NEWTON_RULES else CLOSED,
-             alias(init_lr, weight_decay=0.0)) for name, alias in hr.PAPER_RULES.items()]
-    rows += [
-        ("adagrad_diag", CLOSED, hr.adagrad_diag(init_lr)),
-        ("wngrad", SOLVER, hr.wngrad(init_lr)),
-        ("custom js1 (from_f)", SOLVER,
-         hr.scale_by_hyperreg(jensen_shannon, algorithm=1, init_lr=init_lr)),
-        ("optax.sgd(1e-2)", PEER, optax.sgd(1e-2)),
-        ("optax.adagrad(1e-2)", PEER, optax.adagrad(1e-2)),
-    ]
-    return rows
+  """(name, kind, transformation) for every row of the table."""
+  rows = [
+    (name, NEWTON if name in NEWTON_RULES else CLOSED, alias(init_lr, weight_decay=0.0))
+    for name, alias in hr.PAPER_RULES.items()
+  ]
+  rows += [
+    ("adagrad_diag", CLOSED, hr.adagrad_diag(init_lr)),
+    ("wngrad", SOLVER, hr.wngrad(init_lr)),
+    (
+      "custom js1 (from_f)",
+      SOLVER,
+      hr.scale_by_hyperreg(jensen_shannon, algorithm=1, init_lr=init_lr),
+    ),
+    ("optax.sgd(1e-2)", PEER, optax.sgd(1e-2)),
+    ("optax.adagrad(1e-2)", PEER, optax.adagrad(1e-2)),
+  ]
+  return rows
 
 
 def make_step(tx):
-    def step(params, state, grads):
-        updates, state = tx.update(grads, state, params)
-        return optax.apply_updates(params, updates), state
-    return jax.jit(step)
+  def step(params, state, grads):
+    updates, state = tx.update(grads, state, params)
+    return optax.apply_updates(params, updates), state
+
+  return jax.jit(step)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", type=int, default=10_000_000,
-                        help="approximate number of float32 parameters")
-    parser.add_argument("--repeats", type=int, default=30, help="timed rounds")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed calls per optimizer")
-    args = parser.parse_args()
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument(
+    "--params", type=int, default=10_000_000, help="approximate number of float32 parameters"
+  )
+  parser.add_argument("--repeats", type=int, default=30, help="timed rounds")
+  parser.add_argument("--warmup", type=int, default=3, help="untimed calls per optimizer")
+  args = parser.parse_args()
 
-    params, grads = make_params(args.params)
-    n = sum(x.size for x in jax.tree.leaves(params))
-    print(f"one jitted step (update + apply_updates), {n:,} float32 params in "
-          f"{len(jax.tree.leaves(params))} leaves, not donated; jax {jax.__version__} on "
-          f"{jax.devices()[0].platform} ({jax.device_count()} device(s)); median of "
-          f"{args.repeats} interleaved rounds after {args.warmup} warm-up calls")
+  params, grads = make_params(args.params)
+  n = sum(x.size for x in jax.tree.leaves(params))
+  print(
+    f"one jitted step (update + apply_updates), {n:,} float32 params in "
+    f"{len(jax.tree.leaves(params))} leaves, not donated; jax {jax.__version__} on "
+    f"{jax.devices()[0].platform} ({jax.device_count()} device(s)); median of "
+    f"{args.repeats} interleaved rounds after {args.warmup} warm-up calls"
+  )
 
-    runs = []  # (name, kind, compiled step, state)
-    for name, kind, tx in optimizers():
-        state = tx.init(params)
-        # One real step first, so that beta is no longer uniform (not that it matters).
-        _, state = tx.update(grads, state, params)
-        step = make_step(tx)
-        start = time.perf_counter()
-        compiled = step.lower(params, state, grads).compile()
-        compile_s = time.perf_counter() - start
-        for _ in range(args.warmup):
-            jax.block_until_ready(compiled(params, state, grads))
-        runs.append((name, kind, compiled, state, compile_s))
+  runs = []  # (name, kind, compiled step, state)
+  for name, kind, tx in optimizers():
+    state = tx.init(params)
+    # One real step first, so that beta is no longer uniform (not that it matters).
+    _, state = tx.update(grads, state, params)
+    step = make_step(tx)
+    start = time.perf_counter()
+    compiled = step.lower(params, state, grads).compile()
+    compile_s = time.perf_counter() - start
+    for _ in range(args.warmup):
+      jax.block_until_ready(compiled(params, state, grads))
+    runs.append((name, kind, compiled, state, compile_s))
 
-    times = {name: [] for name, *_ in runs}
-    for r in range(args.repeats):
-        for i in range(len(runs)):
-            name, _, compiled, state, _ = runs[(i + r) % len(runs)]
-            start = time.perf_counter()
-            jax.block_until_ready(compiled(params, state, grads))
-            times[name].append(time.perf_counter() - start)
+  times = {name: [] for name, *_ in runs}
+  for r in range(args.repeats):
+    for i in range(len(runs)):
+      name, _, compiled, state, _ = runs[(i + r) % len(runs)]
+      start = time.perf_counter()
+      jax.block_until_ready(compiled(params, state, grads))
+      times[name].append(time.perf_counter() - start)
 
-    median = {name: statistics.median(t) for name, t in times.items()}
-    spread = {name: (np.percentile(t, 75) - np.percentile(t, 25)) / median[name]
-              for name, t in times.items()}
-    ada, sgd = median["optax.adagrad(1e-2)"], median["optax.sgd(1e-2)"]
-    header = (f"{'rule':22s} {'kind':18s} {'ms/step':>9s} {'IQR':>5s} {'vs adagrad':>10s} "
-              f"{'vs sgd':>7s} {'target':>13s} {'result':>6s} {'compile s':>9s}")
-    print(header)
-    print("-" * len(header))
-    misses = 0
-    for name, kind, _, _, compile_s in runs:
-        ms = median[name] * 1e3
-        ratio = median[name] / ada
-        if kind == PEER:
-            target, result = "", ""
-        else:
-            target = f"<= {TARGET[kind]:.1f}x adagrad"
-            result = "PASS" if ratio <= TARGET[kind] else "MISS"
-            misses += result == "MISS"
-        print(f"{name:22s} {kind:18s} {ms:9.2f} {spread[name]:5.0%} {ratio:9.2f}x "
-              f"{median[name] / sgd:6.2f}x {target:>13s} {result:>6s} {compile_s:9.2f}")
-    print(f"{misses} MISS of {sum(kind != PEER for _, kind, *_ in runs)} rules "
-          "(IQR: interquartile range / median of the timed rounds)")
+  median = {name: statistics.median(t) for name, t in times.items()}
+  spread = {
+    name: (np.percentile(t, 75) - np.percentile(t, 25)) / median[name] for name, t in times.items()
+  }
+  ada, sgd = median["optax.adagrad(1e-2)"], median["optax.sgd(1e-2)"]
+  header = (
+    f"{'rule':22s} {'kind':18s} {'ms/step':>9s} {'IQR':>5s} {'vs adagrad':>10s} "
+    f"{'vs sgd':>7s} {'target':>13s} {'result':>6s} {'compile s':>9s}"
+  )
+  print(header)
+  print("-" * len(header))
+  misses = 0
+  for name, kind, _, _, compile_s in runs:
+    ms = median[name] * 1e3
+    ratio = median[name] / ada
+    if kind == PEER:
+      target, result = "", ""
+    else:
+      target = f"<= {TARGET[kind]:.1f}x adagrad"
+      result = "PASS" if ratio <= TARGET[kind] else "MISS"
+      misses += result == "MISS"
+    print(
+      f"{name:22s} {kind:18s} {ms:9.2f} {spread[name]:5.0%} {ratio:9.2f}x "
+      f"{median[name] / sgd:6.2f}x {target:>13s} {result:>6s} {compile_s:9.2f}"
+    )
+  print(
+    f"{misses} MISS of {sum(kind != PEER for _, kind, *_ in runs)} rules "
+    "(IQR: interquartile range / median of the timed rounds)"
+  )
 
 
 if __name__ == "__main__":
-    main()
+  main()

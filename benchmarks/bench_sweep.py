@@ -47,13 +47,13 @@ def compare(name, model, arrays, k, repeats, **config):
     """``run=None``: cold, a new compiled program per ILR; else reuse ``run``."""
     for ilr in ilrs:
       trainer = Trainer(model=model, make_tx=fresh_rkl1(), **config)
-      _, history = (run or jax.jit(trainer.run))(jnp.float32(ilr), jax.random.key(0),
-                                                 *arrays)
+      _, history = (run or jax.jit(trainer.run))(jnp.float32(ilr), jax.random.key(0), *arrays)
       jax.device_get(history)
 
   def swept(factory=None):
-    hr.sweep(model, arrays, {"rkl1": factory or fresh_rkl1()}, ilrs, seeds=[0],
-             progress=False, **config)
+    hr.sweep(
+      model, arrays, {"rkl1": factory or fresh_rkl1()}, ilrs, seeds=[0], progress=False, **config
+    )
 
   start = time.perf_counter()
   sequential()
@@ -65,10 +65,14 @@ def compare(name, model, arrays, k, repeats, **config):
   warm_run = jax.jit(Trainer(model=model, make_tx=factory, **config).run)
   t_seq = best_time(lambda: sequential(warm_run), repeats)
   t_sweep = best_time(lambda: swept(factory), repeats)
-  print(f"{name:<34} K={k:<3} cold: sequential {t_seq_cold:7.2f} s   sweep {t_sweep_cold:7.2f} s"
-        f"   ratio {t_seq_cold / t_sweep_cold:5.2f}x")
-  print(f"{'':<34} {'':<5} warm: sequential {t_seq:7.3f} s   sweep {t_sweep:7.3f} s"
-        f"   ratio {t_seq / t_sweep:5.2f}x")
+  print(
+    f"{name:<34} K={k:<3} cold: sequential {t_seq_cold:7.2f} s   sweep {t_sweep_cold:7.2f} s"
+    f"   ratio {t_seq_cold / t_sweep_cold:5.2f}x"
+  )
+  print(
+    f"{'':<34} {'':<5} warm: sequential {t_seq:7.3f} s   sweep {t_sweep:7.3f} s"
+    f"   ratio {t_seq / t_sweep:5.2f}x"
+  )
   return t_seq / t_sweep
 
 
@@ -78,18 +82,35 @@ def main():
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--skip-mlp", action="store_true")
   args = parser.parse_args()
-  print(f"jax {jax.__version__} on {jax.default_backend()} ({jax.device_count()} device(s)); "
-        "rule rkl1, one seed; ratio = sequential / sweep")
+  print(
+    f"jax {jax.__version__} on {jax.default_backend()} ({jax.device_count()} device(s)); "
+    "rule rkl1, one seed; ratio = sequential / sweep"
+  )
   reg = data.synthetic_linear_regression(num_train=1000, num_test=200, dim=2)
   mnist = data.load_mnist()
   for k in args.k:
-    compare("linear regression, full batch", models.LinearRegression(),
-            (reg.x_train, reg.y_train, reg.x_test, reg.y_test), k, args.repeats,
-            loss="mse", batch_size=None, epochs=20, full_batch_steps=50)
+    compare(
+      "linear regression, full batch",
+      models.LinearRegression(),
+      (reg.x_train, reg.y_train, reg.x_test, reg.y_test),
+      k,
+      args.repeats,
+      loss="mse",
+      batch_size=None,
+      epochs=20,
+      full_batch_steps=50,
+    )
     if not args.skip_mlp:
-      compare("MNIST MLP 784-500-10, 4000 images", models.MLP(),
-              (mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test), k, args.repeats,
-              loss="cross_entropy", batch_size=128, epochs=1)
+      compare(
+        "MNIST MLP 784-500-10, 4000 images",
+        models.MLP(),
+        (mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test),
+        k,
+        args.repeats,
+        loss="cross_entropy",
+        batch_size=128,
+        epochs=1,
+      )
 
 
 if __name__ == "__main__":

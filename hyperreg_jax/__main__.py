@@ -23,20 +23,32 @@ from hyperreg_jax.sweep import variant_names
 
 def parse_args(argv=None):
   parser = argparse.ArgumentParser(
-      prog="python -m hyperreg_jax", description=__doc__.splitlines()[0])
-  parser.add_argument("--variants", nargs="+", default=["rkl1", "rkl2", "kl2", "sgd"],
-                      choices=variant_names(), metavar="NAME",
-                      help=f"optimizers, from: {' '.join(variant_names())}")
-  parser.add_argument("--ilrs", nargs="+", type=float,
-                      default=[0.01, 0.1, 1.0, 10.0, 100.0],
-                      help="initial learning rates (the loss is a batch mean)")
+    prog="python -m hyperreg_jax", description=__doc__.splitlines()[0]
+  )
+  parser.add_argument(
+    "--variants",
+    nargs="+",
+    default=["rkl1", "rkl2", "kl2", "sgd"],
+    choices=variant_names(),
+    metavar="NAME",
+    help=f"optimizers, from: {' '.join(variant_names())}",
+  )
+  parser.add_argument(
+    "--ilrs",
+    nargs="+",
+    type=float,
+    default=[0.01, 0.1, 1.0, 10.0, 100.0],
+    help="initial learning rates (the loss is a batch mean)",
+  )
   parser.add_argument("--seeds", nargs="+", type=int, default=[0])
   parser.add_argument("--epochs", type=int, default=3)
   parser.add_argument("--batch-size", type=int, default=128)
-  parser.add_argument("--num-train", type=int, default=4000,
-                      help="training digits to use (at most 4000 embedded)")
-  parser.add_argument("--out", default=os.path.join("results", "mnist_sweep"),
-                      help="where to save (path prefix)")
+  parser.add_argument(
+    "--num-train", type=int, default=4000, help="training digits to use (at most 4000 embedded)"
+  )
+  parser.add_argument(
+    "--out", default=os.path.join("results", "mnist_sweep"), help="where to save (path prefix)"
+  )
   return parser.parse_args(argv)
 
 
@@ -44,26 +56,36 @@ def main(argv=None):
   args = parse_args(argv)
   mnist = data.load_mnist()
   n = min(args.num_train, mnist.num_train)
-  print(f"MNIST (embedded subset): {n} training / {mnist.num_test} test digits; "
-        f"MLP 784-500-10; batch {args.batch_size}; {args.epochs} epochs; "
-        f"weight decay 1e-4; {jax.device_count()} {jax.default_backend()} device(s)")
-  result = hr.sweep(models.MLP(), (mnist.x_train[:n], mnist.y_train[:n], mnist.x_test,
-                                   mnist.y_test),
-                    args.variants, args.ilrs, seeds=args.seeds, epochs=args.epochs,
-                    batch_size=args.batch_size)
+  print(
+    f"MNIST (embedded subset): {n} training / {mnist.num_test} test digits; "
+    f"MLP 784-500-10; batch {args.batch_size}; {args.epochs} epochs; "
+    f"weight decay 1e-4; {jax.device_count()} {jax.default_backend()} device(s)"
+  )
+  result = hr.sweep(
+    models.MLP(),
+    (mnist.x_train[:n], mnist.y_train[:n], mnist.x_test, mnist.y_test),
+    args.variants,
+    args.ilrs,
+    seeds=args.seeds,
+    epochs=args.epochs,
+    batch_size=args.batch_size,
+  )
   print("\nfinal training loss (mean over seeds):")
   print(result.summary("train_loss"))
   print("\nfinal test accuracy (mean over seeds):")
   print(result.summary("test_accuracy"))
   for v, k, s in zip(*np.nonzero(result.diverged)):
-    print(f"  {result.variants[v]} at ILR {result.ilrs[k]:g}, seed {result.seeds[s]}: "
-          f"non-finite at step {result.diverged_at[v, k, s]}, frozen there")
+    print(
+      f"  {result.variants[v]} at ILR {result.ilrs[k]:g}, seed {result.seeds[s]}: "
+      f"non-finite at step {result.diverged_at[v, k, s]}, frozen there"
+    )
   os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
   npz, js = result.save(args.out)
   result.to_csv(args.out + ".csv")
   saved = [npz, js, args.out + ".csv"]
   try:
     import matplotlib
+
     matplotlib.use("Agg")
     ax = result.plot_sensitivity()
     ax.set_title("MNIST MLP: final training loss vs initial learning rate")

@@ -73,9 +73,11 @@ class Divergence:
     if not callable(self.D):
       raise ValueError(f"Divergence {self.name!r}: D must be callable, got {self.D!r}.")
     if self.dD is None:
+
       def dD(beta, eta):
         beta, eta = _as_float_pair(beta, eta)
         return _elementwise_derivative(lambda b: self.D(b, eta), beta)
+
       object.__setattr__(self, "dD", dD)
 
   @classmethod
@@ -85,11 +87,14 @@ class Divergence:
     ``f`` must be convex with ``f(1) = 0`` and ``f'(1) = 0``; then
     ``dD/dbeta = f'(beta / eta)``, taken with :func:`jax.grad`.
     """
+
     def D(beta, eta):
       return eta * f(beta / eta)
+
     def dD(beta, eta):
       beta, eta = _as_float_pair(beta, eta)
       return _elementwise_derivative(f, beta / eta)
+
     return cls(name=name, D=D, dD=dD)
 
   def __repr__(self):
@@ -97,34 +102,32 @@ class Divergence:
 
 
 kl = Divergence(
-    "kl",
-    D=lambda beta, eta: beta * jnp.log(beta / eta) - beta + eta,
-    dD=lambda beta, eta: jnp.log(beta / eta),
+  "kl",
+  D=lambda beta, eta: beta * jnp.log(beta / eta) - beta + eta,
+  dD=lambda beta, eta: jnp.log(beta / eta),
 )
 rkl = Divergence(
-    "rkl",
-    D=lambda beta, eta: eta * jnp.log(eta / beta) - eta + beta,
-    dD=lambda beta, eta: 1.0 - eta / beta,
+  "rkl",
+  D=lambda beta, eta: eta * jnp.log(eta / beta) - eta + beta,
+  dD=lambda beta, eta: 1.0 - eta / beta,
 )
 hellinger = Divergence(
-    "hellinger",
-    D=lambda beta, eta: (jnp.sqrt(beta) - jnp.sqrt(eta)) ** 2,
-    dD=lambda beta, eta: 1.0 - jnp.sqrt(eta / beta),
+  "hellinger",
+  D=lambda beta, eta: (jnp.sqrt(beta) - jnp.sqrt(eta)) ** 2,
+  dD=lambda beta, eta: 1.0 - jnp.sqrt(eta / beta),
 )
 chi2 = Divergence(
-    "chi2",
-    D=lambda beta, eta: (beta - eta) ** 2 / eta,
-    dD=lambda beta, eta: 2.0 * (beta / eta - 1.0),
+  "chi2",
+  D=lambda beta, eta: (beta - eta) ** 2 / eta,
+  dD=lambda beta, eta: 2.0 * (beta / eta - 1.0),
 )
 neyman_chi2 = Divergence(
-    "neyman_chi2",
-    D=lambda beta, eta: (beta - eta) ** 2 / beta,
-    dD=lambda beta, eta: 1.0 - (eta / beta) ** 2,
+  "neyman_chi2",
+  D=lambda beta, eta: (beta - eta) ** 2 / beta,
+  dD=lambda beta, eta: 1.0 - (eta / beta) ** 2,
 )
 
-BUILTIN: dict[str, Divergence] = {
-    d.name: d for d in (kl, rkl, hellinger, chi2, neyman_chi2)
-}
+BUILTIN: dict[str, Divergence] = {d.name: d for d in (kl, rkl, hellinger, chi2, neyman_chi2)}
 
 
 def get(divergence: str | Divergence) -> Divergence:
@@ -134,5 +137,5 @@ def get(divergence: str | Divergence) -> Divergence:
   if isinstance(divergence, str) and divergence in BUILTIN:
     return BUILTIN[divergence]
   raise ValueError(
-      f"divergence must be one of {sorted(BUILTIN)} or a hyperreg_jax.Divergence, "
-      f"got {divergence!r}.")
+    f"divergence must be one of {sorted(BUILTIN)} or a hyperreg_jax.Divergence, got {divergence!r}."
+  )

@@ -23,101 +23,99 @@ _VGG16_STAGE_DEPTHS = (2, 2, 3, 3, 3)
 
 
 class MLP(nn.Module):
-    """The paper's MNIST network: flatten, ``Dense(500)``, sigmoid, ``Dense(10)`` -> logits.
+  """The paper's MNIST network: flatten, ``Dense(500)``, sigmoid, ``Dense(10)`` -> logits.
 
-    397,510 parameters for 28x28 inputs. The parameter tree
-    ``{"params": {"hidden": {"kernel", "bias"}, "output": {"kernel", "bias"}}}`` has the same
-    layout (and kernel orientation ``(in, out)``) as the NumPy reference
-    (:mod:`hyperreg_jax.reference.numpy_mlp`), so weights move between the two unchanged.
+  397,510 parameters for 28x28 inputs. The parameter tree
+  ``{"params": {"hidden": {"kernel", "bias"}, "output": {"kernel", "bias"}}}`` has the same
+  layout (and kernel orientation ``(in, out)``) as the NumPy reference
+  (:mod:`hyperreg_jax.reference.numpy_mlp`), so weights move between the two unchanged.
 
-    Example:
-        >>> import jax, jax.numpy as jnp
-        >>> model = MLP()
-        >>> variables = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
-        >>> model.apply(variables, jnp.zeros((4, 28, 28, 1))).shape
-        (4, 10)
-    """
+  Example:
+      >>> import jax, jax.numpy as jnp
+      >>> model = MLP()
+      >>> variables = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+      >>> model.apply(variables, jnp.zeros((4, 28, 28, 1))).shape
+      (4, 10)
+  """
 
-    hidden: int = 500
-    num_classes: int = 10
+  hidden: int = 500
+  num_classes: int = 10
 
-    @nn.compact
-    def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
-        del train  # no train-mode behaviour
-        x = x.reshape((x.shape[0], -1))
-        x = nn.sigmoid(nn.Dense(self.hidden, name="hidden")(x))
-        return nn.Dense(self.num_classes, name="output")(x)
+  @nn.compact
+  def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
+    del train  # no train-mode behaviour
+    x = x.reshape((x.shape[0], -1))
+    x = nn.sigmoid(nn.Dense(self.hidden, name="hidden")(x))
+    return nn.Dense(self.num_classes, name="output")(x)
 
 
 class VGG16BN(nn.Module):
-    """VGG-16 with batch norm for 32x32 images (CIFAR-10).
+  """VGG-16 with batch norm for 32x32 images (CIFAR-10).
 
-    Features: 13 convolutions 3x3 (``padding="SAME"``) in five stages
-    ``[64, 64, M, 128, 128, M, 256, 256, 256, M, 512, 512, 512, M, 512, 512, 512, M]``, each
-    followed by ``BatchNorm(momentum=0.9, epsilon=1e-5)`` (PyTorch's momentum 0.1, eps 1e-5)
-    and ReLU; ``M`` is a 2x2 max-pool, so a 32x32 input ends as 1x1x512.
+  Features: 13 convolutions 3x3 (``padding="SAME"``) in five stages
+  ``[64, 64, M, 128, 128, M, 256, 256, 256, M, 512, 512, 512, M, 512, 512, 512, M]``, each
+  followed by ``BatchNorm(momentum=0.9, epsilon=1e-5)`` (PyTorch's momentum 0.1, eps 1e-5)
+  and ReLU; ``M`` is a 2x2 max-pool, so a 32x32 input ends as 1x1x512.
 
-    Classifier (``classifier=``):
+  Classifier (``classifier=``):
 
-    * ``"mlp"`` (default): three fully connected layers 512-512-10 with ReLU, the classifier of
-      the common CIFAR port ``chengyangfu/pytorch-vgg-cifar10`` that the reproducers describe
-      ("three fully connected layers").
-    * ``"linear"``: a single ``Dense(num_classes)`` on the 512 features, as in many other CIFAR
-      VGG ports.
+  * ``"mlp"`` (default): three fully connected layers 512-512-10 with ReLU, the classifier of
+    the common CIFAR port ``chengyangfu/pytorch-vgg-cifar10`` that the reproducers describe
+    ("three fully connected layers").
+  * ``"linear"``: a single ``Dense(num_classes)`` on the 512 features, as in many other CIFAR
+    VGG ports.
 
-    Differences from the PyTorch port, on purpose:
+  Differences from the PyTorch port, on purpose:
 
-    * **No dropout.** The port puts dropout before the two hidden dense layers. Leaving it out
-      makes a training step a deterministic function of (params, batch), which the engine's
-      vmapped-vs-looped and sweep equality tests rely on, and keeps the model call free of an
-      RNG stream; batch norm already regularises the network.
-    * Batch norm normalises with the biased batch variance and keeps a biased running variance
-      (Flax); PyTorch stores the unbiased one. Dense layers use Flax's default (LeCun normal)
-      initialisation; convolutions use He normal with fan-out, as the port does
-      (``normal(0, sqrt(2 / (3 * 3 * out_channels)))``), biases zero.
+  * **No dropout.** The port puts dropout before the two hidden dense layers. Leaving it out
+    makes a training step a deterministic function of (params, batch), which the engine's
+    vmapped-vs-looped and sweep equality tests rely on, and keeps the model call free of an
+    RNG stream; batch norm already regularises the network.
+  * Batch norm normalises with the biased batch variance and keeps a biased running variance
+    (Flax); PyTorch stores the unbiased one. Dense layers use Flax's default (LeCun normal)
+    initialisation; convolutions use He normal with fan-out, as the port does
+    (``normal(0, sqrt(2 / (3 * 3 * out_channels)))``), biases zero.
 
-    Call as ``model.apply(variables, x, train=True, mutable=["batch_stats"])`` to train (batch
-    statistics, running averages updated) and ``model.apply(variables, x, train=False)`` to
-    evaluate (running averages).
-    """
+  Call as ``model.apply(variables, x, train=True, mutable=["batch_stats"])`` to train (batch
+  statistics, running averages updated) and ``model.apply(variables, x, train=False)`` to
+  evaluate (running averages).
+  """
 
-    num_classes: int = 10
-    classifier: str = "mlp"
-    hidden_features: int = 512
+  num_classes: int = 10
+  classifier: str = "mlp"
+  hidden_features: int = 512
 
-    def _check(self) -> None:
-        if self.classifier not in ("mlp", "linear"):
-            raise ValueError(
-                f"classifier={self.classifier!r} is not supported; use 'mlp' (512-512-10) "
-                "or 'linear' (one dense layer)."
-            )
+  def _check(self) -> None:
+    if self.classifier not in ("mlp", "linear"):
+      raise ValueError(
+        f"classifier={self.classifier!r} is not supported; use 'mlp' (512-512-10) "
+        "or 'linear' (one dense layer)."
+      )
 
-    @nn.compact
-    def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
-        self._check()
-        conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
-        for width, depth in zip(VGG16_STAGE_WIDTHS, _VGG16_STAGE_DEPTHS):
-            for _ in range(depth):
-                x = nn.Conv(width, (3, 3), padding="SAME", kernel_init=conv_init)(x)
-                x = nn.BatchNorm(
-                    use_running_average=not train, momentum=0.9, epsilon=1e-5
-                )(x)
-                x = nn.relu(x)
-            x = nn.max_pool(x, (2, 2), strides=(2, 2))
-        x = x.reshape((x.shape[0], -1))
-        if self.classifier == "mlp":
-            x = nn.relu(nn.Dense(self.hidden_features)(x))
-            x = nn.relu(nn.Dense(self.hidden_features)(x))
-        return nn.Dense(self.num_classes)(x)
+  @nn.compact
+  def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
+    self._check()
+    conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+    for width, depth in zip(VGG16_STAGE_WIDTHS, _VGG16_STAGE_DEPTHS):
+      for _ in range(depth):
+        x = nn.Conv(width, (3, 3), padding="SAME", kernel_init=conv_init)(x)
+        x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)(x)
+        x = nn.relu(x)
+      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+    x = x.reshape((x.shape[0], -1))
+    if self.classifier == "mlp":
+      x = nn.relu(nn.Dense(self.hidden_features)(x))
+      x = nn.relu(nn.Dense(self.hidden_features)(x))
+    return nn.Dense(self.num_classes)(x)
 
 
 class LinearRegression(nn.Module):
-    """``y = x w + b``: one ``Dense(features)``; with ``features=1`` returns shape ``(N,)``."""
+  """``y = x w + b``: one ``Dense(features)``; with ``features=1`` returns shape ``(N,)``."""
 
-    features: int = 1
+  features: int = 1
 
-    @nn.compact
-    def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
-        del train
-        y = nn.Dense(self.features, name="linear")(x.reshape((x.shape[0], -1)))
-        return y[:, 0] if self.features == 1 else y
+  @nn.compact
+  def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
+    del train
+    y = nn.Dense(self.features, name="linear")(x.reshape((x.shape[0], -1)))
+    return y[:, 0] if self.features == 1 else y

@@ -49,12 +49,18 @@ ALGORITHMS = (1, 2, 3)
 def check_algorithm(algorithm) -> int:
   """Validates ``algorithm``: a static integer in ``ALGORITHMS``."""
   if isinstance(algorithm, jax.core.Tracer):
-    raise ValueError(f"algorithm must be one of {ALGORITHMS} as a static Python int, got "
-                     "a traced value (with optax.inject_hyperparams, pass "
-                     "static_args=('algorithm',)).")
+    raise ValueError(
+      f"algorithm must be one of {ALGORITHMS} as a static Python int, got "
+      "a traced value (with optax.inject_hyperparams, pass "
+      "static_args=('algorithm',))."
+    )
   value = np.asarray(algorithm) if not isinstance(algorithm, (str, bool)) else None
-  if (value is None or value.shape != () or not np.issubdtype(value.dtype, np.integer)
-      or int(value) not in ALGORITHMS):
+  if (
+    value is None
+    or value.shape != ()
+    or not np.issubdtype(value.dtype, np.integer)
+    or int(value) not in ALGORITHMS
+  ):
     raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}.")
   return int(value)
 
@@ -66,7 +72,8 @@ def check_growth(growth):
   value = np.asarray(growth)
   if value.shape != () or not np.isfinite(value) or value < 1:
     raise ValueError(
-        f"growth must be None (no upper clip) or a finite number >= 1, got {growth!r}.")
+      f"growth must be None (no upper clip) or a finite number >= 1, got {growth!r}."
+    )
   return growth
 
 
@@ -111,10 +118,10 @@ def _power_excess_root(k: int, a: jax.Array) -> jax.Array:
   """
   # exp(log1p(a) / 3): XLA's cbrt is several times slower on CPU.
   u = jnp.exp(jnp.log1p(a) / 3.0) if k == 2 else jnp.sqrt(jnp.sqrt(1.0 + a))
-  t = u - 1.0 / u ** k
+  t = u - 1.0 / u**k
   for _ in range(_newton_steps(t, k + 2, k + 3)):
     x = 1.0 + t
-    t = t - (x ** k * t - a) / (x ** (k - 1) * ((k + 1) * t + 1.0))
+    t = t - (x**k * t - a) / (x ** (k - 1) * ((k + 1) * t + 1.0))
   return 1.0 + jnp.maximum(t, 0.0)
 
 
@@ -126,18 +133,18 @@ def _kl1_ratio(c):
 
 
 _ALGORITHM_1 = {
-    divergences.kl: lambda c: _kl1_ratio(c),
-    divergences.rkl: lambda c: 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * c)),
-    divergences.hellinger: lambda c: jnp.square(_power_excess_root(3, c)),
-    divergences.chi2: lambda c: _power_excess_root(2, 0.5 * c),
-    divergences.neyman_chi2: lambda c: jnp.sqrt(1.0 + c),
+  divergences.kl: lambda c: _kl1_ratio(c),
+  divergences.rkl: lambda c: 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * c)),
+  divergences.hellinger: lambda c: jnp.square(_power_excess_root(3, c)),
+  divergences.chi2: lambda c: _power_excess_root(2, 0.5 * c),
+  divergences.neyman_chi2: lambda c: jnp.sqrt(1.0 + c),
 }
 _ALGORITHM_2 = {
-    divergences.kl: jnp.exp,
-    divergences.rkl: lambda c: 1.0 / (1.0 - c),
-    divergences.hellinger: lambda c: 1.0 / jnp.square(1.0 - c),
-    divergences.chi2: lambda c: 1.0 + 0.5 * c,
-    divergences.neyman_chi2: lambda c: jax.lax.rsqrt(1.0 - c),
+  divergences.kl: jnp.exp,
+  divergences.rkl: lambda c: 1.0 / (1.0 - c),
+  divergences.hellinger: lambda c: 1.0 / jnp.square(1.0 - c),
+  divergences.chi2: lambda c: 1.0 + 0.5 * c,
+  divergences.neyman_chi2: lambda c: jax.lax.rsqrt(1.0 - c),
 }
 # Divergences whose Algorithm 2 equation has no finite root when c >= 1.
 _UNBOUNDED_2 = (divergences.rkl, divergences.hellinger, divergences.neyman_chi2)
@@ -164,6 +171,7 @@ def solve_ratio(divergence, algorithm, c, b, lo, hi, iterations: int = 30):
   bracket shrinks quickly in log scale. The iteration count is fixed (unrolled),
   so the solver is jit- and vmap-friendly.
   """
+
   def residual(r):
     return foc_lhs(divergence, algorithm, r, b) - c
 
@@ -177,8 +185,7 @@ def solve_ratio(divergence, algorithm, c, b, lo, hi, iterations: int = 30):
     return lo, hi, jnp.where(inside, newton, jnp.sqrt(lo * hi))
 
   lo, hi = jnp.broadcast_arrays(lo, hi)
-  _, _, x = jax.lax.fori_loop(0, iterations, step, (lo, hi, jnp.sqrt(lo * hi)),
-                              unroll=True)
+  _, _, x = jax.lax.fori_loop(0, iterations, step, (lo, hi, jnp.sqrt(lo * hi)), unroll=True)
   return x
 
 
@@ -200,21 +207,22 @@ def _unclipped_ratio(divergence, algorithm, c, b, iterations):
     return solve_ratio(divergence, algorithm, c, b, jnp.ones_like(c), hi, iterations)
   if algorithm == 2 and divergence in _UNBOUNDED_2:
     finite = c < 1
-    return jnp.where(finite, closed(jnp.where(finite, c, 0.0)),
-                     _ALGORITHM_1[divergence](c))
+    return jnp.where(finite, closed(jnp.where(finite, c, 0.0)), _ALGORITHM_1[divergence](c))
   return closed(c)
 
 
 def _clipped_ratio(divergence, algorithm, c, b, growth, iterations):
   closed = (_ALGORITHM_1 if algorithm == 1 else _ALGORITHM_2).get(divergence)
   if closed is None:
-    return solve_ratio(divergence, algorithm, c, b, jnp.ones_like(c),
-                       jnp.broadcast_to(growth, c.shape), iterations)
+    return solve_ratio(
+      divergence, algorithm, c, b, jnp.ones_like(c), jnp.broadcast_to(growth, c.shape), iterations
+    )
   return closed(c)
 
 
-def new_beta(divergence, algorithm, beta, grad, growth=2.0, *,
-             solver_iterations: int = 30) -> jax.Array:
+def new_beta(
+  divergence, algorithm, beta, grad, growth=2.0, *, solver_iterations: int = 30
+) -> jax.Array:
   """The next inverse learning rate ``beta_{t+1}``, elementwise.
 
   Args:

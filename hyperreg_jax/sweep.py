@@ -35,10 +35,8 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.experimental import multihost_utils
@@ -48,8 +46,8 @@ from hyperreg_jax import transform
 from hyperreg_jax.train import Trainer
 
 _BASELINES = {
-    "sgd": optax.sgd,
-    "adagrad": lambda lr: optax.adagrad(lr, initial_accumulator_value=0.0, eps=1e-10),
+  "sgd": optax.sgd,
+  "adagrad": lambda lr: optax.adagrad(lr, initial_accumulator_value=0.0, eps=1e-10),
 }
 SPECIAL = {"adagrad_diag": transform.adagrad_diag, "wngrad": transform.wngrad}
 
@@ -75,8 +73,10 @@ def make_optimizer(name: str, weight_decay: float = 1e-4) -> Callable:
   if name in _BASELINES:
     base = _BASELINES[name]
     return lambda lr: optax.chain(optax.add_decayed_weights(weight_decay), base(lr))
-  raise ValueError(f"variant must be one of {variant_names()} or a callable "
-                   f"init_lr -> optax transformation, got {name!r}.")
+  raise ValueError(
+    f"variant must be one of {variant_names()} or a callable "
+    f"init_lr -> optax transformation, got {name!r}."
+  )
 
 
 def _variants(variants, weight_decay) -> dict[str, Callable]:
@@ -85,8 +85,10 @@ def _variants(variants, weight_decay) -> dict[str, Callable]:
   if isinstance(variants, Mapping):
     items = list(variants.items())
   else:
-    items = [(v if isinstance(v, str) else getattr(v, "__name__", f"variant{i}"), v)
-             for i, v in enumerate(variants)]
+    items = [
+      (v if isinstance(v, str) else getattr(v, "__name__", f"variant{i}"), v)
+      for i, v in enumerate(variants)
+    ]
   if not items:
     raise ValueError("variants must name at least one optimizer.")
   out = {}
@@ -135,8 +137,9 @@ def _grid_runner(trainer: Trainer, mesh: Mesh):
     state, history = trainer.run(ilr, jax.random.wrap_key_data(key_data), *arrays)
     return state.diverged, state.diverged_at, history
 
-  run = jax.jit(jax.vmap(one_run, in_axes=(0, None, None)),
-                out_shardings=NamedSharding(mesh, P("grid")))
+  run = jax.jit(
+    jax.vmap(one_run, in_axes=(0, None, None)), out_shardings=NamedSharding(mesh, P("grid"))
+  )
   return run, traces
 
 
@@ -190,9 +193,14 @@ class SweepResult:
       for k, ilr in enumerate(self.ilrs):
         for s, seed in enumerate(self.seeds):
           for e in range(self.meta.get("epochs", self.curves[per_epoch[0]].shape[-1])):
-            row = {"variant": label, "ilr": float(ilr), "seed": int(seed), "epoch": e + 1,
-                   "diverged": bool(self.diverged[v, k, s]),
-                   "diverged_at": int(self.diverged_at[v, k, s])}
+            row = {
+              "variant": label,
+              "ilr": float(ilr),
+              "seed": int(seed),
+              "epoch": e + 1,
+              "diverged": bool(self.diverged[v, k, s]),
+              "diverged_at": int(self.diverged_at[v, k, s]),
+            }
             row.update({m: float(self.curves[m][v, k, s, e]) for m in per_epoch})
             rows.append(row)
     return rows
@@ -200,6 +208,7 @@ class SweepResult:
   def to_csv(self, path) -> None:
     """Writes :meth:`records` as CSV."""
     import csv
+
     rows = self.records()
     with open(path, "w", newline="") as f:
       writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -210,8 +219,14 @@ class SweepResult:
     """Saves to ``path.npz`` (arrays) and ``path.json`` (labels and metadata)."""
     base = os.fspath(path).removesuffix(".npz").removesuffix(".json")
     arrays = {f"curve/{k}": v for k, v in self.curves.items()}
-    np.savez_compressed(base + ".npz", ilrs=self.ilrs, seeds=self.seeds,
-                        diverged=self.diverged, diverged_at=self.diverged_at, **arrays)
+    np.savez_compressed(
+      base + ".npz",
+      ilrs=self.ilrs,
+      seeds=self.seeds,
+      diverged=self.diverged,
+      diverged_at=self.diverged_at,
+      **arrays,
+    )
     with open(base + ".json", "w") as f:
       json.dump({"variants": self.variants, "meta": self.meta}, f, indent=2)
     return base + ".npz", base + ".json"
@@ -222,14 +237,23 @@ class SweepResult:
     base = os.fspath(path).removesuffix(".npz").removesuffix(".json")
     for suffix in (".npz", ".json"):
       if not os.path.exists(base + suffix):
-        raise FileNotFoundError(f"{base + suffix}: no saved sweep result there "
-                                "(SweepResult.save writes a .npz and a .json).")
+        raise FileNotFoundError(
+          f"{base + suffix}: no saved sweep result there "
+          "(SweepResult.save writes a .npz and a .json)."
+        )
     with open(base + ".json") as f:
       info = json.load(f)
     with np.load(base + ".npz") as z:
       curves = {k.removeprefix("curve/"): z[k] for k in z.files if k.startswith("curve/")}
-      return cls(info["variants"], z["ilrs"], z["seeds"], curves, z["diverged"],
-                 z["diverged_at"], info["meta"])
+      return cls(
+        info["variants"],
+        z["ilrs"],
+        z["seeds"],
+        curves,
+        z["diverged"],
+        z["diverged_at"],
+        info["meta"],
+      )
 
   def summary(self, metric: str = "train_loss") -> str:
     """A plain-text table of the final ``metric`` (mean over seeds), variant x ILR.
@@ -255,6 +279,7 @@ class SweepResult:
     Mean over seeds with min-max band; diverged runs are marked with an x at the top.
     """
     import matplotlib.pyplot as plt
+
     ax = ax or plt.subplots(figsize=(6, 4))[1]
     values = np.where(self.diverged, np.nan, self.final(metric))
     finite = values[np.isfinite(values)]
@@ -264,7 +289,7 @@ class SweepResult:
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(values[v], axis=-1)
         low, high = np.nanmin(values[v], axis=-1), np.nanmax(values[v], axis=-1)
-      line, = ax.plot(self.ilrs, mean, marker="o", label=label)
+      (line,) = ax.plot(self.ilrs, mean, marker="o", label=label)
       if values.shape[-1] > 1:
         ax.fill_between(self.ilrs, low, high, color=line.get_color(), alpha=0.15)
       blown = self.diverged[v].any(-1)
@@ -282,11 +307,16 @@ def _as_arrays(dataset):
   if isinstance(dataset, Sequence) and len(dataset) in (2, 4):
     arrays = tuple(dataset) + (None,) * (4 - len(dataset))
   elif all(hasattr(dataset, a) for a in ("x_train", "y_train")):
-    arrays = (dataset.x_train, dataset.y_train, getattr(dataset, "x_test", None),
-              getattr(dataset, "y_test", None))
+    arrays = (
+      dataset.x_train,
+      dataset.y_train,
+      getattr(dataset, "x_test", None),
+      getattr(dataset, "y_test", None),
+    )
   else:
-    raise ValueError("dataset must be a hyperreg_jax.data.Dataset or a tuple "
-                     "(x_train, y_train[, x_test, y_test]).")
+    raise ValueError(
+      "dataset must be a hyperreg_jax.data.Dataset or a tuple (x_train, y_train[, x_test, y_test])."
+    )
   return tuple(None if a is None else np.asarray(a) for a in arrays)
 
 
@@ -316,8 +346,10 @@ def data_parallel(trainer: Trainer, devices=None) -> Trainer:
   devices = jax.devices() if devices is None else list(devices)
   batch_size = trainer.batch_size
   if batch_size is not None and batch_size % len(devices):
-    raise ValueError(f"batch_size={batch_size} must be a multiple of the {len(devices)} "
-                     "devices for data parallelism.")
+    raise ValueError(
+      f"batch_size={batch_size} must be a multiple of the {len(devices)} "
+      "devices for data parallelism."
+    )
   mesh = Mesh(np.asarray(devices), ("data",))
   return dataclasses.replace(trainer, batch_sharding=NamedSharding(mesh, P("data")))
 
@@ -329,21 +361,21 @@ def grid_mesh(devices=None) -> Mesh:
 
 
 def sweep(
-    model,
-    dataset,
-    variants: str | Callable | Sequence | Mapping,
-    ilrs: Sequence[float],
-    seeds: Sequence[int] = (0,),
-    *,
-    epochs: int = 1,
-    batch_size: int | None = 128,
-    loss: str | None = None,
-    weight_decay: float = 1e-4,
-    full_batch_steps: int = 1,
-    eval_batch_size: int = 1000,
-    max_parallel: int | None = None,
-    devices=None,
-    progress: bool = True,
+  model,
+  dataset,
+  variants: str | Callable | Sequence | Mapping,
+  ilrs: Sequence[float],
+  seeds: Sequence[int] = (0,),
+  *,
+  epochs: int = 1,
+  batch_size: int | None = 128,
+  loss: str | None = None,
+  weight_decay: float = 1e-4,
+  full_batch_steps: int = 1,
+  eval_batch_size: int = 1000,
+  max_parallel: int | None = None,
+  devices=None,
+  progress: bool = True,
 ) -> SweepResult:
   """Trains every (variant, ILR, seed) combination, each variant in one compiled call.
 
@@ -381,43 +413,66 @@ def sweep(
   chunk = min(max_parallel or ilrs.size, ilrs.size)
   chunk = math.ceil(chunk / n_dev) * n_dev
   n_chunks = math.ceil(ilrs.size / chunk)
-  padded_ilrs = np.concatenate(
-      [ilrs, np.full(n_chunks * chunk - ilrs.size, ilrs[0])]).astype(np.float32)
+  padded_ilrs = np.concatenate([ilrs, np.full(n_chunks * chunk - ilrs.size, ilrs[0])]).astype(
+    np.float32
+  )
   keys = [np.asarray(jax.random.key_data(jax.random.key(int(seed)))) for seed in seeds]
 
   ilr_sharding = NamedSharding(mesh, P("grid"))
   replicated = NamedSharding(mesh, P())
-  data = tuple(None if a is None else _global_array(a, replicated)
-               for a in (x_train, y_train, x_test, y_test))
+  data = tuple(
+    None if a is None else _global_array(a, replicated) for a in (x_train, y_train, x_test, y_test)
+  )
   keys = [_global_array(key, replicated) for key in keys]
   loss = loss or _default_loss(dataset, y_train)
   traces = {}  # compilations per variant during this call (0 when reused)
   outputs = {}
   bar = _progress(len(factories) * n_chunks * chunk * seeds.size, progress, "sweep")
   for label, make_tx in factories.items():
-    trainer = Trainer(model=model, make_tx=make_tx, loss=loss, batch_size=batch_size,
-                      epochs=epochs, eval_batch_size=eval_batch_size,
-                      full_batch_steps=full_batch_steps)
+    trainer = Trainer(
+      model=model,
+      make_tx=make_tx,
+      loss=loss,
+      batch_size=batch_size,
+      epochs=epochs,
+      eval_batch_size=eval_batch_size,
+      full_batch_steps=full_batch_steps,
+    )
     run_grid, trace_count = _grid_runner(trainer, mesh)
     traces_before = trace_count[0]
     per_seed = []
     for key in keys:
       pieces = []
       for c in range(n_chunks):
-        part = _global_array(padded_ilrs[c * chunk:(c + 1) * chunk], ilr_sharding)
+        part = _global_array(padded_ilrs[c * chunk : (c + 1) * chunk], ilr_sharding)
         pieces.append(_to_host(run_grid(part, key, data)))
         if bar is not None:
           bar.update(chunk)
-      per_seed.append(jax.tree.map(lambda *p: np.concatenate(p)[:ilrs.size], *pieces))
+      per_seed.append(jax.tree.map(lambda *p: np.concatenate(p)[: ilrs.size], *pieces))
     traces[label] = trace_count[0] - traces_before
     outputs[label] = jax.tree.map(lambda *p: np.stack(p, axis=1), *per_seed)  # (K, S, ...)
   if bar is not None:
     bar.close()
-  return _assemble(list(factories), ilrs, seeds, outputs, dict(
-      epochs=epochs, batch_size=batch_size, loss=loss, weight_decay=weight_decay,
-      model=type(model).__name__, dataset=getattr(dataset, "name", "arrays"),
-      num_train=int(x_train.shape[0]), devices=n_dev, chunk=chunk, chunks=n_chunks,
-      traces=traces, processes=jax.process_count()))
+  return _assemble(
+    list(factories),
+    ilrs,
+    seeds,
+    outputs,
+    dict(
+      epochs=epochs,
+      batch_size=batch_size,
+      loss=loss,
+      weight_decay=weight_decay,
+      model=type(model).__name__,
+      dataset=getattr(dataset, "name", "arrays"),
+      num_train=int(x_train.shape[0]),
+      devices=n_dev,
+      chunk=chunk,
+      chunks=n_chunks,
+      traces=traces,
+      processes=jax.process_count(),
+    ),
+  )
 
 
 def _assemble(labels, ilrs, seeds, outputs, meta) -> SweepResult:
@@ -426,9 +481,12 @@ def _assemble(labels, ilrs, seeds, outputs, meta) -> SweepResult:
   curves = {}
   for m in metrics:
     like = next(out[2][m] for out in outputs.values() if m in out[2])
-    curves[m] = np.stack([out[2][m].astype(np.float32) if m in out[2]
-                          else np.full(like.shape, np.nan, np.float32)
-                          for out in outputs.values()])
+    curves[m] = np.stack(
+      [
+        out[2][m].astype(np.float32) if m in out[2] else np.full(like.shape, np.nan, np.float32)
+        for out in outputs.values()
+      ]
+    )
   diverged = np.stack([out[0] for out in outputs.values()])
   diverged_at = np.stack([out[1] for out in outputs.values()])
   return SweepResult(labels, ilrs, seeds, curves, diverged, diverged_at, meta)

@@ -48,14 +48,14 @@ LOSSES = ("cross_entropy", "mse")
 
 
 class TrainState(NamedTuple):
-    """The carry of a training run (a pytree; vmappable)."""
+  """The carry of a training run (a pytree; vmappable)."""
 
-    params: Any
-    batch_stats: Any  # {} when the model has no batch norm
-    opt_state: Any
-    step: jax.Array  # shape=(), dtype=int32: steps attempted so far (refused ones included)
-    diverged: jax.Array  # shape=(), dtype=bool
-    diverged_at: jax.Array  # shape=(), dtype=int32: index of the first refused step, -1 if none
+  params: Any
+  batch_stats: Any  # {} when the model has no batch norm
+  opt_state: Any
+  step: jax.Array  # shape=(), dtype=int32: steps attempted so far (refused ones included)
+  diverged: jax.Array  # shape=(), dtype=bool
+  diverged_at: jax.Array  # shape=(), dtype=int32: index of the first refused step, -1 if none
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -63,47 +63,47 @@ class TrainState(NamedTuple):
 
 @functools.lru_cache(maxsize=None)
 def _takes_train(model_type: type) -> bool:
-    """Whether ``model_type.__call__`` has a ``train`` parameter."""
-    try:
-        return "train" in inspect.signature(model_type.__call__).parameters
-    except (TypeError, ValueError):
-        return False
+  """Whether ``model_type.__call__`` has a ``train`` parameter."""
+  try:
+    return "train" in inspect.signature(model_type.__call__).parameters
+  except (TypeError, ValueError):
+    return False
 
 
 def _lr_stats(opt_state: Any) -> dict:
-    """``hr.lr_stats(opt_state)`` ({} for optimizers without hyper-regularized state)."""
-    try:
-        from hyperreg_jax import transform
-    except ModuleNotFoundError as err:  # no transform module: nothing to log
-        if err.name not in ("hyperreg_jax.transform", "hyperreg_jax"):
-            raise
-        return {}
-    lr_stats = getattr(transform, "lr_stats", None)
-    return {} if lr_stats is None else dict(lr_stats(opt_state))
+  """``hr.lr_stats(opt_state)`` ({} for optimizers without hyper-regularized state)."""
+  try:
+    from hyperreg_jax import transform
+  except ModuleNotFoundError as err:  # no transform module: nothing to log
+    if err.name not in ("hyperreg_jax.transform", "hyperreg_jax"):
+      raise
+    return {}
+  lr_stats = getattr(transform, "lr_stats", None)
+  return {} if lr_stats is None else dict(lr_stats(opt_state))
 
 
 def _all_finite(tree: Any) -> jax.Array:
-    """True when every floating leaf of ``tree`` is finite (integer leaves are ignored)."""
-    ok = jnp.array(True)
-    for leaf in jax.tree.leaves(tree):
-        if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact):
-            ok = ok & jnp.all(jnp.isfinite(leaf))
-    return ok
+  """True when every floating leaf of ``tree`` is finite (integer leaves are ignored)."""
+  ok = jnp.array(True)
+  for leaf in jax.tree.leaves(tree):
+    if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact):
+      ok = ok & jnp.all(jnp.isfinite(leaf))
+  return ok
 
 
 def _select(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
-    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+  return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
 
 def _progress(iterable, enabled: bool):
-    """tqdm around ``iterable`` if enabled and installed, else ``iterable`` itself."""
-    if not enabled:
-        return iterable
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return iterable
-    return tqdm(iterable, desc="epoch", leave=False)
+  """tqdm around ``iterable`` if enabled and installed, else ``iterable`` itself."""
+  if not enabled:
+    return iterable
+  try:
+    from tqdm.auto import tqdm
+  except ImportError:
+    return iterable
+  return tqdm(iterable, desc="epoch", leave=False)
 
 
 # ----------------------------------------------------------------------------- trainer
@@ -111,255 +111,253 @@ def _progress(iterable, enabled: bool):
 
 @dataclasses.dataclass(frozen=True)
 class Trainer:
-    """Static configuration of a training run, with pure methods (jit/vmap them freely).
+  """Static configuration of a training run, with pure methods (jit/vmap them freely).
 
-    Attributes:
-      model: a Flax-linen-like model (hashable: used as a static jit argument).
-      make_tx: ``init_lr -> optax.GradientTransformation``; ``init_lr`` may be traced.
-      loss: ``"cross_entropy"`` (integer labels; logs accuracy too) or ``"mse"``.
-      batch_size: mini-batch size; ``None`` = full batch (no shuffling).
-      epochs: number of epochs of :meth:`run` / :meth:`fit`.
-      eval_batch_size: chunk size of :meth:`evaluate`.
-      full_batch_steps: with ``batch_size=None``, the gradient steps in one "epoch" (the unit
-        at which :meth:`run` evaluates and logs); e.g. ``epochs=100, full_batch_steps=200``
-        runs 20,000 full-batch steps with 100 evaluations. Must be 1 otherwise.
-      batch_sharding: optional sharding of each training batch (data parallelism, see
-        :func:`hyperreg_jax.sweep.data_parallel`); ``None`` leaves placement to the compiler.
+  Attributes:
+    model: a Flax-linen-like model (hashable: used as a static jit argument).
+    make_tx: ``init_lr -> optax.GradientTransformation``; ``init_lr`` may be traced.
+    loss: ``"cross_entropy"`` (integer labels; logs accuracy too) or ``"mse"``.
+    batch_size: mini-batch size; ``None`` = full batch (no shuffling).
+    epochs: number of epochs of :meth:`run` / :meth:`fit`.
+    eval_batch_size: chunk size of :meth:`evaluate`.
+    full_batch_steps: with ``batch_size=None``, the gradient steps in one "epoch" (the unit
+      at which :meth:`run` evaluates and logs); e.g. ``epochs=100, full_batch_steps=200``
+      runs 20,000 full-batch steps with 100 evaluations. Must be 1 otherwise.
+    batch_sharding: optional sharding of each training batch (data parallelism, see
+      :func:`hyperreg_jax.sweep.data_parallel`); ``None`` leaves placement to the compiler.
+  """
+
+  model: Any
+  make_tx: Callable[[Any], optax.GradientTransformation]
+  loss: str = "cross_entropy"
+  batch_size: Optional[int] = 128
+  epochs: int = 1
+  eval_batch_size: int = 1000
+  full_batch_steps: int = 1
+  batch_sharding: Any = None
+
+  def __post_init__(self):
+    def positive_int(name, value):
+      if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name}={value!r} must be an integer >= 1.")
+
+    if self.loss not in LOSSES:
+      raise ValueError(f"loss={self.loss!r} is not supported; choose one of {LOSSES}.")
+    if self.batch_size is not None:
+      positive_int("batch_size", self.batch_size)
+    positive_int("epochs", self.epochs)
+    positive_int("eval_batch_size", self.eval_batch_size)
+    positive_int("full_batch_steps", self.full_batch_steps)
+    if self.batch_size is not None and self.full_batch_steps != 1:
+      raise ValueError(
+        f"full_batch_steps={self.full_batch_steps!r} needs batch_size=None "
+        f"(got batch_size={self.batch_size!r})."
+      )
+    if not callable(self.make_tx):
+      raise ValueError(f"make_tx={self.make_tx!r} must be a callable init_lr -> optax tx.")
+
+  # -- model plumbing -------------------------------------------------------------------
+
+  @property
+  def classification(self) -> bool:
+    return self.loss == "cross_entropy"
+
+  def steps_per_epoch(self, num_examples: int) -> int:
+    """``num_examples // batch_size`` (last partial batch dropped), or ``full_batch_steps``."""
+    if self.batch_size is None:
+      return self.full_batch_steps
+    if self.batch_size > num_examples:
+      raise ValueError(
+        f"batch_size={self.batch_size} exceeds the {num_examples} training examples."
+      )
+    return num_examples // self.batch_size
+
+  def _apply(self, params, batch_stats, x, train: bool):
+    """Model output and the (updated in train mode) batch statistics."""
+    kw = {"train": train} if _takes_train(type(self.model)) else {}
+    variables = {"params": params}
+    if batch_stats:
+      variables["batch_stats"] = batch_stats
+      if train:
+        out, updated = self.model.apply(variables, x, mutable=["batch_stats"], **kw)
+        return out, updated["batch_stats"]
+    return self.model.apply(variables, x, **kw), batch_stats
+
+  def _per_example_loss(self, out, y):
+    if self.classification:
+      return optax.softmax_cross_entropy_with_integer_labels(out, y)
+    err = jnp.square(out - y).reshape(out.shape[0], -1)
+    return 0.5 * err.mean(axis=1)
+
+  # -- the pure methods -----------------------------------------------------------------
+
+  def init(self, key, init_lr, sample_x) -> TrainState:
+    """Parameters from ``key`` (shapes from ``sample_x``), optimizer state for ``init_lr``."""
+    kw = {"train": False} if _takes_train(type(self.model)) else {}
+    variables = self.model.init(key, jnp.asarray(sample_x), **kw)
+    params = variables["params"]
+    batch_stats = variables.get("batch_stats", {})
+    return TrainState(
+      params=params,
+      batch_stats=batch_stats,
+      opt_state=self.make_tx(init_lr).init(params),
+      step=jnp.zeros((), jnp.int32),
+      diverged=jnp.zeros((), bool),
+      diverged_at=jnp.full((), -1, jnp.int32),
+    )
+
+  def train_step(self, state: TrainState, init_lr, batch) -> tuple[TrainState, dict]:
+    """One guarded optimizer step on ``batch = (x, y)``.
+
+    Returns the new state and metrics ``loss`` (mean over the batch, before the step),
+    ``accuracy`` (classification) and the ``hr.lr_stats`` of the new optimizer state
+    (``lr_min``/``lr_mean``/``lr_max``) when the optimizer has any. Loss and accuracy
+    are NaN on refused steps (see the module docstring).
     """
+    x, y = batch
+    if self.batch_sharding is not None:
+      x, y = jax.lax.with_sharding_constraint((x, y), self.batch_sharding)
 
-    model: Any
-    make_tx: Callable[[Any], optax.GradientTransformation]
-    loss: str = "cross_entropy"
-    batch_size: Optional[int] = 128
-    epochs: int = 1
-    eval_batch_size: int = 1000
-    full_batch_steps: int = 1
-    batch_sharding: Any = None
+    def loss_fn(params):
+      out, batch_stats = self._apply(params, state.batch_stats, x, train=True)
+      return self._per_example_loss(out, y).mean(), (out, batch_stats)
 
-    def __post_init__(self):
-        def positive_int(name, value):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name}={value!r} must be an integer >= 1.")
+    (loss, (out, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    updates, opt_state = self.make_tx(init_lr).update(grads, state.opt_state, state.params)
+    new = (optax.apply_updates(state.params, updates), batch_stats, opt_state)
+    ok = ~state.diverged & jnp.isfinite(loss) & _all_finite(new)
+    params, batch_stats, opt_state = _select(
+      ok, new, (state.params, state.batch_stats, state.opt_state)
+    )
+    diverged = ~ok
+    diverged_at = jnp.where(diverged & ~state.diverged, state.step, state.diverged_at)
+    metrics = {"loss": jnp.where(diverged, jnp.nan, loss)}
+    if self.classification:
+      accuracy = jnp.mean(jnp.argmax(out, axis=-1) == y)
+      metrics["accuracy"] = jnp.where(diverged, jnp.nan, accuracy)
+    metrics.update(_lr_stats(opt_state))
+    new_state = TrainState(params, batch_stats, opt_state, state.step + 1, diverged, diverged_at)
+    return new_state, metrics
 
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss={self.loss!r} is not supported; choose one of {LOSSES}.")
-        if self.batch_size is not None:
-            positive_int("batch_size", self.batch_size)
-        positive_int("epochs", self.epochs)
-        positive_int("eval_batch_size", self.eval_batch_size)
-        positive_int("full_batch_steps", self.full_batch_steps)
-        if self.batch_size is not None and self.full_batch_steps != 1:
-            raise ValueError(
-                f"full_batch_steps={self.full_batch_steps!r} needs batch_size=None "
-                f"(got batch_size={self.batch_size!r})."
-            )
-        if not callable(self.make_tx):
-            raise ValueError(f"make_tx={self.make_tx!r} must be a callable init_lr -> optax tx.")
+  def train_epoch(self, state: TrainState, init_lr, key, x, y) -> tuple[TrainState, dict]:
+    """One epoch as one ``lax.scan``; returns per-step metrics of shape (steps_per_epoch,).
 
-    # -- model plumbing -------------------------------------------------------------------
+    Mini-batch mode: the examples are permuted with ``jax.random.permutation(key, n)``,
+    the last partial batch is dropped, and each step gathers its batch by index.
+    Full-batch mode (``batch_size=None``): ``full_batch_steps`` steps on all of (x, y);
+    ``key`` is unused.
+    """
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    if x.shape[0] != y.shape[0]:
+      raise ValueError(f"x has {x.shape[0]} examples but y has {y.shape[0]}.")
+    steps = self.steps_per_epoch(x.shape[0])
+    if self.batch_size is None:
+      body = lambda s, _: self.train_step(s, init_lr, (x, y))  # noqa: E731
+      return jax.lax.scan(body, state, None, length=steps)
+    order = jax.random.permutation(key, x.shape[0])[: steps * self.batch_size]
 
-    @property
-    def classification(self) -> bool:
-        return self.loss == "cross_entropy"
+    def body(s, idx):
+      return self.train_step(s, init_lr, (jnp.take(x, idx, axis=0), jnp.take(y, idx, axis=0)))
 
-    def steps_per_epoch(self, num_examples: int) -> int:
-        """``num_examples // batch_size`` (last partial batch dropped), or ``full_batch_steps``."""
-        if self.batch_size is None:
-            return self.full_batch_steps
-        if self.batch_size > num_examples:
-            raise ValueError(
-                f"batch_size={self.batch_size} exceeds the {num_examples} training examples."
-            )
-        return num_examples // self.batch_size
+    return jax.lax.scan(body, state, order.reshape(steps, self.batch_size))
 
-    def _apply(self, params, batch_stats, x, train: bool):
-        """Model output and the (updated in train mode) batch statistics."""
-        kw = {"train": train} if _takes_train(type(self.model)) else {}
-        variables = {"params": params}
-        if batch_stats:
-            variables["batch_stats"] = batch_stats
-            if train:
-                out, updated = self.model.apply(variables, x, mutable=["batch_stats"], **kw)
-                return out, updated["batch_stats"]
-        return self.model.apply(variables, x, **kw), batch_stats
+  def evaluate(self, state: TrainState, x, y) -> dict:
+    """Mean ``loss`` (and ``accuracy`` for classification) over all of (x, y), eval mode.
 
-    def _per_example_loss(self, out, y):
-        if self.classification:
-            return optax.softmax_cross_entropy_with_integer_labels(out, y)
-        err = jnp.square(out - y).reshape(out.shape[0], -1)
-        return 0.5 * err.mean(axis=1)
+    Runs in chunks of ``eval_batch_size`` (``lax.map``) plus one exact remainder chunk,
+    summing per-example values and dividing by ``n``: no padding, every example counted
+    once.
+    """
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    n = x.shape[0]
+    if n == 0 or y.shape[0] != n:
+      raise ValueError(
+        f"evaluate needs matching, non-empty x and y; got {n} and {y.shape[0]} examples."
+      )
+    size = min(self.eval_batch_size, n)
+    num_chunks, rest = divmod(n, size)
 
-    # -- the pure methods -----------------------------------------------------------------
+    def sums(xc, yc):
+      out, _ = self._apply(state.params, state.batch_stats, xc, train=False)
+      s = {"loss": self._per_example_loss(out, yc).sum()}
+      if self.classification:
+        s["accuracy"] = jnp.sum(jnp.argmax(out, axis=-1) == yc, dtype=jnp.int32)
+      return s
 
-    def init(self, key, init_lr, sample_x) -> TrainState:
-        """Parameters from ``key`` (shapes from ``sample_x``), optimizer state for ``init_lr``."""
-        kw = {"train": False} if _takes_train(type(self.model)) else {}
-        variables = self.model.init(key, jnp.asarray(sample_x), **kw)
-        params = variables["params"]
-        batch_stats = variables.get("batch_stats", {})
-        return TrainState(
-            params=params,
-            batch_stats=batch_stats,
-            opt_state=self.make_tx(init_lr).init(params),
-            step=jnp.zeros((), jnp.int32),
-            diverged=jnp.zeros((), bool),
-            diverged_at=jnp.full((), -1, jnp.int32),
+    cut = num_chunks * size
+    chunks = (
+      x[:cut].reshape((num_chunks, size) + x.shape[1:]),
+      y[:cut].reshape((num_chunks, size) + y.shape[1:]),
+    )
+    total = jax.tree.map(lambda v: v.sum(0), jax.lax.map(lambda c: sums(*c), chunks))
+    if rest:
+      total = jax.tree.map(jnp.add, total, sums(x[cut:], y[cut:]))
+    return {k: v / n for k, v in total.items()}
+
+  def _epoch(self, state, init_lr, key, x_train, y_train, x_test, y_test):
+    """Train one epoch, evaluate, and return the epoch's history record."""
+    state, m = self.train_epoch(state, init_lr, key, x_train, y_train)
+    record = {"train_loss": m["loss"].mean()}
+    if self.classification:
+      record["train_accuracy"] = m["accuracy"].mean()
+    if x_test is not None:
+      for k, v in self.evaluate(state, x_test, y_test).items():
+        record[f"test_{k}"] = jnp.where(state.diverged, jnp.nan, v)
+    record.update({k: v[-1] for k, v in m.items() if k not in ("loss", "accuracy")})
+    record.update({f"step_{k}": v for k, v in m.items()})
+    return state, record
+
+  def _keys(self, key):
+    """(init key, per-epoch keys) derived from the run's key."""
+    epoch_keys = jax.random.split(jax.random.fold_in(key, 1), self.epochs)
+    return jax.random.fold_in(key, 0), epoch_keys
+
+  def run(self, init_lr, key, x_train, y_train, x_test=None, y_test=None):
+    """The whole training run as one pure function (a ``lax.scan`` over epochs).
+
+    Returns ``(final TrainState, history)``. ``history`` holds arrays with a leading
+    epoch axis:
+
+    * per epoch (epochs,): ``train_loss`` and ``train_accuracy`` (means over the epoch's
+      steps; NaN from the epoch a run diverges in), ``test_loss`` and ``test_accuracy`` (after the epoch; only with test data;
+      NaN once diverged), ``lr_min``/``lr_mean``/``lr_max`` at the epoch's last step
+      (hyper-regularized optimizers only);
+    * per step (epochs, steps_per_epoch): ``step_loss``, ``step_accuracy``,
+      ``step_lr_min``, ``step_lr_mean``, ``step_lr_max``.
+
+    Keys: parameters from ``fold_in(key, 0)``, epoch ``e`` shuffles with
+    ``split(fold_in(key, 1), epochs)[e]``. Vmap over ``(init_lr, key)`` for a sweep.
+    """
+    init_key, epoch_keys = self._keys(key)
+    state = self.init(init_key, init_lr, jnp.asarray(x_train)[:1])
+
+    def body(s, k):
+      return self._epoch(s, init_lr, k, x_train, y_train, x_test, y_test)
+
+    return jax.lax.scan(body, state, epoch_keys)
+
+  def fit(self, init_lr, key, x_train, y_train, x_test=None, y_test=None, *, progress=True):
+    """:meth:`run` for one configuration, epoch by epoch, with a tqdm bar.
+
+    Same keys, same results and same ``history`` as :meth:`run`; the epoch function is
+    jitted once per (trainer, data shapes) and reused for every ``init_lr``.
+    """
+    init_key, epoch_keys = self._keys(key)
+    init_lr = jnp.asarray(init_lr)
+    x_train, y_train, x_test, y_test = jax.tree.map(jnp.asarray, (x_train, y_train, x_test, y_test))
+    state = _jit_init(self, init_key, init_lr, x_train[:1])
+    records = []
+    bar = _progress(range(self.epochs), progress)
+    for e in bar:
+      state, record = _jit_epoch(
+        self, state, init_lr, epoch_keys[e], x_train, y_train, x_test, y_test
+      )
+      records.append(record)
+      if hasattr(bar, "set_postfix"):
+        bar.set_postfix(
+          {k: f"{float(record[k]):.4g}" for k in ("train_loss", "test_accuracy") if k in record}
         )
-
-    def train_step(self, state: TrainState, init_lr, batch) -> tuple[TrainState, dict]:
-        """One guarded optimizer step on ``batch = (x, y)``.
-
-        Returns the new state and metrics ``loss`` (mean over the batch, before the step),
-        ``accuracy`` (classification) and the ``hr.lr_stats`` of the new optimizer state
-        (``lr_min``/``lr_mean``/``lr_max``) when the optimizer has any. Loss and accuracy
-        are NaN on refused steps (see the module docstring).
-        """
-        x, y = batch
-        if self.batch_sharding is not None:
-            x, y = jax.lax.with_sharding_constraint((x, y), self.batch_sharding)
-
-        def loss_fn(params):
-            out, batch_stats = self._apply(params, state.batch_stats, x, train=True)
-            return self._per_example_loss(out, y).mean(), (out, batch_stats)
-
-        (loss, (out, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state.params
-        )
-        updates, opt_state = self.make_tx(init_lr).update(grads, state.opt_state, state.params)
-        new = (optax.apply_updates(state.params, updates), batch_stats, opt_state)
-        ok = ~state.diverged & jnp.isfinite(loss) & _all_finite(new)
-        params, batch_stats, opt_state = _select(
-            ok, new, (state.params, state.batch_stats, state.opt_state)
-        )
-        diverged = ~ok
-        diverged_at = jnp.where(diverged & ~state.diverged, state.step, state.diverged_at)
-        metrics = {"loss": jnp.where(diverged, jnp.nan, loss)}
-        if self.classification:
-            accuracy = jnp.mean(jnp.argmax(out, axis=-1) == y)
-            metrics["accuracy"] = jnp.where(diverged, jnp.nan, accuracy)
-        metrics.update(_lr_stats(opt_state))
-        new_state = TrainState(params, batch_stats, opt_state, state.step + 1, diverged,
-                               diverged_at)
-        return new_state, metrics
-
-    def train_epoch(self, state: TrainState, init_lr, key, x, y) -> tuple[TrainState, dict]:
-        """One epoch as one ``lax.scan``; returns per-step metrics of shape (steps_per_epoch,).
-
-        Mini-batch mode: the examples are permuted with ``jax.random.permutation(key, n)``,
-        the last partial batch is dropped, and each step gathers its batch by index.
-        Full-batch mode (``batch_size=None``): ``full_batch_steps`` steps on all of (x, y);
-        ``key`` is unused.
-        """
-        x, y = jnp.asarray(x), jnp.asarray(y)
-        if x.shape[0] != y.shape[0]:
-            raise ValueError(f"x has {x.shape[0]} examples but y has {y.shape[0]}.")
-        steps = self.steps_per_epoch(x.shape[0])
-        if self.batch_size is None:
-            body = lambda s, _: self.train_step(s, init_lr, (x, y))  # noqa: E731
-            return jax.lax.scan(body, state, None, length=steps)
-        order = jax.random.permutation(key, x.shape[0])[: steps * self.batch_size]
-
-        def body(s, idx):
-            return self.train_step(s, init_lr, (jnp.take(x, idx, axis=0), jnp.take(y, idx, axis=0)))
-
-        return jax.lax.scan(body, state, order.reshape(steps, self.batch_size))
-
-    def evaluate(self, state: TrainState, x, y) -> dict:
-        """Mean ``loss`` (and ``accuracy`` for classification) over all of (x, y), eval mode.
-
-        Runs in chunks of ``eval_batch_size`` (``lax.map``) plus one exact remainder chunk,
-        summing per-example values and dividing by ``n``: no padding, every example counted
-        once.
-        """
-        x, y = jnp.asarray(x), jnp.asarray(y)
-        n = x.shape[0]
-        if n == 0 or y.shape[0] != n:
-            raise ValueError(
-                f"evaluate needs matching, non-empty x and y; got {n} and {y.shape[0]} examples."
-            )
-        size = min(self.eval_batch_size, n)
-        num_chunks, rest = divmod(n, size)
-
-        def sums(xc, yc):
-            out, _ = self._apply(state.params, state.batch_stats, xc, train=False)
-            s = {"loss": self._per_example_loss(out, yc).sum()}
-            if self.classification:
-                s["accuracy"] = jnp.sum(jnp.argmax(out, axis=-1) == yc, dtype=jnp.int32)
-            return s
-
-        cut = num_chunks * size
-        chunks = (x[:cut].reshape((num_chunks, size) + x.shape[1:]),
-                  y[:cut].reshape((num_chunks, size) + y.shape[1:]))
-        total = jax.tree.map(lambda v: v.sum(0), jax.lax.map(lambda c: sums(*c), chunks))
-        if rest:
-            total = jax.tree.map(jnp.add, total, sums(x[cut:], y[cut:]))
-        return {k: v / n for k, v in total.items()}
-
-    def _epoch(self, state, init_lr, key, x_train, y_train, x_test, y_test):
-        """Train one epoch, evaluate, and return the epoch's history record."""
-        state, m = self.train_epoch(state, init_lr, key, x_train, y_train)
-        record = {"train_loss": m["loss"].mean()}
-        if self.classification:
-            record["train_accuracy"] = m["accuracy"].mean()
-        if x_test is not None:
-            for k, v in self.evaluate(state, x_test, y_test).items():
-                record[f"test_{k}"] = jnp.where(state.diverged, jnp.nan, v)
-        record.update({k: v[-1] for k, v in m.items() if k not in ("loss", "accuracy")})
-        record.update({f"step_{k}": v for k, v in m.items()})
-        return state, record
-
-    def _keys(self, key):
-        """(init key, per-epoch keys) derived from the run's key."""
-        epoch_keys = jax.random.split(jax.random.fold_in(key, 1), self.epochs)
-        return jax.random.fold_in(key, 0), epoch_keys
-
-    def run(self, init_lr, key, x_train, y_train, x_test=None, y_test=None):
-        """The whole training run as one pure function (a ``lax.scan`` over epochs).
-
-        Returns ``(final TrainState, history)``. ``history`` holds arrays with a leading
-        epoch axis:
-
-        * per epoch (epochs,): ``train_loss`` and ``train_accuracy`` (means over the epoch's
-          steps; NaN from the epoch a run diverges in), ``test_loss`` and ``test_accuracy`` (after the epoch; only with test data;
-          NaN once diverged), ``lr_min``/``lr_mean``/``lr_max`` at the epoch's last step
-          (hyper-regularized optimizers only);
-        * per step (epochs, steps_per_epoch): ``step_loss``, ``step_accuracy``,
-          ``step_lr_min``, ``step_lr_mean``, ``step_lr_max``.
-
-        Keys: parameters from ``fold_in(key, 0)``, epoch ``e`` shuffles with
-        ``split(fold_in(key, 1), epochs)[e]``. Vmap over ``(init_lr, key)`` for a sweep.
-        """
-        init_key, epoch_keys = self._keys(key)
-        state = self.init(init_key, init_lr, jnp.asarray(x_train)[:1])
-
-        def body(s, k):
-            return self._epoch(s, init_lr, k, x_train, y_train, x_test, y_test)
-
-        return jax.lax.scan(body, state, epoch_keys)
-
-    def fit(self, init_lr, key, x_train, y_train, x_test=None, y_test=None, *, progress=True):
-        """:meth:`run` for one configuration, epoch by epoch, with a tqdm bar.
-
-        Same keys, same results and same ``history`` as :meth:`run`; the epoch function is
-        jitted once per (trainer, data shapes) and reused for every ``init_lr``.
-        """
-        init_key, epoch_keys = self._keys(key)
-        init_lr = jnp.asarray(init_lr)
-        x_train, y_train, x_test, y_test = jax.tree.map(
-            jnp.asarray, (x_train, y_train, x_test, y_test)
-        )
-        state = _jit_init(self, init_key, init_lr, x_train[:1])
-        records = []
-        bar = _progress(range(self.epochs), progress)
-        for e in bar:
-            state, record = _jit_epoch(
-                self, state, init_lr, epoch_keys[e], x_train, y_train, x_test, y_test
-            )
-            records.append(record)
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix({k: f"{float(record[k]):.4g}" for k in
-                                 ("train_loss", "test_accuracy") if k in record})
-        return state, jax.tree.map(lambda *v: jnp.stack(v), *records)
+    return state, jax.tree.map(lambda *v: jnp.stack(v), *records)
 
 
 _jit_init = jax.jit(Trainer.init, static_argnums=0)

@@ -43,18 +43,23 @@ def _check_init_lr(init_lr, name="init_lr"):
   if isinstance(init_lr, jax.core.Tracer):
     return
   value = np.asarray(init_lr)
-  if value.shape != () or not np.issubdtype(value.dtype, np.number) or not (
-      np.isfinite(value) and value > 0):
+  if (
+    value.shape != ()
+    or not np.issubdtype(value.dtype, np.number)
+    or not (np.isfinite(value) and value > 0)
+  ):
     raise ValueError(f"{name} must be a finite number > 0, got {init_lr!r}.")
 
 
 def _check_static(warmup_steps, warmup_lr, granularity):
   if granularity not in GRANULARITIES:
-    raise ValueError(
-        f"granularity must be one of {GRANULARITIES}, got {granularity!r}.")
+    raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}.")
   if not isinstance(warmup_steps, jax.core.Tracer) and (
-      isinstance(warmup_steps, bool) or np.asarray(warmup_steps).shape != ()
-      or not np.issubdtype(np.asarray(warmup_steps).dtype, np.integer) or warmup_steps < 0):
+    isinstance(warmup_steps, bool)
+    or np.asarray(warmup_steps).shape != ()
+    or not np.issubdtype(np.asarray(warmup_steps).dtype, np.integer)
+    or warmup_steps < 0
+  ):
     raise ValueError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}.")
   # Concrete arrays count too: inject_hyperparams passes warmup_steps as one.
   if not isinstance(warmup_steps, jax.core.Tracer) and warmup_steps > 0:
@@ -67,8 +72,9 @@ def _check_float_params(params):
   for path, leaf in jax.tree_util.tree_leaves_with_path(params):
     if not jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.inexact):
       raise ValueError(
-          "scale_by_hyperreg needs floating-point parameters; the leaf at "
-          f"{jax.tree_util.keystr(path)} has dtype {jnp.asarray(leaf).dtype}.")
+        "scale_by_hyperreg needs floating-point parameters; the leaf at "
+        f"{jax.tree_util.keystr(path)} has dtype {jnp.asarray(leaf).dtype}."
+      )
 
 
 def _norm(x):
@@ -97,14 +103,14 @@ def _gradient_magnitude(granularity, grads):
 
 
 def scale_by_hyperreg(
-    divergence: str | divergences.Divergence = "kl",
-    algorithm: int = 1,
-    init_lr: jax.typing.ArrayLike = 1e-2,
-    growth: jax.typing.ArrayLike | None = 2.0,
-    warmup_steps: int = 0,
-    warmup_lr: jax.typing.ArrayLike | None = None,
-    granularity: str = "coordinate",
-    solver_iterations: int = 30,
+  divergence: str | divergences.Divergence = "kl",
+  algorithm: int = 1,
+  init_lr: jax.typing.ArrayLike = 1e-2,
+  growth: jax.typing.ArrayLike | None = 2.0,
+  warmup_steps: int = 0,
+  warmup_lr: jax.typing.ArrayLike | None = None,
+  granularity: str = "coordinate",
+  solver_iterations: int = 30,
 ) -> optax.GradientTransformationExtraArgs:
   r"""Scale updates by hyper-regularized inverse learning rates.
 
@@ -160,8 +166,12 @@ def scale_by_hyperreg(
   growth = rules.check_growth(growth)
   _check_static(warmup_steps, warmup_lr, granularity)
   new_beta = functools.partial(
-      rules.new_beta, divergence, 2 if algorithm == 3 else algorithm,
-      growth=growth, solver_iterations=solver_iterations)
+    rules.new_beta,
+    divergence,
+    2 if algorithm == 3 else algorithm,
+    growth=growth,
+    solver_iterations=solver_iterations,
+  )
 
   def init_fn(params):
     _check_float_params(params)
@@ -170,8 +180,11 @@ def scale_by_hyperreg(
       beta = jnp.asarray(1.0 / jnp.asarray(init_lr), dtype)
     else:
       beta = jax.tree.map(
-          lambda p: jnp.full(p.shape if granularity == "coordinate" else (),
-                             1.0 / jnp.asarray(init_lr), p.dtype), params)
+        lambda p: jnp.full(
+          p.shape if granularity == "coordinate" else (), 1.0 / jnp.asarray(init_lr), p.dtype
+        ),
+        params,
+      )
     return HyperRegState(count=jnp.zeros([], jnp.int32), beta=beta)
 
   def update_fn(updates, state, params=None, **extra_args):
@@ -180,21 +193,27 @@ def scale_by_hyperreg(
     proposed = jax.tree.map(new_beta, state.beta, magnitude)
     # A non-finite gradient (or result) leaves beta as it was, entry by entry.
     beta = jax.tree.map(
-        lambda new, old, g: jnp.where(jnp.isfinite(new) & jnp.isfinite(g), new, old),
-        proposed, state.beta, magnitude)
+      lambda new, old, g: jnp.where(jnp.isfinite(new) & jnp.isfinite(g), new, old),
+      proposed,
+      state.beta,
+      magnitude,
+    )
     step_beta = state.beta if algorithm == 3 else beta
     if granularity == "global":
       step_beta = jax.tree.map(lambda _: step_beta, updates)
+
     def descent(g, b):
       dtype = rules.compute_dtype(g, b)
       return -g.astype(dtype) / b.astype(dtype)
+
     steps = jax.tree.map(descent, updates, step_beta)
     # No warm-up without a warm-up rate (validated above for concrete warmup_steps;
     # inject_hyperparams turns the default warmup_steps=0 into an array).
     if warmup_lr is not None and not (isinstance(warmup_steps, int) and warmup_steps == 0):
       in_warmup = state.count < warmup_steps
       steps = jax.tree.map(
-          lambda s, g: jnp.where(in_warmup, -jnp.asarray(warmup_lr) * g, s), steps, updates)
+        lambda s, g: jnp.where(in_warmup, -jnp.asarray(warmup_lr) * g, s), steps, updates
+      )
       beta = jax.tree.map(lambda new, old: jnp.where(in_warmup, old, new), beta, state.beta)
     steps = jax.tree.map(lambda s, g: s.astype(g.dtype), steps, updates)
     beta = jax.tree.map(lambda new, old: new.astype(old.dtype), beta, state.beta)
@@ -204,15 +223,15 @@ def scale_by_hyperreg(
 
 
 def hyperreg(
-    init_lr: jax.typing.ArrayLike = 1e-2,
-    divergence: str | divergences.Divergence = "kl",
-    algorithm: int = 2,
-    weight_decay: jax.typing.ArrayLike = 1e-4,
-    growth: jax.typing.ArrayLike | None = 2.0,
-    warmup_steps: int = 0,
-    warmup_lr: jax.typing.ArrayLike | None = None,
-    granularity: str = "coordinate",
-    solver_iterations: int = 30,
+  init_lr: jax.typing.ArrayLike = 1e-2,
+  divergence: str | divergences.Divergence = "kl",
+  algorithm: int = 2,
+  weight_decay: jax.typing.ArrayLike = 1e-4,
+  growth: jax.typing.ArrayLike | None = 2.0,
+  warmup_steps: int = 0,
+  warmup_lr: jax.typing.ArrayLike | None = None,
+  granularity: str = "coordinate",
+  solver_iterations: int = 30,
 ) -> optax.GradientTransformationExtraArgs:
   """Hyper-regularized gradient descent with L2 regularisation (the paper's setup).
 
@@ -236,9 +255,15 @@ def hyperreg(
     True
   """
   scaling = scale_by_hyperreg(
-      divergence=divergence, algorithm=algorithm, init_lr=init_lr, growth=growth,
-      warmup_steps=warmup_steps, warmup_lr=warmup_lr, granularity=granularity,
-      solver_iterations=solver_iterations)
+    divergence=divergence,
+    algorithm=algorithm,
+    init_lr=init_lr,
+    growth=growth,
+    warmup_steps=warmup_steps,
+    warmup_lr=warmup_lr,
+    granularity=granularity,
+    solver_iterations=solver_iterations,
+  )
   if isinstance(weight_decay, (int, float)) and weight_decay == 0:
     return scaling
   return optax.chain(optax.add_decayed_weights(weight_decay), scaling)
@@ -252,26 +277,28 @@ def _paper_alias(divergence: str, algorithm: int):
   """The alias for one of the paper's twelve rules, e.g. ``kl2`` or ``chi2_3``."""
 
   def alias(
-      init_lr: jax.typing.ArrayLike = 1e-2,
-      weight_decay: jax.typing.ArrayLike = 1e-4,
-      growth: jax.typing.ArrayLike | None = 2.0,
-      warmup_steps: int = 0,
-      warmup_lr: jax.typing.ArrayLike | None = None,
-      granularity: str = "coordinate",
+    init_lr: jax.typing.ArrayLike = 1e-2,
+    weight_decay: jax.typing.ArrayLike = 1e-4,
+    growth: jax.typing.ArrayLike | None = 2.0,
+    warmup_steps: int = 0,
+    warmup_lr: jax.typing.ArrayLike | None = None,
+    granularity: str = "coordinate",
   ) -> optax.GradientTransformationExtraArgs:
-    return hyperreg(init_lr, divergence, algorithm, weight_decay, growth,
-                    warmup_steps, warmup_lr, granularity)
+    return hyperreg(
+      init_lr, divergence, algorithm, weight_decay, growth, warmup_steps, warmup_lr, granularity
+    )
 
   name = f"{divergence}{'_' if divergence == 'chi2' else ''}{algorithm}"
   alias.__name__ = alias.__qualname__ = name
   alias.__doc__ = (
-      f"The paper's {_PAPER_NAMES[divergence]}{algorithm} rule: divergence "
-      f"``{divergence!r}``, Algorithm {algorithm} ({_ALGORITHM_NAMES[algorithm]}).\n\n"
-      f"``hyperreg(init_lr, divergence={divergence!r}, algorithm={algorithm}, ...)``; "
-      "see :func:`hyperreg` and :func:`scale_by_hyperreg`.\n\n"
-      "Example:\n"
-      "  >>> import hyperreg_jax as hr\n"
-      f"  >>> opt = hr.{name}(init_lr=1e-2)\n")
+    f"The paper's {_PAPER_NAMES[divergence]}{algorithm} rule: divergence "
+    f"``{divergence!r}``, Algorithm {algorithm} ({_ALGORITHM_NAMES[algorithm]}).\n\n"
+    f"``hyperreg(init_lr, divergence={divergence!r}, algorithm={algorithm}, ...)``; "
+    "see :func:`hyperreg` and :func:`scale_by_hyperreg`.\n\n"
+    "Example:\n"
+    "  >>> import hyperreg_jax as hr\n"
+    f"  >>> opt = hr.{name}(init_lr=1e-2)\n"
+  )
   return alias
 
 
@@ -281,15 +308,27 @@ hellinger1, hellinger2, hellinger3 = (_paper_alias("hellinger", a) for a in (1, 
 chi2_1, chi2_2, chi2_3 = (_paper_alias("chi2", a) for a in (1, 2, 3))
 
 PAPER_RULES = {
-    alias.__name__: alias
-    for alias in (kl1, kl2, kl3, rkl1, rkl2, rkl3, hellinger1, hellinger2, hellinger3,
-                  chi2_1, chi2_2, chi2_3)
+  alias.__name__: alias
+  for alias in (
+    kl1,
+    kl2,
+    kl3,
+    rkl1,
+    rkl2,
+    rkl3,
+    hellinger1,
+    hellinger2,
+    hellinger3,
+    chi2_1,
+    chi2_2,
+    chi2_3,
+  )
 }
 
 
 def adagrad_diag(
-    init_lr: jax.typing.ArrayLike = 1e-2,
-    weight_decay: jax.typing.ArrayLike = 0.0,
+  init_lr: jax.typing.ArrayLike = 1e-2,
+  weight_decay: jax.typing.ArrayLike = 0.0,
 ) -> optax.GradientTransformationExtraArgs:
   """Diagonal AdaGrad as the Neyman chi-square rule, Algorithm 1, no clipping.
 
@@ -308,8 +347,8 @@ half_chi2 = divergences.Divergence.from_f(lambda u: 0.5 * (u - 1.0) ** 2, name="
 
 
 def wngrad(
-    init_lr: jax.typing.ArrayLike = 1e-2,
-    weight_decay: jax.typing.ArrayLike = 0.0,
+  init_lr: jax.typing.ArrayLike = 1e-2,
+  weight_decay: jax.typing.ArrayLike = 0.0,
 ) -> optax.GradientTransformationExtraArgs:
   """WNGrad (Wu, Ward, Bottou 2018) as a global hyper-regularized rule.
 
@@ -344,12 +383,13 @@ def lr_stats(state) -> dict[str, jax.Array]:
     >>> {k: round(float(v), 4) for k, v in hr.lr_stats(state).items()}
     {'lr_min': 0.1, 'lr_mean': 0.1, 'lr_max': 0.1}
   """
-  leaves = [b.astype(jnp.float32) for s in _hyperreg_states(state)
-            for b in jax.tree.leaves(s.beta)]
+  leaves = [b.astype(jnp.float32) for s in _hyperreg_states(state) for b in jax.tree.leaves(s.beta)]
   if not leaves:
     return {}
   # Reduce leaf by leaf (no concatenated copy); 1/beta is decreasing in beta.
   total = sum(jnp.sum(1.0 / b) for b in leaves)
-  return {"lr_min": 1.0 / jnp.max(jnp.stack([jnp.max(b) for b in leaves])),
-          "lr_mean": total / sum(b.size for b in leaves),
-          "lr_max": 1.0 / jnp.min(jnp.stack([jnp.min(b) for b in leaves]))}
+  return {
+    "lr_min": 1.0 / jnp.max(jnp.stack([jnp.max(b) for b in leaves])),
+    "lr_mean": total / sum(b.size for b in leaves),
+    "lr_max": 1.0 / jnp.min(jnp.stack([jnp.min(b) for b in leaves])),
+  }

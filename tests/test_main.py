@@ -10,8 +10,22 @@ from hyperreg_jax.sweep import SweepResult
 
 def test_main_command_sweeps_reports_and_saves(tmp_path, capsys):
   out = tmp_path / "sweep"
-  main_command.main(["--variants", "rkl1", "sgd", "--ilrs", "0.5", "1e30", "--epochs", "1",
-                     "--num-train", "512", "--out", str(out)])
+  main_command.main(
+    [
+      "--variants",
+      "rkl1",
+      "sgd",
+      "--ilrs",
+      "0.5",
+      "1e30",
+      "--epochs",
+      "1",
+      "--num-train",
+      "512",
+      "--out",
+      str(out),
+    ]
+  )
   printed = capsys.readouterr().out
   assert "final training loss" in printed and "final test accuracy" in printed
   assert "sgd at ILR 1e+30, seed 0: non-finite at step" in printed

@@ -24,9 +24,13 @@ def single_device():
 def run_worker(n_devices, out_dir):
   env = dict(os.environ)
   env.pop("XLA_FLAGS", None)
-  proc = subprocess.run([sys.executable, os.path.join(HELPERS, "multidevice_worker.py"),
-                         str(n_devices), str(out_dir)], env=env, capture_output=True,
-                        text=True, timeout=600)
+  proc = subprocess.run(
+    [sys.executable, os.path.join(HELPERS, "multidevice_worker.py"), str(n_devices), str(out_dir)],
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert f"ok {n_devices}" in proc.stdout
 
@@ -42,8 +46,9 @@ def test_sharded_equals_single_device(n_devices, single_device, tmp_path):
     np.testing.assert_array_equal(sharded.diverged_at, reference.diverged_at)
     assert reference.diverged[:, 1].all() and reference.diverged.sum() == 2
     for metric, curve in reference.curves.items():
-      np.testing.assert_allclose(sharded.curves[metric], curve, rtol=1e-6, atol=1e-7,
-                                 err_msg=f"{name} {metric}")
+      np.testing.assert_allclose(
+        sharded.curves[metric], curve, rtol=1e-6, atol=1e-7, err_msg=f"{name} {metric}"
+      )
   with np.load(tmp_path / "data_parallel.npz") as saved:
     leaves = [saved[f"arr_{i}"] for i in range(len(jax.tree.leaves(ref_params)))]
     for got, want in zip(leaves, jax.tree.leaves(ref_params)):

@@ -34,11 +34,11 @@ def has_finite_root(name, alg, c):
 def foc_residual(name, alg, r, c):
   """Relative residual of the first-order condition, evaluated without cancellation."""
   slope = {  # f'(r) written around r = 1, without cancellation
-      "kl": lambda log_r: log_r,
-      "rkl": lambda log_r: -np.expm1(-log_r),
-      "hellinger": lambda log_r: -np.expm1(-0.5 * log_r),
-      "chi2": lambda log_r: 2 * np.expm1(log_r),
-      "neyman_chi2": lambda log_r: -np.expm1(-2 * log_r),
+    "kl": lambda log_r: log_r,
+    "rkl": lambda log_r: -np.expm1(-log_r),
+    "hellinger": lambda log_r: -np.expm1(-0.5 * log_r),
+    "chi2": lambda log_r: 2 * np.expm1(log_r),
+    "neyman_chi2": lambda log_r: -np.expm1(-2 * log_r),
   }[name](np.log(r))
   lhs = slope * r * r if alg == 1 else slope
   return np.abs(lhs - c) / c
@@ -69,8 +69,9 @@ def test_closed_form_equals_generic_solver(name, alg, growth):
   c = C_GRID[has_finite_root(name, alg, C_GRID)] if growth is None else C_GRID
   b = np.geomspace(1e-3, 1e3, c.size)
   g = b * np.sqrt(c)
-  rule = jax.jit(rules.new_beta, static_argnums=(0, 1),
-                 static_argnames=("growth", "solver_iterations"))
+  rule = jax.jit(
+    rules.new_beta, static_argnums=(0, 1), static_argnames=("growth", "solver_iterations")
+  )
   closed = rule(name, alg, b, g, growth=growth)
   solved = rule(generic(name), alg, b, g, growth=growth)
   np.testing.assert_allclose(closed, solved, rtol=1e-11)
@@ -86,7 +87,8 @@ def test_closed_form_equals_brentq(name, alg):
       hi *= 2
     root = scipy.optimize.brentq(f, 1.0, hi, xtol=1e-300, rtol=1e-15)
     assert float(rules.new_beta(name, alg, 1.0, np.sqrt(c), growth=None)) == pytest.approx(
-        root, rel=1e-10)
+      root, rel=1e-10
+    )
 
 
 def test_lambertw_matches_scipy():
@@ -98,18 +100,21 @@ def test_special_closed_forms():
   b, g = 1.5, 0.7
   c = (g / b) ** 2
   expected = {
-      ("rkl", 1): (b + np.sqrt(b * b + 4 * g * g)) / 2,
-      ("neyman_chi2", 1): np.sqrt(b * b + g * g),
-      ("kl", 2): b * np.exp(c),
-      ("rkl", 2): b / (1 - c),
-      ("hellinger", 2): b / (1 - c) ** 2,
-      ("chi2", 2): b + g * g / (2 * b),
-      ("neyman_chi2", 2): b / np.sqrt(1 - c),
+    ("rkl", 1): (b + np.sqrt(b * b + 4 * g * g)) / 2,
+    ("neyman_chi2", 1): np.sqrt(b * b + g * g),
+    ("kl", 2): b * np.exp(c),
+    ("rkl", 2): b / (1 - c),
+    ("hellinger", 2): b / (1 - c) ** 2,
+    ("chi2", 2): b + g * g / (2 * b),
+    ("neyman_chi2", 2): b / np.sqrt(1 - c),
   }
   for (name, alg), value in expected.items():
     assert float(rules.new_beta(name, alg, b, g, growth=None)) == pytest.approx(value, rel=1e-14)
-    assert float(rules.new_beta(name, 3, b, g, growth=None)) == float(
-        rules.new_beta(name, 2, b, g, growth=None)) or alg == 1
+    assert (
+      float(rules.new_beta(name, 3, b, g, growth=None))
+      == float(rules.new_beta(name, 2, b, g, growth=None))
+      or alg == 1
+    )
 
 
 @pytest.mark.parametrize("name", UNBOUNDED_2)
@@ -119,8 +124,9 @@ def test_no_finite_root_gives_the_ceiling_or_the_exact_root(name):
   g = b * np.sqrt([1.0, 1.5, 1e6])
   np.testing.assert_array_equal(rules.new_beta(name, 2, b, g, growth=2.0), 2 * b)
   np.testing.assert_array_equal(rules.new_beta(name, 2, b, g, growth=7.5), 7.5 * b)
-  np.testing.assert_array_equal(rules.new_beta(name, 2, b, g, growth=None),
-                                rules.new_beta(name, 1, b, g, growth=None))
+  np.testing.assert_array_equal(
+    rules.new_beta(name, 2, b, g, growth=None), rules.new_beta(name, 1, b, g, growth=None)
+  )
 
 
 @pytest.mark.parametrize("name,alg", PAIRS)
@@ -178,8 +184,9 @@ def test_float32_agrees_with_float64():
   for name, alg in PAIRS:
     exact = np.asarray(rules.new_beta(name, alg, b, g, growth=None))
     with jax.enable_x64(False):
-      single = np.asarray(rules.new_beta(name, alg, b.astype(np.float32), g.astype(np.float32),
-                                         growth=None))
+      single = np.asarray(
+        rules.new_beta(name, alg, b.astype(np.float32), g.astype(np.float32), growth=None)
+      )
     ok = exact < 1e37
     np.testing.assert_allclose(single[ok], exact[ok], rtol=2e-5, err_msg=f"{name}{alg}")
 
@@ -194,8 +201,7 @@ def test_divergence_definitions(name):
   eta = 1.7
   d = np.asarray(div.D(beta, eta))
   assert np.all(d >= -1e-15) and abs(float(div.D(eta, eta))) < 1e-15
-  np.testing.assert_allclose(div.dD(beta, eta), generic(name).dD(beta, eta), rtol=1e-12,
-                             atol=1e-15)
+  np.testing.assert_allclose(div.dD(beta, eta), generic(name).dD(beta, eta), rtol=1e-12, atol=1e-15)
   assert np.all(np.sign(np.asarray(div.dD(beta, eta))) == np.sign(beta - eta))
 
 
@@ -205,11 +211,13 @@ def test_from_f_equals_builtin_and_custom_rules_work():
     custom = hr.Divergence.from_f(fn, name="my_" + name)
     rule = jax.jit(rules.new_beta, static_argnums=(0, 1))
     beta = np.geomspace(0.1, 10, 7)
-    np.testing.assert_allclose(custom.D(beta, 2.0), divergences.BUILTIN[name].D(beta, 2.0),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+      custom.D(beta, 2.0), divergences.BUILTIN[name].D(beta, 2.0), rtol=1e-12
+    )
     for alg in (1, 2):
-      np.testing.assert_allclose(rule(custom, alg, 1.3, 0.9),
-                                 rules.new_beta(name, alg, 1.3, 0.9), rtol=1e-12)
+      np.testing.assert_allclose(
+        rule(custom, alg, 1.3, 0.9), rules.new_beta(name, alg, 1.3, 0.9), rtol=1e-12
+      )
 
 
 def test_bad_arguments_are_named():
@@ -228,6 +236,7 @@ def test_bad_arguments_are_named():
 @pytest.mark.parametrize("growth", [2.0, 1.25, None])
 def test_matches_independent_numpy_reference(growth):
   from hyperreg_jax import reference
+
   rng = np.random.default_rng(0)
   b = 10 ** rng.uniform(-3, 6, 500)
   g = b * 10 ** rng.uniform(-6, 4, 500)

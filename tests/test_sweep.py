@@ -19,21 +19,39 @@ ILRS = np.array([1e-2, 1e-1, 1.0])
 
 @pytest.fixture(scope="module")
 def regression_sweep():
-  return hr.sweep(models.LinearRegression(), REGRESSION, ["rkl1", "kl3", "sgd"], ILRS,
-                  seeds=[0, 3], epochs=3, batch_size=16, progress=False)
+  return hr.sweep(
+    models.LinearRegression(),
+    REGRESSION,
+    ["rkl1", "kl3", "sgd"],
+    ILRS,
+    seeds=[0, 3],
+    epochs=3,
+    batch_size=16,
+    progress=False,
+  )
 
 
 @functools.cache
 def solo_runner(variant):
-  trainer = Trainer(model=models.LinearRegression(), make_tx=make_optimizer(variant),
-                    loss="mse", batch_size=16, epochs=3)
+  trainer = Trainer(
+    model=models.LinearRegression(),
+    make_tx=make_optimizer(variant),
+    loss="mse",
+    batch_size=16,
+    epochs=3,
+  )
   return jax.jit(trainer.run)
 
 
 def solo_run(variant, ilr, seed):
   state, history = solo_runner(variant)(
-      jnp.float32(ilr), jax.random.key(seed), REGRESSION.x_train, REGRESSION.y_train,
-      REGRESSION.x_test, REGRESSION.y_test)
+    jnp.float32(ilr),
+    jax.random.key(seed),
+    REGRESSION.x_train,
+    REGRESSION.y_train,
+    REGRESSION.x_test,
+    REGRESSION.y_test,
+  )
   return state, jax.tree.map(np.asarray, history)
 
 
@@ -46,8 +64,13 @@ def test_sweep_equals_runs_one_by_one(regression_sweep):
       for s, seed in enumerate(result.seeds):
         state, history = solo_run(variant, ilr, int(seed))
         for metric in ("train_loss", "test_loss", "step_loss"):
-          np.testing.assert_allclose(result.curves[metric][v, k, s], history[metric],
-                                     rtol=2e-5, atol=1e-7, err_msg=f"{variant} {ilr} {seed}")
+          np.testing.assert_allclose(
+            result.curves[metric][v, k, s],
+            history[metric],
+            rtol=2e-5,
+            atol=1e-7,
+            err_msg=f"{variant} {ilr} {seed}",
+          )
         assert result.diverged[v, k, s] == bool(state.diverged)
   assert np.isnan(result.curves["lr_mean"][2]).all()  # sgd has no beta
   lr_mean = result.curves["lr_mean"][0]
@@ -61,8 +84,17 @@ def test_seed_fixes_data_order_and_init_across_ilrs(regression_sweep):
 
 
 def test_chunked_equals_unchunked(regression_sweep):
-  chunked = hr.sweep(models.LinearRegression(), REGRESSION, ["rkl1", "kl3", "sgd"], ILRS,
-                     seeds=[0, 3], epochs=3, batch_size=16, max_parallel=2, progress=False)
+  chunked = hr.sweep(
+    models.LinearRegression(),
+    REGRESSION,
+    ["rkl1", "kl3", "sgd"],
+    ILRS,
+    seeds=[0, 3],
+    epochs=3,
+    batch_size=16,
+    max_parallel=2,
+    progress=False,
+  )
   assert chunked.meta["chunks"] == 2 and chunked.meta["traces"]["rkl1"] == 1
   for metric, curve in regression_sweep.curves.items():
     np.testing.assert_array_equal(chunked.curves[metric], curve, err_msg=metric)
@@ -71,10 +103,12 @@ def test_chunked_equals_unchunked(regression_sweep):
 def first_nonfinite_step(variant, ilr, seed, steps):
   """Independently: an unguarded full-batch loop, the first step with a non-finite value."""
   model = models.LinearRegression()
-  trainer = Trainer(model=model, make_tx=make_optimizer(variant), loss="mse",
-                    batch_size=None, epochs=1)
-  params = trainer.init(jax.random.fold_in(jax.random.key(seed), 0), ilr,
-                        REGRESSION.x_train[:1]).params
+  trainer = Trainer(
+    model=model, make_tx=make_optimizer(variant), loss="mse", batch_size=None, epochs=1
+  )
+  params = trainer.init(
+    jax.random.fold_in(jax.random.key(seed), 0), ilr, REGRESSION.x_train[:1]
+  ).params
   tx = make_optimizer(variant)(ilr)
   opt_state = tx.init(params)
   x, y = jnp.asarray(REGRESSION.x_train), jnp.asarray(REGRESSION.y_train)
@@ -83,8 +117,9 @@ def first_nonfinite_step(variant, ilr, seed, steps):
     loss, grads = jax.value_and_grad(loss_fn)(params)
     updates, opt_state = tx.update(grads, opt_state, params)
     params = optax.apply_updates(params, updates)
-    finite = all(bool(jnp.all(jnp.isfinite(leaf)))
-                 for leaf in jax.tree.leaves((loss, params, opt_state)))
+    finite = all(
+      bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves((loss, params, opt_state))
+    )
     if not finite:
       return step
   return -1
@@ -92,8 +127,17 @@ def first_nonfinite_step(variant, ilr, seed, steps):
 
 def test_absurd_ilr_is_frozen_and_reported_others_untouched():
   ilrs = np.array([0.1, 1e30, 0.5])
-  result = hr.sweep(models.LinearRegression(), REGRESSION, ["sgd", "rkl2"], ilrs, seeds=[0],
-                    epochs=4, batch_size=None, full_batch_steps=5, progress=False)
+  result = hr.sweep(
+    models.LinearRegression(),
+    REGRESSION,
+    ["sgd", "rkl2"],
+    ilrs,
+    seeds=[0],
+    epochs=4,
+    batch_size=None,
+    full_batch_steps=5,
+    progress=False,
+  )
   assert result.diverged[:, 1, 0].all() and not result.diverged[:, [0, 2]].any()
   for v, variant in enumerate(result.variants):
     expected = first_nonfinite_step(variant, 1e30, 0, steps=20)
@@ -103,8 +147,17 @@ def test_absurd_ilr_is_frozen_and_reported_others_untouched():
     for k in (0, 2):
       assert np.isfinite(result.curves["train_loss"][v, k]).all()
   # The finite runs equal their solo runs: the exploding neighbour changed nothing.
-  clean = hr.sweep(models.LinearRegression(), REGRESSION, ["sgd", "rkl2"], ilrs[[0, 2]],
-                   seeds=[0], epochs=4, batch_size=None, full_batch_steps=5, progress=False)
+  clean = hr.sweep(
+    models.LinearRegression(),
+    REGRESSION,
+    ["sgd", "rkl2"],
+    ilrs[[0, 2]],
+    seeds=[0],
+    epochs=4,
+    batch_size=None,
+    full_batch_steps=5,
+    progress=False,
+  )
   for metric, curve in clean.curves.items():
     np.testing.assert_array_equal(result.curves[metric][:, [0, 2]], curve, err_msg=metric)
 
@@ -130,6 +183,7 @@ def test_save_load_and_tidy_table(regression_sweep, tmp_path):
 
 def test_sensitivity_plot(regression_sweep, tmp_path):
   import matplotlib
+
   matplotlib.use("Agg")
   ax = regression_sweep.plot_sensitivity()
   assert ax.get_xscale() == "log" and len(ax.get_legend().get_texts()) == 3
@@ -140,14 +194,24 @@ def test_sensitivity_plot(regression_sweep, tmp_path):
 def test_mnist_mlp_sweep_learns():
   mnist = data.load_mnist()
   small = (mnist.x_train[:1024], mnist.y_train[:1024], mnist.x_test[:500], mnist.y_test[:500])
-  result = hr.sweep(models.MLP(), small, {"rkl1": "rkl1", "sgd+": lambda lr: optax.sgd(lr)},
-                    [0.05, 1.0], seeds=[0], epochs=2, batch_size=32, progress=False)
+  result = hr.sweep(
+    models.MLP(),
+    small,
+    {"rkl1": "rkl1", "sgd+": lambda lr: optax.sgd(lr)},
+    [0.05, 1.0],
+    seeds=[0],
+    epochs=2,
+    batch_size=32,
+    progress=False,
+  )
   accuracy = result.final("test_accuracy")
   assert accuracy[:, 1].min() > 0.6 and np.isfinite(accuracy).all()  # chance is 0.1
   assert result.curves["step_loss"].shape == (2, 2, 1, 2, 32)
 
 
-@pytest.mark.parametrize("bad,match", [
+@pytest.mark.parametrize(
+  "bad,match",
+  [
     (dict(ilrs=[0.1, -1.0]), "ilrs must be"),
     (dict(ilrs=[]), "ilrs must be"),
     (dict(seeds=[0.5]), "seeds must be"),
@@ -155,10 +219,17 @@ def test_mnist_mlp_sweep_learns():
     (dict(variants=[]), "at least one"),
     (dict(max_parallel=0), "max_parallel must be"),
     (dict(dataset=object()), "dataset must be"),
-])
+  ],
+)
 def test_bad_arguments(bad, match):
-  kwargs = dict(model=models.LinearRegression(), dataset=REGRESSION, variants=["sgd"],
-                ilrs=[0.1], seeds=[0], progress=False)
+  kwargs = dict(
+    model=models.LinearRegression(),
+    dataset=REGRESSION,
+    variants=["sgd"],
+    ilrs=[0.1],
+    seeds=[0],
+    progress=False,
+  )
   kwargs.update(bad)
   with pytest.raises(ValueError, match=match):
     hr.sweep(**kwargs)

@@ -13,287 +13,295 @@ import hyperreg_jax as hr
 from hyperreg_jax import train
 from hyperreg_jax.data import load_mnist, synthetic_linear_regression
 from hyperreg_jax.models import MLP, LinearRegression
-from hyperreg_jax.train import Trainer, TrainState
+from hyperreg_jax.train import Trainer
 
 SWEEP_AXES = (0, 0, None, None, None, None)
 
 
 @pytest.fixture(scope="module")
 def mnist():
-    return load_mnist()
+  return load_mnist()
 
 
 @pytest.fixture(scope="module")
 def small(mnist):
-    """256 training and 100 test digits."""
-    return mnist.x_train[:256], mnist.y_train[:256], mnist.x_test[:100], mnist.y_test[:100]
+  """256 training and 100 test digits."""
+  return mnist.x_train[:256], mnist.y_train[:256], mnist.x_test[:100], mnist.y_test[:100]
 
 
 @pytest.fixture(scope="module")
 def linreg():
-    return synthetic_linear_regression(num_train=256, num_test=64, dim=3, seed=0)
+  return synthetic_linear_regression(num_train=256, num_test=64, dim=3, seed=0)
 
 
 def sgd(lr):
-    return optax.sgd(lr)
+  return optax.sgd(lr)
 
 
 def rkl1(lr):
-    return hr.rkl1(lr, weight_decay=1e-4)
+  return hr.rkl1(lr, weight_decay=1e-4)
 
 
 def assert_trees_equal(a, b):
-    jax.tree.map(lambda u, v: np.testing.assert_array_equal(np.asarray(u), np.asarray(v)), a, b)
+  jax.tree.map(lambda u, v: np.testing.assert_array_equal(np.asarray(u), np.asarray(v)), a, b)
 
 
 # ------------------------------------------------------------------------ configuration
 
 
 def test_bad_config():
-    model = MLP(hidden=8)
-    with pytest.raises(ValueError, match="loss='hinge'"):
-        Trainer(model, sgd, loss="hinge")
-    for bad in (0, -1, True, 2.0):
-        with pytest.raises(ValueError, match="batch_size"):
-            Trainer(model, sgd, batch_size=bad)
-    with pytest.raises(ValueError, match="epochs"):
-        Trainer(model, sgd, epochs=0)
-    with pytest.raises(ValueError, match="eval_batch_size"):
-        Trainer(model, sgd, eval_batch_size=0)
-    with pytest.raises(ValueError, match="full_batch_steps"):
-        Trainer(model, sgd, batch_size=32, full_batch_steps=5)
-    trainer = Trainer(model, sgd, batch_size=64)
-    state = trainer.init(jax.random.key(0), 0.1, jnp.zeros((1, 4)))
-    with pytest.raises(ValueError, match="batch_size=64 exceeds the 10"):
-        trainer.train_epoch(state, 0.1, jax.random.key(0), jnp.zeros((10, 4)), jnp.zeros(10, int))
-    with pytest.raises(ValueError, match="examples"):
-        trainer.train_epoch(state, 0.1, jax.random.key(0), jnp.zeros((64, 4)), jnp.zeros(63, int))
-    assert trainer.steps_per_epoch(200) == 3  # the partial batch is dropped
-    assert Trainer(model, sgd, batch_size=None, full_batch_steps=7).steps_per_epoch(10) == 7
+  model = MLP(hidden=8)
+  with pytest.raises(ValueError, match="loss='hinge'"):
+    Trainer(model, sgd, loss="hinge")
+  for bad in (0, -1, True, 2.0):
+    with pytest.raises(ValueError, match="batch_size"):
+      Trainer(model, sgd, batch_size=bad)
+  with pytest.raises(ValueError, match="epochs"):
+    Trainer(model, sgd, epochs=0)
+  with pytest.raises(ValueError, match="eval_batch_size"):
+    Trainer(model, sgd, eval_batch_size=0)
+  with pytest.raises(ValueError, match="full_batch_steps"):
+    Trainer(model, sgd, batch_size=32, full_batch_steps=5)
+  trainer = Trainer(model, sgd, batch_size=64)
+  state = trainer.init(jax.random.key(0), 0.1, jnp.zeros((1, 4)))
+  with pytest.raises(ValueError, match="batch_size=64 exceeds the 10"):
+    trainer.train_epoch(state, 0.1, jax.random.key(0), jnp.zeros((10, 4)), jnp.zeros(10, int))
+  with pytest.raises(ValueError, match="examples"):
+    trainer.train_epoch(state, 0.1, jax.random.key(0), jnp.zeros((64, 4)), jnp.zeros(63, int))
+  assert trainer.steps_per_epoch(200) == 3  # the partial batch is dropped
+  assert Trainer(model, sgd, batch_size=None, full_batch_steps=7).steps_per_epoch(10) == 7
 
 
 class DuckLinear:
-    """Not a Flax module: just ``init``/``apply`` (and no ``train`` argument)."""
+  """Not a Flax module: just ``init``/``apply`` (and no ``train`` argument)."""
 
-    def init(self, key, x):
-        return {"params": {"w": jnp.zeros(x.shape[1])}}
+  def init(self, key, x):
+    return {"params": {"w": jnp.zeros(x.shape[1])}}
 
-    def apply(self, variables, x):
-        return x @ variables["params"]["w"]
+  def apply(self, variables, x):
+    return x @ variables["params"]["w"]
 
 
 def test_duck_typed_model():
-    x = np.random.default_rng(0).standard_normal((64, 3)).astype(np.float32)
-    y = x @ np.array([1.0, -2.0, 0.5], np.float32)
-    trainer = Trainer(DuckLinear(), sgd, loss="mse", batch_size=None, full_batch_steps=50)
-    state = trainer.init(jax.random.key(0), 0.5, x[:1])
-    assert state.batch_stats == {}
-    state, m = trainer.train_epoch(state, 0.5, None, x, y)
-    assert m["loss"][-1] < 1e-3 * m["loss"][0] and int(state.step) == 50
-    np.testing.assert_allclose(state.params["w"], [1.0, -2.0, 0.5], atol=1e-2)
+  x = np.random.default_rng(0).standard_normal((64, 3)).astype(np.float32)
+  y = x @ np.array([1.0, -2.0, 0.5], np.float32)
+  trainer = Trainer(DuckLinear(), sgd, loss="mse", batch_size=None, full_batch_steps=50)
+  state = trainer.init(jax.random.key(0), 0.5, x[:1])
+  assert state.batch_stats == {}
+  state, m = trainer.train_epoch(state, 0.5, None, x, y)
+  assert m["loss"][-1] < 1e-3 * m["loss"][0] and int(state.step) == 50
+  np.testing.assert_allclose(state.params["w"], [1.0, -2.0, 0.5], atol=1e-2)
 
 
 # ------------------------------------------------------------------------ vmap and compile
 
 
 def test_vmapped_run_equals_looped(small):
-    """hr.rkl1 on a small MLP (optax.sgd: see the exploding-lane test below)."""
-    make_tx = rkl1
-    x, y, xt, yt = small
-    trainer = Trainer(MLP(hidden=32), make_tx, batch_size=32, epochs=2, eval_batch_size=64)
-    ilrs = jnp.array([0.03, 0.1, 0.3])
-    keys = jax.random.split(jax.random.key(1), 3)
-    states, hist = jax.jit(jax.vmap(trainer.run, in_axes=SWEEP_AXES))(ilrs, keys, x, y, xt, yt)
+  """hr.rkl1 on a small MLP (optax.sgd: see the exploding-lane test below)."""
+  make_tx = rkl1
+  x, y, xt, yt = small
+  trainer = Trainer(MLP(hidden=32), make_tx, batch_size=32, epochs=2, eval_batch_size=64)
+  ilrs = jnp.array([0.03, 0.1, 0.3])
+  keys = jax.random.split(jax.random.key(1), 3)
+  states, hist = jax.jit(jax.vmap(trainer.run, in_axes=SWEEP_AXES))(ilrs, keys, x, y, xt, yt)
 
-    steps = 256 // 32
-    assert hist["train_loss"].shape == (3, 2) and hist["test_accuracy"].shape == (3, 2)
-    assert hist["step_loss"].shape == (3, 2, steps)
-    for k in ("lr_min", "lr_mean", "lr_max"):  # beta statistics are logged every step
-        assert hist[k].shape == (3, 2) and hist[f"step_{k}"].shape == (3, 2, steps)
-    np.testing.assert_array_equal(hist["lr_max"], hist["step_lr_max"][:, :, -1])
-    assert np.all(np.diff(hist["step_lr_max"].reshape(3, -1), axis=1) <= 0)  # LR never grows
-    assert np.all(hist["step_lr_max"] <= ilrs[:, None, None] * (1 + 1e-6))
-    assert np.all(hist["step_lr_min"] < ilrs[:, None, None])  # and it did adapt
-    np.testing.assert_array_equal(states.step, 2 * steps)
+  steps = 256 // 32
+  assert hist["train_loss"].shape == (3, 2) and hist["test_accuracy"].shape == (3, 2)
+  assert hist["step_loss"].shape == (3, 2, steps)
+  for k in ("lr_min", "lr_mean", "lr_max"):  # beta statistics are logged every step
+    assert hist[k].shape == (3, 2) and hist[f"step_{k}"].shape == (3, 2, steps)
+  np.testing.assert_array_equal(hist["lr_max"], hist["step_lr_max"][:, :, -1])
+  assert np.all(np.diff(hist["step_lr_max"].reshape(3, -1), axis=1) <= 0)  # LR never grows
+  assert np.all(hist["step_lr_max"] <= ilrs[:, None, None] * (1 + 1e-6))
+  assert np.all(hist["step_lr_min"] < ilrs[:, None, None])  # and it did adapt
+  np.testing.assert_array_equal(states.step, 2 * steps)
 
-    looped = jax.jit(trainer.run)
-    for i in range(3):
-        state_i, hist_i = looped(ilrs[i], keys[i], x, y, xt, yt)
-        lane = jax.tree.map(lambda a: a[i], (states, hist))
-        jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6),
-                     lane, (state_i, hist_i))
-    # Different ILRs gave different runs.
-    assert not np.allclose(hist["train_loss"][0], hist["train_loss"][2])
+  looped = jax.jit(trainer.run)
+  for i in range(3):
+    state_i, hist_i = looped(ilrs[i], keys[i], x, y, xt, yt)
+    lane = jax.tree.map(lambda a: a[i], (states, hist))
+    jax.tree.map(
+      lambda u, v: np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6), lane, (state_i, hist_i)
+    )
+  # Different ILRs gave different runs.
+  assert not np.allclose(hist["train_loss"][0], hist["train_loss"][2])
 
 
 def test_fit_compiles_once_and_matches_run(small):
-    x, y, xt, yt = small
-    trainer = Trainer(MLP(hidden=16), lambda lr: optax.sgd(lr), batch_size=64, epochs=2)
-    before = train._jit_epoch._cache_size()
-    state_a, hist_a = trainer.fit(0.1, jax.random.key(0), x, y, xt, yt, progress=False)
-    assert train._jit_epoch._cache_size() == before + 1
-    state_b, hist_b = trainer.fit(0.5, jax.random.key(0), x, y, xt, yt, progress=True)
-    assert train._jit_epoch._cache_size() == before + 1  # a new ILR is data, not a recompile
-    assert not np.allclose(hist_a["step_loss"], hist_b["step_loss"])
+  x, y, xt, yt = small
+  trainer = Trainer(MLP(hidden=16), lambda lr: optax.sgd(lr), batch_size=64, epochs=2)
+  before = train._jit_epoch._cache_size()
+  state_a, hist_a = trainer.fit(0.1, jax.random.key(0), x, y, xt, yt, progress=False)
+  assert train._jit_epoch._cache_size() == before + 1
+  state_b, hist_b = trainer.fit(0.5, jax.random.key(0), x, y, xt, yt, progress=True)
+  assert train._jit_epoch._cache_size() == before + 1  # a new ILR is data, not a recompile
+  assert not np.allclose(hist_a["step_loss"], hist_b["step_loss"])
 
-    state_r, hist_r = jax.jit(trainer.run)(0.1, jax.random.key(0), x, y, xt, yt)
-    assert set(hist_r) == set(hist_a)
-    jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6),
-                 (state_a, hist_a), (state_r, hist_r))
+  state_r, hist_r = jax.jit(trainer.run)(0.1, jax.random.key(0), x, y, xt, yt)
+  assert set(hist_r) == set(hist_a)
+  jax.tree.map(
+    lambda u, v: np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6),
+    (state_a, hist_a),
+    (state_r, hist_r),
+  )
 
 
 # ------------------------------------------------------------------------ divergence guard
 
 
 def unguarded_linreg(ilr, x, y, params, steps):
-    """Plain full-batch SGD without the guard: the per-step losses and parameter trees."""
+  """Plain full-batch SGD without the guard: the per-step losses and parameter trees."""
 
-    def loss_fn(p):
-        return 0.5 * jnp.mean((LinearRegression().apply({"params": p}, x) - y) ** 2)
+  def loss_fn(p):
+    return 0.5 * jnp.mean((LinearRegression().apply({"params": p}, x) - y) ** 2)
 
-    losses, finite_after = [], []
-    for _ in range(steps):
-        loss, grads = jax.value_and_grad(loss_fn)(params)
-        params = jax.tree.map(lambda p, g: p - ilr * g, params, grads)
-        losses.append(float(loss))
-        finite_after.append(all(bool(jnp.all(jnp.isfinite(p))) for p in jax.tree.leaves(params)))
-    return np.array(losses), np.array(finite_after)
+  losses, finite_after = [], []
+  for _ in range(steps):
+    loss, grads = jax.value_and_grad(loss_fn)(params)
+    params = jax.tree.map(lambda p, g: p - ilr * g, params, grads)
+    losses.append(float(loss))
+    finite_after.append(all(bool(jnp.all(jnp.isfinite(p))) for p in jax.tree.leaves(params)))
+  return np.array(losses), np.array(finite_after)
 
 
 def test_divergence_guard_freezes_and_records_step(linreg):
-    x, y = jnp.asarray(linreg.x_train), jnp.asarray(linreg.y_train)
-    steps, ilr = 40, 1e3
-    trainer = Trainer(LinearRegression(), sgd, loss="mse", batch_size=None,
-                      full_batch_steps=steps)
-    state0 = trainer.init(jax.random.key(0), ilr, x[:1])
-    state, m = jax.jit(trainer.train_epoch)(state0, ilr, jax.random.key(0), x, y)
+  x, y = jnp.asarray(linreg.x_train), jnp.asarray(linreg.y_train)
+  steps, ilr = 40, 1e3
+  trainer = Trainer(LinearRegression(), sgd, loss="mse", batch_size=None, full_batch_steps=steps)
+  state0 = trainer.init(jax.random.key(0), ilr, x[:1])
+  state, m = jax.jit(trainer.train_epoch)(state0, ilr, jax.random.key(0), x, y)
 
-    losses, finite_after = unguarded_linreg(ilr, x, y, state0.params, steps)
-    first_bad_loss = int(np.argmax(~np.isfinite(losses)))
-    first_bad = int(np.argmax(~np.isfinite(losses) | ~finite_after))
-    assert 0 < first_bad_loss < steps and first_bad == first_bad_loss
-    assert bool(state.diverged) and int(state.diverged_at) == first_bad_loss
-    assert int(state.step) == steps
-    # Frozen at the last finite point: the parameters before the refused step.
-    assert all(bool(jnp.all(jnp.isfinite(p))) for p in jax.tree.leaves(state.params))
-    np.testing.assert_array_equal(np.isnan(m["loss"]), np.arange(steps) >= first_bad_loss)
-    np.testing.assert_allclose(m["loss"][:first_bad_loss], losses[:first_bad_loss], rtol=1e-4)
-    # Once diverged, further steps are no-ops.
-    again, m2 = jax.jit(trainer.train_epoch)(state, ilr, jax.random.key(0), x, y)
-    assert_trees_equal((again.params, again.opt_state), (state.params, state.opt_state))
-    assert int(again.diverged_at) == first_bad_loss and bool(np.all(np.isnan(m2["loss"])))
-    # (The frozen parameters are finite, but their loss is the one that overflowed.)
-    assert set(trainer.evaluate(state, x, y)) == {"loss"}
+  losses, finite_after = unguarded_linreg(ilr, x, y, state0.params, steps)
+  first_bad_loss = int(np.argmax(~np.isfinite(losses)))
+  first_bad = int(np.argmax(~np.isfinite(losses) | ~finite_after))
+  assert 0 < first_bad_loss < steps and first_bad == first_bad_loss
+  assert bool(state.diverged) and int(state.diverged_at) == first_bad_loss
+  assert int(state.step) == steps
+  # Frozen at the last finite point: the parameters before the refused step.
+  assert all(bool(jnp.all(jnp.isfinite(p))) for p in jax.tree.leaves(state.params))
+  np.testing.assert_array_equal(np.isnan(m["loss"]), np.arange(steps) >= first_bad_loss)
+  np.testing.assert_allclose(m["loss"][:first_bad_loss], losses[:first_bad_loss], rtol=1e-4)
+  # Once diverged, further steps are no-ops.
+  again, m2 = jax.jit(trainer.train_epoch)(state, ilr, jax.random.key(0), x, y)
+  assert_trees_equal((again.params, again.opt_state), (state.params, state.opt_state))
+  assert int(again.diverged_at) == first_bad_loss and bool(np.all(np.isnan(m2["loss"])))
+  # (The frozen parameters are finite, but their loss is the one that overflowed.)
+  assert set(trainer.evaluate(state, x, y)) == {"loss"}
 
 
 def test_divergence_guard_refuses_non_finite_update(small):
-    """MLP + absurd SGD step: the update overflows before the loss does; the step that
-    would have written infinities into the parameters is the one recorded."""
-    x, y, _, _ = small
-    trainer = Trainer(MLP(hidden=16), sgd, batch_size=None, full_batch_steps=12)
-    state0 = trainer.init(jax.random.key(0), 1e38, x[:1])
-    state, m = jax.jit(trainer.train_epoch)(state0, 1e38, jax.random.key(0), x, y)
-    assert bool(state.diverged)
-    t = int(state.diverged_at)
-    # Re-run the steps before t unguarded: all finite; step t writes non-finite params.
-    params, tx = state0.params, optax.sgd(1e38)
-    opt_state = tx.init(params)
+  """MLP + absurd SGD step: the update overflows before the loss does; the step that
+  would have written infinities into the parameters is the one recorded."""
+  x, y, _, _ = small
+  trainer = Trainer(MLP(hidden=16), sgd, batch_size=None, full_batch_steps=12)
+  state0 = trainer.init(jax.random.key(0), 1e38, x[:1])
+  state, m = jax.jit(trainer.train_epoch)(state0, 1e38, jax.random.key(0), x, y)
+  assert bool(state.diverged)
+  t = int(state.diverged_at)
+  # Re-run the steps before t unguarded: all finite; step t writes non-finite params.
+  params, tx = state0.params, optax.sgd(1e38)
+  opt_state = tx.init(params)
 
-    def loss_fn(p):
-        logits = MLP(hidden=16).apply({"params": p}, x)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+  def loss_fn(p):
+    logits = MLP(hidden=16).apply({"params": p}, x)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
-    @jax.jit
-    def unguarded_step(params, opt_state):
-        loss, grads = jax.value_and_grad(loss_fn)(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return loss, optax.apply_updates(params, updates), opt_state
+  @jax.jit
+  def unguarded_step(params, opt_state):
+    loss, grads = jax.value_and_grad(loss_fn)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return loss, optax.apply_updates(params, updates), opt_state
 
-    for s in range(t + 1):
-        loss, new, opt_state = unguarded_step(params, opt_state)
-        finite = np.isfinite(float(loss)) and all(
-            bool(jnp.all(jnp.isfinite(p))) for p in jax.tree.leaves(new))
-        assert finite == (s < t), s
-        if s < t:
-            params = new
-    assert_trees_equal(state.params, params)
-    np.testing.assert_array_equal(np.isnan(m["loss"]), np.arange(12) >= t)
+  for s in range(t + 1):
+    loss, new, opt_state = unguarded_step(params, opt_state)
+    finite = np.isfinite(float(loss)) and all(
+      bool(jnp.all(jnp.isfinite(p))) for p in jax.tree.leaves(new)
+    )
+    assert finite == (s < t), s
+    if s < t:
+      params = new
+  assert_trees_equal(state.params, params)
+  np.testing.assert_array_equal(np.isnan(m["loss"]), np.arange(12) >= t)
 
 
 def test_exploding_lane_leaves_other_lanes_bit_identical(small):
-    """optax.sgd, 3 ILRs vmapped, one of them absurd: vmapped == looped, bit for bit (CPU)."""
-    x, y, xt, yt = small
-    trainer = Trainer(LinearRegression(), sgd, loss="mse", batch_size=32, epochs=2)
-    xr, yr = x.reshape(256, -1)[:, :20], (y % 3).astype(np.float32)
-    keys = jax.random.split(jax.random.key(7), 3)
-    sweep = jax.jit(jax.vmap(trainer.run, in_axes=SWEEP_AXES))
-    args = (xr, yr, xr[:50], yr[:50])
-    bad_states, bad_hist = sweep(jnp.array([0.01, 1e18, 0.02]), keys, *args)
-    good_states, good_hist = sweep(jnp.array([0.01, 0.015, 0.02]), keys, *args)
-    np.testing.assert_array_equal(bad_states.diverged, [False, True, False])
-    np.testing.assert_array_equal(good_states.diverged, [False, False, False])
-    assert int(bad_states.diverged_at[1]) >= 0
-    assert np.isnan(bad_hist["test_loss"][1, -1]) and np.isnan(bad_hist["train_loss"][1, -1])
-    assert "lr_min" not in bad_hist and "step_lr_mean" not in bad_hist  # sgd: no beta
-    solo_run = jax.jit(trainer.run)
-    for i, ilr in enumerate([0.01, 1e18, 0.02]):
-        lane = jax.tree.map(lambda a: a[i], (bad_states, bad_hist))  # noqa: B023
-        if i != 1:
-            assert_trees_equal(lane, jax.tree.map(lambda a: a[i], (good_states, good_hist)))
-        # ... and each lane equals its run on its own.
-        assert_trees_equal(lane, solo_run(jnp.float32(ilr), keys[i], *args))
+  """optax.sgd, 3 ILRs vmapped, one of them absurd: vmapped == looped, bit for bit (CPU)."""
+  x, y, xt, yt = small
+  trainer = Trainer(LinearRegression(), sgd, loss="mse", batch_size=32, epochs=2)
+  xr, yr = x.reshape(256, -1)[:, :20], (y % 3).astype(np.float32)
+  keys = jax.random.split(jax.random.key(7), 3)
+  sweep = jax.jit(jax.vmap(trainer.run, in_axes=SWEEP_AXES))
+  args = (xr, yr, xr[:50], yr[:50])
+  bad_states, bad_hist = sweep(jnp.array([0.01, 1e18, 0.02]), keys, *args)
+  good_states, good_hist = sweep(jnp.array([0.01, 0.015, 0.02]), keys, *args)
+  np.testing.assert_array_equal(bad_states.diverged, [False, True, False])
+  np.testing.assert_array_equal(good_states.diverged, [False, False, False])
+  assert int(bad_states.diverged_at[1]) >= 0
+  assert np.isnan(bad_hist["test_loss"][1, -1]) and np.isnan(bad_hist["train_loss"][1, -1])
+  assert "lr_min" not in bad_hist and "step_lr_mean" not in bad_hist  # sgd: no beta
+  solo_run = jax.jit(trainer.run)
+  for i, ilr in enumerate([0.01, 1e18, 0.02]):
+    lane = jax.tree.map(lambda a: a[i], (bad_states, bad_hist))  # noqa: B023
+    if i != 1:
+      assert_trees_equal(lane, jax.tree.map(lambda a: a[i], (good_states, good_hist)))
+    # ... and each lane equals its run on its own.
+    assert_trees_equal(lane, solo_run(jnp.float32(ilr), keys[i], *args))
 
 
 # ------------------------------------------------------------------------ evaluation
 
 
 def test_evaluate_chunked_mean_is_exact(mnist):
-    x, y = mnist.x_test, mnist.y_test  # 1000 examples: 15 chunks of 64 and a remainder of 40
-    trainer = Trainer(MLP(hidden=16), sgd, eval_batch_size=64)
-    state = trainer.init(jax.random.key(3), 0.1, x[:1])
-    chunked = jax.jit(trainer.evaluate)(state, x, y)
-    whole = Trainer(MLP(hidden=16), sgd, eval_batch_size=5000).evaluate(state, x, y)
-    logits = np.asarray(MLP(hidden=16).apply({"params": state.params}, x), np.float64)
-    logp = logits - logits.max(1, keepdims=True)
-    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
-    ref_loss = -logp[np.arange(1000), y].mean()
-    ref_acc = np.mean(logits.argmax(1) == y)
-    for ev in (chunked, whole):
-        np.testing.assert_allclose(float(ev["loss"]), ref_loss, rtol=1e-6)
-        assert float(ev["accuracy"]) == pytest.approx(ref_acc, abs=1e-7)
-    # Mean squared error, chunk size not dividing n.
-    reg = Trainer(LinearRegression(), sgd, loss="mse", eval_batch_size=7)
-    rstate = reg.init(jax.random.key(0), 0.1, jnp.zeros((1, 3)))
-    xr = np.random.default_rng(0).standard_normal((50, 3)).astype(np.float32)
-    yr = xr.sum(1)
-    pred = np.asarray(LinearRegression().apply({"params": rstate.params}, xr), np.float64)
-    np.testing.assert_allclose(float(reg.evaluate(rstate, xr, yr)["loss"]),
-                               0.5 * np.mean((pred - yr) ** 2), rtol=1e-6)
+  x, y = mnist.x_test, mnist.y_test  # 1000 examples: 15 chunks of 64 and a remainder of 40
+  trainer = Trainer(MLP(hidden=16), sgd, eval_batch_size=64)
+  state = trainer.init(jax.random.key(3), 0.1, x[:1])
+  chunked = jax.jit(trainer.evaluate)(state, x, y)
+  whole = Trainer(MLP(hidden=16), sgd, eval_batch_size=5000).evaluate(state, x, y)
+  logits = np.asarray(MLP(hidden=16).apply({"params": state.params}, x), np.float64)
+  logp = logits - logits.max(1, keepdims=True)
+  logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+  ref_loss = -logp[np.arange(1000), y].mean()
+  ref_acc = np.mean(logits.argmax(1) == y)
+  for ev in (chunked, whole):
+    np.testing.assert_allclose(float(ev["loss"]), ref_loss, rtol=1e-6)
+    assert float(ev["accuracy"]) == pytest.approx(ref_acc, abs=1e-7)
+  # Mean squared error, chunk size not dividing n.
+  reg = Trainer(LinearRegression(), sgd, loss="mse", eval_batch_size=7)
+  rstate = reg.init(jax.random.key(0), 0.1, jnp.zeros((1, 3)))
+  xr = np.random.default_rng(0).standard_normal((50, 3)).astype(np.float32)
+  yr = xr.sum(1)
+  pred = np.asarray(LinearRegression().apply({"params": rstate.params}, xr), np.float64)
+  np.testing.assert_allclose(
+    float(reg.evaluate(rstate, xr, yr)["loss"]), 0.5 * np.mean((pred - yr) ** 2), rtol=1e-6
+  )
 
 
 # ------------------------------------------------------------------------ real runs
 
 
 def test_short_mnist_run_learns(mnist):
-    x, y = mnist.x_train[:2000], mnist.y_train[:2000]
-    trainer = Trainer(MLP(), rkl1, batch_size=32, epochs=2)
-    state, hist = jax.jit(trainer.run)(0.5, jax.random.key(0), x, y, mnist.x_test, mnist.y_test)
-    assert not bool(state.diverged) and int(state.diverged_at) == -1
-    step_loss = np.asarray(hist["step_loss"]).ravel()
-    assert step_loss[-5:].mean() < 0.5 * step_loss[0]
-    assert hist["train_loss"][1] < hist["train_loss"][0]
-    assert float(hist["test_accuracy"][-1]) > 0.75
-    assert float(hist["lr_max"][-1]) <= 0.5 and float(hist["lr_min"][-1]) > 0
+  x, y = mnist.x_train[:2000], mnist.y_train[:2000]
+  trainer = Trainer(MLP(), rkl1, batch_size=32, epochs=2)
+  state, hist = jax.jit(trainer.run)(0.5, jax.random.key(0), x, y, mnist.x_test, mnist.y_test)
+  assert not bool(state.diverged) and int(state.diverged_at) == -1
+  step_loss = np.asarray(hist["step_loss"]).ravel()
+  assert step_loss[-5:].mean() < 0.5 * step_loss[0]
+  assert hist["train_loss"][1] < hist["train_loss"][0]
+  assert float(hist["test_accuracy"][-1]) > 0.75
+  assert float(hist["lr_max"][-1]) <= 0.5 and float(hist["lr_min"][-1]) > 0
 
 
 def test_full_batch_linear_regression_reaches_optimum(linreg):
-    trainer = Trainer(LinearRegression(), sgd, loss="mse", batch_size=None, epochs=5,
-                      full_batch_steps=20)
-    state, hist = jax.jit(trainer.run)(0.5, jax.random.key(0), linreg.x_train, linreg.y_train,
-                                       linreg.x_test, linreg.y_test)
-    assert hist["step_loss"].shape == (5, 20) and "test_loss" in hist
-    assert "train_accuracy" not in hist and "test_accuracy" not in hist
-    final = float(trainer.evaluate(state, linreg.x_train, linreg.y_train)["loss"])
-    assert final == pytest.approx(linreg.info["loss_opt"], rel=1e-4)
-    np.testing.assert_allclose(state.params["linear"]["kernel"][:, 0], linreg.info["w_opt"],
-                               rtol=1e-3, atol=1e-4)
+  trainer = Trainer(
+    LinearRegression(), sgd, loss="mse", batch_size=None, epochs=5, full_batch_steps=20
+  )
+  state, hist = jax.jit(trainer.run)(
+    0.5, jax.random.key(0), linreg.x_train, linreg.y_train, linreg.x_test, linreg.y_test
+  )
+  assert hist["step_loss"].shape == (5, 20) and "test_loss" in hist
+  assert "train_accuracy" not in hist and "test_accuracy" not in hist
+  final = float(trainer.evaluate(state, linreg.x_train, linreg.y_train)["loss"])
+  assert final == pytest.approx(linreg.info["loss_opt"], rel=1e-4)
+  np.testing.assert_allclose(
+    state.params["linear"]["kernel"][:, 0], linreg.info["w_opt"], rtol=1e-3, atol=1e-4
+  )

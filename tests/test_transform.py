@@ -44,13 +44,19 @@ def _default_weight_decay(name):
 
 
 def _leaves_close(actual, expected, **kw):
-  jax.tree.map(lambda a, e: np.testing.assert_allclose(
-      np.asarray(a, np.float64), np.asarray(e, np.float64), **kw), actual, expected)
+  jax.tree.map(
+    lambda a, e: np.testing.assert_allclose(
+      np.asarray(a, np.float64), np.asarray(e, np.float64), **kw
+    ),
+    actual,
+    expected,
+  )
 
 
 def _leaves_equal(actual, expected):
-  jax.tree.map(lambda a, e: np.testing.assert_array_equal(np.asarray(a), np.asarray(e)),
-               actual, expected)
+  jax.tree.map(
+    lambda a, e: np.testing.assert_array_equal(np.asarray(a), np.asarray(e)), actual, expected
+  )
 
 
 def _beta(state):
@@ -68,11 +74,15 @@ def _parabola(dtype=jnp.float32):
 
 def _mixed(dtype=jnp.float32):
   """A dict with a matrix and a vector leaf whose targets differ by ~1000x in scale."""
-  target = {"w": jnp.array([[12.0, -8.0], [4.0, 16.0]], dtype),
-            "v": jnp.array([0.01, -0.02, 0.03], dtype)}
+  target = {
+    "w": jnp.array([[12.0, -8.0], [4.0, 16.0]], dtype),
+    "v": jnp.array([0.01, -0.02, 0.03], dtype),
+  }
   x0 = jax.tree.map(jnp.zeros_like, target)
+
   def loss(p):
     return sum(jnp.sum(jnp.square(p[k] - target[k])) for k in target)
+
   return x0, target, loss
 
 
@@ -82,10 +92,12 @@ TARGETS = {"parabola": _parabola, "mixed": _mixed}
 def _run(opt, params, loss, steps):
   """``steps`` gradient steps on ``loss`` under ``lax.scan``; returns (params, state)."""
   grad = jax.grad(loss)
+
   def body(carry, _):
     p, s = carry
     u, s = opt.update(grad(p), s, p)
     return (optax.apply_updates(p, u), s), None
+
   (params, state), _ = jax.lax.scan(body, (params, opt.init(params)), length=steps)
   return params, state
 
@@ -95,10 +107,12 @@ def _trajectory(opt, params, grads):
 
   Returns the stacked updates and the stacked ``beta`` of every step.
   """
+
   def body(carry, g):
     p, s = carry
     u, s = opt.update(g, s, p)
     return (optax.apply_updates(p, u), s), (u, _beta(s))
+
   _, (updates, betas) = jax.lax.scan(body, (params, opt.init(params)), grads)
   return updates, betas
 
@@ -120,17 +134,17 @@ def _update(name):
 @functools.lru_cache(maxsize=None)
 def _alias_trajectory(name):
   """``(init_lr, params, grads) -> (updates, betas)`` with a traced init_lr."""
-  return jax.jit(lambda init_lr, params, grads: _trajectory(ALIASES[name](init_lr),
-                                                            params, grads))
+  return jax.jit(lambda init_lr, params, grads: _trajectory(ALIASES[name](init_lr), params, grads))
 
 
 def _random_grads(steps, shapes, seed=0, dtype=np.float32):
   """Stacked random gradients whose scale varies over 4 decades across steps."""
   rng = np.random.default_rng(seed)
   scale = 10.0 ** rng.uniform(-2, 2, size=steps)
-  return {k: jnp.asarray(rng.normal(size=(steps, *shape))
-                         * scale.reshape(-1, *([1] * len(shape))), dtype)
-          for k, shape in shapes.items()}
+  return {
+    k: jnp.asarray(rng.normal(size=(steps, *shape)) * scale.reshape(-1, *([1] * len(shape))), dtype)
+    for k, shape in shapes.items()
+  }
 
 
 SMALL_SHAPES = {"w": (3, 4), "b": (5,)}
@@ -166,8 +180,9 @@ def test_accepts_extra_kwargs_without_recompiling(name):
   @jax.jit
   def step(params, state, extra):
     value, grads = jax.value_and_grad(loss)(params)
-    updates, state = opt.update(grads, state, params, value=value,
-                                unexpected_extra_args_your_optimizer_doesnt_expect=extra)
+    updates, state = opt.update(
+      grads, state, params, value=value, unexpected_extra_args_your_optimizer_doesnt_expect=extra
+    )
     return optax.apply_updates(params, updates), state
 
   params, state = x0, opt.init(x0)
@@ -206,8 +221,8 @@ def test_dtypes_preserved_and_stable_under_cond(name, dtype):
     # updates and the state keep their dtypes, as optax's shared test does.
     cond = jax.random.randint(jax.random.key(0), (), 0, 2) == 0
     updates, new_state = jax.lax.cond(
-        cond, lambda: opt.update(grads, state, params),
-        lambda: (jnp.zeros_like(params), state))
+      cond, lambda: opt.update(grads, state, params), lambda: (jnp.zeros_like(params), state)
+    )
     keep = jax.random.randint(jax.random.key(1), (), 0, 2) == 0
     next_state = jax.lax.cond(keep, lambda: state, lambda: new_state)
     return optax.apply_updates(params, updates), new_state, next_state, updates
@@ -224,7 +239,8 @@ def test_dtypes_preserved_and_stable_under_cond(name, dtype):
 
 
 MULTISTEPS_CASES = [(name, "float32") for name in NAMES] + [
-    (name, "bfloat16") for name in ("kl1", "rkl2", "chi2_3", "adagrad_diag")]
+  (name, "bfloat16") for name in ("kl1", "rkl2", "chi2_3", "adagrad_diag")
+]
 
 
 @pytest.mark.parametrize("name, dtype", MULTISTEPS_CASES)
@@ -289,12 +305,13 @@ def test_beta_logging_and_lr_stats(name):
     assert jnp.shape(beta) == ()
   else:
     assert jax.tree.map(jnp.shape, beta) == jax.tree.map(jnp.shape, params)
-  lr = 1.0 / np.concatenate([np.ravel(np.asarray(b, np.float64))
-                             for b in jax.tree.leaves(beta)])
+  lr = 1.0 / np.concatenate([np.ravel(np.asarray(b, np.float64)) for b in jax.tree.leaves(beta)])
   stats = hr.lr_stats(state)
   np.testing.assert_allclose(
-      [float(stats["lr_min"]), float(stats["lr_mean"]), float(stats["lr_max"])],
-      [lr.min(), lr.mean(), lr.max()], rtol=1e-6)
+    [float(stats["lr_min"]), float(stats["lr_mean"]), float(stats["lr_max"])],
+    [lr.min(), lr.mean(), lr.max()],
+    rtol=1e-6,
+  )
   assert float(stats["lr_max"]) <= 0.25  # the learning rate never increases
   # Found through wrappers too, and jit-able for logging inside a train step.
   wrapped = optax.apply_if_finite(optax.MultiSteps(opt, 2).gradient_transformation(), 2)
@@ -335,10 +352,12 @@ def test_nonfinite_gradient_coordinate(name):
   state0 = opt.init(params)
   u_ok, s_ok = update(g_ok, state0, params)
   flat = lambda tree: np.concatenate(  # noqa: E731
-      [np.ravel(np.asarray(x)) for x in jax.tree.leaves(tree)])
+    [np.ravel(np.asarray(x)) for x in jax.tree.leaves(tree)]
+  )
   beta0, beta_ok, u_ok = flat(_beta(state0)), flat(_beta(s_ok)), flat(u_ok)
-  bad_index = flat({"w": jnp.zeros_like(params["w"]),
-                    "b": jnp.zeros_like(params["b"]).at[1].set(1.0)}) == 1
+  bad_index = (
+    flat({"w": jnp.zeros_like(params["w"]), "b": jnp.zeros_like(params["b"]).at[1].set(1.0)}) == 1
+  )
   assert bad_index.sum() == 1
   for bad in (np.nan, np.inf, -np.inf):
     g_bad = {**g_ok, "b": g_ok["b"].at[1].set(bad)}
@@ -382,8 +401,9 @@ def test_adagrad_diag_equals_optax_adagrad(x64):
     rtol = 1e-12 if x64 else 1e-5
     _leaves_close(ours, expected, rtol=rtol, atol=0)
     # beta_t^2 = beta_0^2 + sum_s g_s^2
-    acc = jax.tree.map(lambda g: np.sqrt(1.0 / init_lr**2 + np.cumsum(
-        np.asarray(g, np.float64) ** 2, axis=0)), grads)
+    acc = jax.tree.map(
+      lambda g: np.sqrt(1.0 / init_lr**2 + np.cumsum(np.asarray(g, np.float64) ** 2, axis=0)), grads
+    )
     _leaves_close(betas, acc, rtol=rtol, atol=0)
 
 
@@ -422,14 +442,16 @@ def test_wngrad_equals_numpy_wngrad(x64):
       return (p, s), (p, s.beta)
 
     params = {k: jnp.asarray(v, dtype) for k, v in x0.items()}
-    _, (params_t, betas) = jax.jit(
-        lambda p: jax.lax.scan(body, (p, opt.init(p)), length=steps))(params)
+    _, (params_t, betas) = jax.jit(lambda p: jax.lax.scan(body, (p, opt.init(p)), length=steps))(
+      params
+    )
 
   rtol = 1e-11 if x64 else 2e-5
   np.testing.assert_allclose(np.asarray(betas), np.array(np_betas), rtol=rtol)
   for k in SMALL_SHAPES:
-    np.testing.assert_allclose(np.asarray(params_t[k]), np.stack([p[k] for p in np_params]),
-                               rtol=rtol, atol=rtol * 10)
+    np.testing.assert_allclose(
+      np.asarray(params_t[k]), np.stack([p[k] for p in np_params]), rtol=rtol, atol=rtol * 10
+    )
 
 
 # === the step rules ========================================================================
@@ -469,15 +491,18 @@ def test_warmup(divergence, algorithm):
   init_lr, warmup_lr, warmup = 0.1, 0.05, 3
   params = _small_params()
   grads = _random_grads(7, SMALL_SHAPES, seed=6)
-  tx = hr.scale_by_hyperreg(divergence, algorithm, init_lr=init_lr,
-                            warmup_steps=warmup, warmup_lr=warmup_lr)
+  tx = hr.scale_by_hyperreg(
+    divergence, algorithm, init_lr=init_lr, warmup_steps=warmup, warmup_lr=warmup_lr
+  )
   updates, betas = trajectory(tx, params, grads)
   first = lambda tree: jax.tree.map(lambda x: x[:warmup], tree)  # noqa: E731
   rest = lambda tree: jax.tree.map(lambda x: x[warmup:], tree)  # noqa: E731
-  _leaves_close(first(updates), jax.tree.map(lambda g: -warmup_lr * g, first(grads)),
-                rtol=1e-7, atol=0)
-  _leaves_equal(first(betas), jax.tree.map(lambda g: np.full(g.shape, 1 / init_lr,
-                                                             np.float32), first(grads)))
+  _leaves_close(
+    first(updates), jax.tree.map(lambda g: -warmup_lr * g, first(grads)), rtol=1e-7, atol=0
+  )
+  _leaves_equal(
+    first(betas), jax.tree.map(lambda g: np.full(g.shape, 1 / init_lr, np.float32), first(grads))
+  )
   # Then the rule starts from beta = 1 / init_lr, as a fresh optimizer would.
   fresh = hr.scale_by_hyperreg(divergence, algorithm, init_lr=init_lr)
   after = jax.tree.map(lambda p, u: p + u.sum(0), params, first(updates))
@@ -506,8 +531,9 @@ def test_weight_decay_enters_the_gradient_that_drives_beta():
   assert not np.allclose(np.asarray(_beta(s)["v"]), np.asarray(_beta(s_nodecay)["v"]))
 
 
-@pytest.mark.parametrize("divergence, algorithm",
-                         [("kl", 1), ("rkl", 2), ("hellinger", 3), ("chi2", 1)])
+@pytest.mark.parametrize(
+  "divergence, algorithm", [("kl", 1), ("rkl", 2), ("hellinger", 3), ("chi2", 1)]
+)
 @pytest.mark.parametrize("granularity", ["tensor", "global"])
 def test_granularity_matches_hand_computation(granularity, divergence, algorithm):
   init_lr = 0.5
@@ -524,12 +550,15 @@ def test_granularity_matches_hand_computation(granularity, divergence, algorithm
   for t in range(3):
     g = {k: np.asarray(v[t], np.float64) for k, v in grads.items()}
     if granularity == "tensor":
-      new = {k: float(hr.rules.new_beta(divergence, algorithm, beta[k],
-                                        np.sqrt(np.mean(g[k] ** 2)), growth=2.0))
-             for k in g}
+      new = {
+        k: float(
+          hr.rules.new_beta(divergence, algorithm, beta[k], np.sqrt(np.mean(g[k] ** 2)), growth=2.0)
+        )
+        for k in g
+      }
       step = {k: beta[k] if algorithm == 3 else new[k] for k in g}
     else:
-      norm = np.sqrt(sum(np.sum(v ** 2) for v in g.values()))
+      norm = np.sqrt(sum(np.sum(v**2) for v in g.values()))
       new = float(hr.rules.new_beta(divergence, algorithm, beta, norm, growth=2.0))
       step = {k: beta if algorithm == 3 else new for k in g}
     updates, state = tx.update(jax.tree.map(lambda v: v[t], grads), state)  # noqa: B023
@@ -547,14 +576,18 @@ def test_huge_gradient_gives_exactly_the_growth_ceiling(name):
   opt = ALIASES[name](init_lr)
   params = jax.tree.map(jnp.zeros_like, _small_params())
   # 3e38 overflows g^2 in float32.
-  g = {"w": jnp.full((3, 4), -1e5).at[0, 0].set(3e38),
-       "b": jnp.array([1e3, -1e6, 1e30, 3e38, 50.0])}
+  g = {
+    "w": jnp.full((3, 4), -1e5).at[0, 0].set(3e38),
+    "b": jnp.array([1e3, -1e6, 1e30, 3e38, 50.0]),
+  }
   updates, state = _update(name)(g, opt.init(params), params)
-  _leaves_equal(_beta(state), jax.tree.map(
-      lambda x: np.full(x.shape, 2.0 / init_lr, np.float32), params))
+  _leaves_equal(
+    _beta(state), jax.tree.map(lambda x: np.full(x.shape, 2.0 / init_lr, np.float32), params)
+  )
   step_beta = 1.0 / init_lr if name.endswith("3") else 2.0 / init_lr
-  _leaves_close(updates, jax.tree.map(lambda x: -np.asarray(x, np.float64) / step_beta, g),
-                rtol=1e-6, atol=0)
+  _leaves_close(
+    updates, jax.tree.map(lambda x: -np.asarray(x, np.float64) / step_beta, g), rtol=1e-6, atol=0
+  )
 
 
 @pytest.mark.parametrize("algorithm", [2, 3])
@@ -578,8 +611,11 @@ def test_no_finite_root_gives_the_ceiling_not_less(divergence, algorithm):
   small = np.array([0.05, 0.2])
   tx = hr.scale_by_hyperreg(divergence, algorithm, init_lr=1 / b)
   _, state = tx.update(jnp.asarray(b * np.sqrt(small), jnp.float32), tx.init(jnp.zeros(2)))
-  closed = {"rkl": 1 / (1 - small), "hellinger": 1 / (1 - small) ** 2,
-            "neyman_chi2": 1 / np.sqrt(1 - small)}[divergence]
+  closed = {
+    "rkl": 1 / (1 - small),
+    "hellinger": 1 / (1 - small) ** 2,
+    "neyman_chi2": 1 / np.sqrt(1 - small),
+  }[divergence]
   np.testing.assert_allclose(state.beta, b * closed, rtol=1e-5)
 
 
@@ -599,14 +635,23 @@ def test_vmapped_ilr_grid_equals_loop_and_compiles_once(name):
   run_jit = jax.jit(run)
   for i in range(lrs.size):
     params, state = run_jit(lrs[i])
-    _leaves_close(jax.tree.map(lambda x: x[i], grid_params), params,  # noqa: B023
-                  rtol=1e-6, atol=1e-7)
-    _leaves_close(jax.tree.map(lambda x: x[i], _beta(grid_state)), _beta(state),  # noqa: B023
-                  rtol=1e-6, atol=0)
+    _leaves_close(
+      jax.tree.map(lambda x: x[i], grid_params),
+      params,  # noqa: B023
+      rtol=1e-6,
+      atol=1e-7,
+    )
+    _leaves_close(
+      jax.tree.map(lambda x: x[i], _beta(grid_state)),
+      _beta(state),  # noqa: B023
+      rtol=1e-6,
+      atol=0,
+    )
   assert run_jit._cache_size() == 1  # pylint: disable=protected-access
   # The grid really differs across ILRs (beta_0 = 1 / init_lr).
-  assert len({float(jax.tree.leaves(_beta(grid_state))[0][i].ravel()[0])
-              for i in range(lrs.size)}) > 1
+  assert (
+    len({float(jax.tree.leaves(_beta(grid_state))[0][i].ravel()[0]) for i in range(lrs.size)}) > 1
+  )
 
 
 def test_traced_init_lr_growth_and_warmup_lr_are_accepted():
@@ -614,8 +659,9 @@ def test_traced_init_lr_growth_and_warmup_lr_are_accepted():
 
   @jax.jit
   def step(init_lr, growth, warmup_lr):
-    tx = hr.scale_by_hyperreg("kl", 1, init_lr=init_lr, growth=growth,
-                              warmup_steps=1, warmup_lr=warmup_lr)
+    tx = hr.scale_by_hyperreg(
+      "kl", 1, init_lr=init_lr, growth=growth, warmup_steps=1, warmup_lr=warmup_lr
+    )
     state = tx.init(jnp.zeros(3))
     u0, state = tx.update(g, state)
     u1, state = tx.update(g, state)
@@ -638,45 +684,56 @@ def test_traced_init_lr_growth_and_warmup_lr_are_accepted():
 NAN, INF = float("nan"), float("inf")
 
 BAD_ARGUMENTS = [
-    ({"divergence": "kld"}, r"divergence must be one of \['chi2', 'hellinger', 'kl', "
-                            r"'neyman_chi2', 'rkl'\].*'kld'"),
-    ({"divergence": None}, r"divergence must be one of .*None"),
-    ({"algorithm": 0}, r"algorithm must be one of \(1, 2, 3\), got 0"),
-    ({"algorithm": 4}, r"algorithm must be one of \(1, 2, 3\), got 4"),
-    ({"algorithm": "2"}, r"algorithm must be one of \(1, 2, 3\), got '2'"),
-    ({"algorithm": True}, r"algorithm must be one of \(1, 2, 3\), got True"),
-    ({"algorithm": 2.0}, r"algorithm must be one of \(1, 2, 3\), got 2\.0"),
-    ({"init_lr": 0.0}, r"init_lr must be a finite number > 0, got 0\.0"),
-    ({"init_lr": -1e-3}, r"init_lr must be a finite number > 0, got -0\.001"),
-    ({"init_lr": NAN}, r"init_lr must be a finite number > 0, got nan"),
-    ({"init_lr": INF}, r"init_lr must be a finite number > 0, got inf"),
-    ({"init_lr": jnp.array([0.1, 0.2])}, r"init_lr must be a finite number > 0"),
-    ({"growth": 0.5}, r"growth must be None \(no upper clip\) or a finite number >= 1, got 0\.5"),
-    ({"growth": NAN}, r"growth must be None .* >= 1, got nan"),
-    ({"growth": INF}, r"growth must be None .* >= 1, got inf"),
-    ({"granularity": "layer"}, r"granularity must be one of \('coordinate', 'tensor', "
-                               r"'global'\), got 'layer'"),
-    ({"warmup_steps": 5}, r"warmup_lr must be given"),
-    ({"warmup_steps": 5, "warmup_lr": -1.0}, r"warmup_lr must be a finite number > 0"),
-    ({"warmup_steps": -1}, r"warmup_steps must be an integer >= 0, got -1"),
-    ({"warmup_steps": 2.5, "warmup_lr": 0.1}, r"warmup_steps must be an integer >= 0, got 2\.5"),
+  (
+    {"divergence": "kld"},
+    r"divergence must be one of \['chi2', 'hellinger', 'kl', "
+    r"'neyman_chi2', 'rkl'\].*'kld'",
+  ),
+  ({"divergence": None}, r"divergence must be one of .*None"),
+  ({"algorithm": 0}, r"algorithm must be one of \(1, 2, 3\), got 0"),
+  ({"algorithm": 4}, r"algorithm must be one of \(1, 2, 3\), got 4"),
+  ({"algorithm": "2"}, r"algorithm must be one of \(1, 2, 3\), got '2'"),
+  ({"algorithm": True}, r"algorithm must be one of \(1, 2, 3\), got True"),
+  ({"algorithm": 2.0}, r"algorithm must be one of \(1, 2, 3\), got 2\.0"),
+  ({"init_lr": 0.0}, r"init_lr must be a finite number > 0, got 0\.0"),
+  ({"init_lr": -1e-3}, r"init_lr must be a finite number > 0, got -0\.001"),
+  ({"init_lr": NAN}, r"init_lr must be a finite number > 0, got nan"),
+  ({"init_lr": INF}, r"init_lr must be a finite number > 0, got inf"),
+  ({"init_lr": jnp.array([0.1, 0.2])}, r"init_lr must be a finite number > 0"),
+  ({"growth": 0.5}, r"growth must be None \(no upper clip\) or a finite number >= 1, got 0\.5"),
+  ({"growth": NAN}, r"growth must be None .* >= 1, got nan"),
+  ({"growth": INF}, r"growth must be None .* >= 1, got inf"),
+  (
+    {"granularity": "layer"},
+    r"granularity must be one of \('coordinate', 'tensor', "
+    r"'global'\), got 'layer'",
+  ),
+  ({"warmup_steps": 5}, r"warmup_lr must be given"),
+  ({"warmup_steps": 5, "warmup_lr": -1.0}, r"warmup_lr must be a finite number > 0"),
+  ({"warmup_steps": -1}, r"warmup_steps must be an integer >= 0, got -1"),
+  ({"warmup_steps": 2.5, "warmup_lr": 0.1}, r"warmup_steps must be an integer >= 0, got 2\.5"),
 ]
 
 
-@pytest.mark.parametrize("factory", [hr.scale_by_hyperreg, hr.hyperreg],
-                         ids=["scale_by_hyperreg", "hyperreg"])
-@pytest.mark.parametrize("kwargs, match", BAD_ARGUMENTS,
-                         ids=[repr(kw) for kw, _ in BAD_ARGUMENTS])
+@pytest.mark.parametrize(
+  "factory", [hr.scale_by_hyperreg, hr.hyperreg], ids=["scale_by_hyperreg", "hyperreg"]
+)
+@pytest.mark.parametrize("kwargs, match", BAD_ARGUMENTS, ids=[repr(kw) for kw, _ in BAD_ARGUMENTS])
 def test_bad_arguments_raise(factory, kwargs, match):
   with pytest.raises(ValueError, match=match):
     factory(**kwargs)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"init_lr": 0.0}, r"init_lr"), ({"init_lr": NAN}, r"init_lr"),
-    ({"growth": 0.9}, r"growth"), ({"granularity": "per-layer"}, r"granularity"),
+@pytest.mark.parametrize(
+  "kwargs, match",
+  [
+    ({"init_lr": 0.0}, r"init_lr"),
+    ({"init_lr": NAN}, r"init_lr"),
+    ({"growth": 0.9}, r"growth"),
+    ({"granularity": "per-layer"}, r"granularity"),
     ({"warmup_steps": 2}, r"warmup_lr"),
-])
+  ],
+)
 def test_bad_arguments_raise_in_aliases(kwargs, match):
   with pytest.raises(ValueError, match=match):
     hr.rkl2(**kwargs)
@@ -700,8 +757,11 @@ def test_rules_are_homogeneous_in_the_gradient_scale():
   grads = _random_grads(5, SMALL_SHAPES, seed=8)
   k = 64.0  # a power of two: exact scaling in floating point
   for name in ("kl1", "rkl2", "chi2_3", "hellinger1"):
-    run = jax.jit(lambda lr, gs: _trajectory(  # noqa: B023
-        ALIASES[name](init_lr=lr, weight_decay=0.0), params, gs))  # noqa: B023
+    run = jax.jit(
+      lambda lr, gs: _trajectory(  # noqa: B023
+        ALIASES[name](init_lr=lr, weight_decay=0.0), params, gs
+      )
+    )  # noqa: B023
     u, b = run(0.3, grads)
     u_k, b_k = run(0.3 / k, jax.tree.map(lambda g: g * k, grads))
     _leaves_close(u_k, u, rtol=1e-5, atol=0)
@@ -722,8 +782,9 @@ def test_custom_divergence_through_the_transform():
 
 def test_paper_rules_registry():
   assert len(hr.PAPER_RULES) == 12
-  assert set(hr.PAPER_RULES) == {f"{d}{a}" for d in ("kl", "rkl", "hellinger") for a in (1, 2, 3)
-                                 } | {f"chi2_{a}" for a in (1, 2, 3)}
+  assert set(hr.PAPER_RULES) == {
+    f"{d}{a}" for d in ("kl", "rkl", "hellinger") for a in (1, 2, 3)
+  } | {f"chi2_{a}" for a in (1, 2, 3)}
   for name, alias in hr.PAPER_RULES.items():
     assert getattr(hr, name) is alias
     assert alias.__name__ == name

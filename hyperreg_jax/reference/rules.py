@@ -29,21 +29,21 @@ from typing import Any, Callable, Iterable, NamedTuple
 import numpy as np
 
 __all__ = [
-    "DIVERGENCES",
-    "GRANULARITIES",
-    "divergence",
-    "divergence_grad",
-    "lambertw0",
-    "raw_beta",
-    "new_beta",
-    "HyperRegNumpy",
-    "HyperRegNumpyState",
-    "WNGradNumpy",
-    "wngrad_numpy",
-    "AdaGradNumpy",
-    "adagrad_numpy",
-    "tree_map",
-    "tree_leaves",
+  "DIVERGENCES",
+  "GRANULARITIES",
+  "divergence",
+  "divergence_grad",
+  "lambertw0",
+  "raw_beta",
+  "new_beta",
+  "HyperRegNumpy",
+  "HyperRegNumpyState",
+  "WNGradNumpy",
+  "wngrad_numpy",
+  "AdaGradNumpy",
+  "adagrad_numpy",
+  "tree_map",
+  "tree_leaves",
 ]
 
 DIVERGENCES = ("kl", "rkl", "hellinger", "chi2", "neyman_chi2")
@@ -53,19 +53,19 @@ _FMAX = np.finfo(np.float64).max
 
 
 def _f64(x) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64)
+  return np.asarray(x, dtype=np.float64)
 
 
 def _check_divergence(name: str) -> str:
-    if name not in DIVERGENCES:
-        raise ValueError(f"unknown divergence {name!r}; expected one of {DIVERGENCES}")
-    return name
+  if name not in DIVERGENCES:
+    raise ValueError(f"unknown divergence {name!r}; expected one of {DIVERGENCES}")
+  return name
 
 
 def _check_algorithm(algorithm: int) -> int:
-    if algorithm not in (1, 2, 3):
-        raise ValueError(f"algorithm must be 1, 2 or 3, got {algorithm!r}")
-    return int(algorithm)
+  if algorithm not in (1, 2, 3):
+    raise ValueError(f"algorithm must be 1, 2 or 3, got {algorithm!r}")
+  return int(algorithm)
 
 
 # ---------------------------------------------------------------------------------------
@@ -74,35 +74,35 @@ def _check_algorithm(algorithm: int) -> int:
 
 
 def divergence(name: str, beta, eta) -> np.ndarray:
-    """Elementwise ``D(beta, eta)`` of SPEC section 2 (not summed), float64."""
-    _check_divergence(name)
-    beta, eta = _f64(beta), _f64(eta)
-    if name == "kl":
-        return beta * np.log(beta / eta) - beta + eta
-    if name == "rkl":
-        return eta * np.log(eta / beta) - eta + beta
-    if name == "hellinger":
-        return (np.sqrt(beta) - np.sqrt(eta)) ** 2
-    if name == "chi2":
-        return (beta - eta) ** 2 / eta
-    # neyman_chi2
-    return (beta - eta) ** 2 / beta
+  """Elementwise ``D(beta, eta)`` of SPEC section 2 (not summed), float64."""
+  _check_divergence(name)
+  beta, eta = _f64(beta), _f64(eta)
+  if name == "kl":
+    return beta * np.log(beta / eta) - beta + eta
+  if name == "rkl":
+    return eta * np.log(eta / beta) - eta + beta
+  if name == "hellinger":
+    return (np.sqrt(beta) - np.sqrt(eta)) ** 2
+  if name == "chi2":
+    return (beta - eta) ** 2 / eta
+  # neyman_chi2
+  return (beta - eta) ** 2 / beta
 
 
 def divergence_grad(name: str, beta, eta) -> np.ndarray:
-    """Elementwise ``dD/dbeta (beta, eta)`` of SPEC section 2, float64."""
-    _check_divergence(name)
-    beta, eta = _f64(beta), _f64(eta)
-    if name == "kl":
-        return np.log(beta / eta)
-    if name == "rkl":
-        return 1.0 - eta / beta
-    if name == "hellinger":
-        return 1.0 - np.sqrt(eta / beta)
-    if name == "chi2":
-        return 2.0 * (beta / eta - 1.0)
-    # neyman_chi2
-    return 1.0 - (eta / beta) ** 2
+  """Elementwise ``dD/dbeta (beta, eta)`` of SPEC section 2, float64."""
+  _check_divergence(name)
+  beta, eta = _f64(beta), _f64(eta)
+  if name == "kl":
+    return np.log(beta / eta)
+  if name == "rkl":
+    return 1.0 - eta / beta
+  if name == "hellinger":
+    return 1.0 - np.sqrt(eta / beta)
+  if name == "chi2":
+    return 2.0 * (beta / eta - 1.0)
+  # neyman_chi2
+  return 1.0 - (eta / beta) ** 2
 
 
 # ---------------------------------------------------------------------------------------
@@ -111,53 +111,53 @@ def divergence_grad(name: str, beta, eta) -> np.ndarray:
 
 
 def lambertw0(z) -> np.ndarray:
-    """Principal branch ``W_0(z)`` of the Lambert W function for real ``z >= 0`` (float64).
+  """Principal branch ``W_0(z)`` of the Lambert W function for real ``z >= 0`` (float64).
 
-    Solves ``w * exp(w) = z``. ``z < 0`` gives NaN (not needed here), ``z = +inf`` gives
-    ``+inf``, NaN propagates.
+  Solves ``w * exp(w) = z``. ``z < 0`` gives NaN (not needed here), ``z = +inf`` gives
+  ``+inf``, NaN propagates.
 
-    Start: ``w0 = log1p(z)`` for ``z <= e`` (exact at 0, within 0.32 of the root on the
-    range), and the asymptotic ``L1 - L2 + L2 / L1`` (``L1 = log z``, ``L2 = log L1``)
-    above. Refinement: Halley's iteration on ``w exp(w) - z`` for ``z <= e`` and on
-    ``w + log(w) - log(z)`` (which never overflows) for ``z > e``; both converge
-    cubically and the iteration stops once every element has converged to rounding.
-    """
-    z = _f64(z)
-    out = np.full(z.shape, np.nan)
-    finite = np.isfinite(z) & (z >= 0)
-    out[np.isposinf(z)] = np.inf
-    small = finite & (z <= math.e)
-    large = finite & (z > math.e)
+  Start: ``w0 = log1p(z)`` for ``z <= e`` (exact at 0, within 0.32 of the root on the
+  range), and the asymptotic ``L1 - L2 + L2 / L1`` (``L1 = log z``, ``L2 = log L1``)
+  above. Refinement: Halley's iteration on ``w exp(w) - z`` for ``z <= e`` and on
+  ``w + log(w) - log(z)`` (which never overflows) for ``z > e``; both converge
+  cubically and the iteration stops once every element has converged to rounding.
+  """
+  z = _f64(z)
+  out = np.full(z.shape, np.nan)
+  finite = np.isfinite(z) & (z >= 0)
+  out[np.isposinf(z)] = np.inf
+  small = finite & (z <= math.e)
+  large = finite & (z > math.e)
 
-    if np.any(small):
-        zs = z[small]
-        w = np.log1p(zs)
-        for _ in range(50):
-            ew = np.exp(w)
-            f = w * ew - zs
-            wp1 = w + 1.0
-            denom = ew * wp1 - (w + 2.0) * f / (2.0 * wp1)
-            step = np.where(denom != 0.0, f / np.where(denom != 0.0, denom, 1.0), 0.0)
-            w = w - step
-            if np.all(np.abs(step) <= 4.0 * np.finfo(np.float64).eps * np.maximum(np.abs(w), 1e-300)):
-                break
-        out[small] = w
+  if np.any(small):
+    zs = z[small]
+    w = np.log1p(zs)
+    for _ in range(50):
+      ew = np.exp(w)
+      f = w * ew - zs
+      wp1 = w + 1.0
+      denom = ew * wp1 - (w + 2.0) * f / (2.0 * wp1)
+      step = np.where(denom != 0.0, f / np.where(denom != 0.0, denom, 1.0), 0.0)
+      w = w - step
+      if np.all(np.abs(step) <= 4.0 * np.finfo(np.float64).eps * np.maximum(np.abs(w), 1e-300)):
+        break
+    out[small] = w
 
-    if np.any(large):
-        lz = np.log(z[large])
-        l2 = np.log(lz)
-        w = lz - l2 + l2 / lz
-        for _ in range(50):
-            # h(w) = w + log w - log z ; h' = 1 + 1/w ; h'' = -1/w^2
-            h = w + np.log(w) - lz
-            h1 = 1.0 + 1.0 / w
-            h2 = -1.0 / (w * w)
-            step = h / (h1 - h * h2 / (2.0 * h1))
-            w = w - step
-            if np.all(np.abs(step) <= 4.0 * np.finfo(np.float64).eps * np.abs(w)):
-                break
-        out[large] = w
-    return out
+  if np.any(large):
+    lz = np.log(z[large])
+    l2 = np.log(lz)
+    w = lz - l2 + l2 / lz
+    for _ in range(50):
+      # h(w) = w + log w - log z ; h' = 1 + 1/w ; h'' = -1/w^2
+      h = w + np.log(w) - lz
+      h1 = 1.0 + 1.0 / w
+      h2 = -1.0 / (w * w)
+      step = h / (h1 - h * h2 / (2.0 * h1))
+      w = w - step
+      if np.all(np.abs(step) <= 4.0 * np.finfo(np.float64).eps * np.abs(w)):
+        break
+    out[large] = w
+  return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -166,34 +166,34 @@ def lambertw0(z) -> np.ndarray:
 
 
 def _solve_t_one_plus_t_pow(a: np.ndarray, k: int) -> np.ndarray:
-    """Root ``t >= 0`` of ``q(t) = t (1 + t)^k - a`` for ``a >= 0`` (elementwise, float64).
+  """Root ``t >= 0`` of ``q(t) = t (1 + t)^k - a`` for ``a >= 0`` (elementwise, float64).
 
-    ``q`` is increasing and convex on ``t >= 0`` (``q(0) = -a <= 0``), so Newton's method
-    converges from any ``t >= 0``: after at most one step it is to the right of the root
-    and then decreases monotonically. The start ``min(a, a^(1/(k+1)))`` is already to the
-    right of the root (``q >= 0`` there). An element stops once its step is at rounding
-    level or no longer decreases it (at most 100 iterations; typically < 10).
-    Working in ``t = s - 1`` avoids cancellation near ``s = 1``.
-    """
-    a = _f64(a)
-    t = np.array(np.minimum(a, a ** (1.0 / (k + 1))), dtype=np.float64)
-    eps = np.finfo(np.float64).eps
-    active = np.flatnonzero(np.isfinite(t) & (t > 0))
-    for _ in range(100):
-        if active.size == 0:
-            break
-        ta, aa = t.flat[active], a.flat[active]
-        opt = 1.0 + ta
-        opk1 = opt ** (k - 1)
-        q = ta * opk1 * opt - aa
-        dq = opk1 * (opt + k * ta)  # (1+t)^k + k t (1+t)^(k-1) > 0
-        t_new = np.maximum(ta - q / dq, 0.0)
-        # From the right of the root the iterates decrease monotonically; once a step no
-        # longer decreases t (or is at rounding level) that element has converged.
-        stop = (t_new >= ta) | (ta - t_new <= 2.0 * eps * t_new)
-        t.flat[active] = np.minimum(t_new, ta)
-        active = active[~stop]
-    return t
+  ``q`` is increasing and convex on ``t >= 0`` (``q(0) = -a <= 0``), so Newton's method
+  converges from any ``t >= 0``: after at most one step it is to the right of the root
+  and then decreases monotonically. The start ``min(a, a^(1/(k+1)))`` is already to the
+  right of the root (``q >= 0`` there). An element stops once its step is at rounding
+  level or no longer decreases it (at most 100 iterations; typically < 10).
+  Working in ``t = s - 1`` avoids cancellation near ``s = 1``.
+  """
+  a = _f64(a)
+  t = np.array(np.minimum(a, a ** (1.0 / (k + 1))), dtype=np.float64)
+  eps = np.finfo(np.float64).eps
+  active = np.flatnonzero(np.isfinite(t) & (t > 0))
+  for _ in range(100):
+    if active.size == 0:
+      break
+    ta, aa = t.flat[active], a.flat[active]
+    opt = 1.0 + ta
+    opk1 = opt ** (k - 1)
+    q = ta * opk1 * opt - aa
+    dq = opk1 * (opt + k * ta)  # (1+t)^k + k t (1+t)^(k-1) > 0
+    t_new = np.maximum(ta - q / dq, 0.0)
+    # From the right of the root the iterates decrease monotonically; once a step no
+    # longer decreases t (or is at rounding level) that element has converged.
+    stop = (t_new >= ta) | (ta - t_new <= 2.0 * eps * t_new)
+    t.flat[active] = np.minimum(t_new, ta)
+    active = active[~stop]
+  return t
 
 
 # ---------------------------------------------------------------------------------------
@@ -202,133 +202,133 @@ def _solve_t_one_plus_t_pow(a: np.ndarray, k: int) -> np.ndarray:
 
 
 def _alg1(divergence_name: str, b: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Exact root ``beta >= b`` of ``dD/dbeta(beta, b) = g^2 / beta^2`` (always finite)."""
-    q = g / b
-    c = q * q
-    if divergence_name == "kl":
-        # r^2 log r = c  ->  r = sqrt(z / W(z)) = exp(W(z) / 2), z = 2c (the second form
-        # is the same number, since log z = W + log W, and is exact at z = 0).
-        return b * np.exp(0.5 * lambertw0(2.0 * c))
-    if divergence_name == "rkl":
-        # beta^2 - b beta - g^2 = 0
-        return 0.5 * (b + np.hypot(b, 2.0 * g))
-    if divergence_name == "hellinger":
-        # s = sqrt(beta / b) = 1 + t, s^4 - s^3 = c  <=>  t (1 + t)^3 = c
-        t = _solve_t_one_plus_t_pow(c, 3)
-        return b * (1.0 + t) ** 2
-    if divergence_name == "chi2":
-        # r = beta / b = 1 + t, r^3 - r^2 = c / 2  <=>  t (1 + t)^2 = c / 2
-        t = _solve_t_one_plus_t_pow(0.5 * c, 2)
-        return b * (1.0 + t)
-    # neyman_chi2: beta^2 = b^2 + g^2 (AdaGrad)
-    return np.hypot(b, g)
+  """Exact root ``beta >= b`` of ``dD/dbeta(beta, b) = g^2 / beta^2`` (always finite)."""
+  q = g / b
+  c = q * q
+  if divergence_name == "kl":
+    # r^2 log r = c  ->  r = sqrt(z / W(z)) = exp(W(z) / 2), z = 2c (the second form
+    # is the same number, since log z = W + log W, and is exact at z = 0).
+    return b * np.exp(0.5 * lambertw0(2.0 * c))
+  if divergence_name == "rkl":
+    # beta^2 - b beta - g^2 = 0
+    return 0.5 * (b + np.hypot(b, 2.0 * g))
+  if divergence_name == "hellinger":
+    # s = sqrt(beta / b) = 1 + t, s^4 - s^3 = c  <=>  t (1 + t)^3 = c
+    t = _solve_t_one_plus_t_pow(c, 3)
+    return b * (1.0 + t) ** 2
+  if divergence_name == "chi2":
+    # r = beta / b = 1 + t, r^3 - r^2 = c / 2  <=>  t (1 + t)^2 = c / 2
+    t = _solve_t_one_plus_t_pow(0.5 * c, 2)
+    return b * (1.0 + t)
+  # neyman_chi2: beta^2 = b^2 + g^2 (AdaGrad)
+  return np.hypot(b, g)
 
 
 def _alg2(divergence_name: str, b: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Root of ``dD/dbeta(beta, b) = g^2 / b^2``; ``+inf`` where none is finite (c >= 1).
+  """Root of ``dD/dbeta(beta, b) = g^2 / b^2``; ``+inf`` where none is finite (c >= 1).
 
-    Overflow of a finite but huge root also gives ``+inf`` here (``new_beta`` clips).
-    """
-    q = np.abs(g / b)
-    c = q * q
-    with np.errstate(over="ignore", divide="ignore"):
-        if divergence_name == "kl":
-            return b * np.exp(c)
-        if divergence_name == "chi2":
-            return b * (1.0 + 0.5 * c)
-        # 1 - c computed as (1 - q)(1 + q): accurate near c = 1
-        one_minus_c = (1.0 - q) * (1.0 + q)
-        ok = one_minus_c > 0
-        safe = np.where(ok, one_minus_c, 1.0)
-        if divergence_name == "rkl":
-            val = b / safe
-        elif divergence_name == "hellinger":
-            val = b / (safe * safe)
-        else:  # neyman_chi2
-            val = b / np.sqrt(safe)
-        return np.where(ok, val, np.inf)
+  Overflow of a finite but huge root also gives ``+inf`` here (``new_beta`` clips).
+  """
+  q = np.abs(g / b)
+  c = q * q
+  with np.errstate(over="ignore", divide="ignore"):
+    if divergence_name == "kl":
+      return b * np.exp(c)
+    if divergence_name == "chi2":
+      return b * (1.0 + 0.5 * c)
+    # 1 - c computed as (1 - q)(1 + q): accurate near c = 1
+    one_minus_c = (1.0 - q) * (1.0 + q)
+    ok = one_minus_c > 0
+    safe = np.where(ok, one_minus_c, 1.0)
+    if divergence_name == "rkl":
+      val = b / safe
+    elif divergence_name == "hellinger":
+      val = b / (safe * safe)
+    else:  # neyman_chi2
+      val = b / np.sqrt(safe)
+    return np.where(ok, val, np.inf)
 
 
 def raw_beta(divergence: str, algorithm: int, beta, grad) -> np.ndarray:
-    """Unclipped solution of the FOC (float64, elementwise, broadcasting).
+  """Unclipped solution of the FOC (float64, elementwise, broadcasting).
 
-    Algorithm 1: the exact root of ``dD/dbeta(beta', b) = g^2 / beta'^2`` (always finite).
-    Algorithm 2 (and 3): the root of ``dD/dbeta(beta', b) = g^2 / b^2``; ``+inf`` where no
-    finite root exists (``c >= 1`` for rkl / hellinger / neyman_chi2) or where it overflows.
-    """
-    _check_divergence(divergence)
-    algorithm = _check_algorithm(algorithm)
-    b, g = np.broadcast_arrays(_f64(beta), _f64(grad))
-    if algorithm == 1:
-        return _alg1(divergence, b, g)
-    return _alg2(divergence, b, g)
+  Algorithm 1: the exact root of ``dD/dbeta(beta', b) = g^2 / beta'^2`` (always finite).
+  Algorithm 2 (and 3): the root of ``dD/dbeta(beta', b) = g^2 / b^2``; ``+inf`` where no
+  finite root exists (``c >= 1`` for rkl / hellinger / neyman_chi2) or where it overflows.
+  """
+  _check_divergence(divergence)
+  algorithm = _check_algorithm(algorithm)
+  b, g = np.broadcast_arrays(_f64(beta), _f64(grad))
+  if algorithm == 1:
+    return _alg1(divergence, b, g)
+  return _alg2(divergence, b, g)
 
 
 def new_beta(divergence: str, algorithm: int, beta, grad, growth: float | None = 2.0):
-    """The next inverse learning rate ``beta_{t+1}`` (SPEC sections 3-4), float64.
+  """The next inverse learning rate ``beta_{t+1}`` (SPEC sections 3-4), float64.
 
-    Parameters
-    ----------
-    divergence: one of ``DIVERGENCES``.
-    algorithm: 1 (exact FOC), 2 (one alternating step) or 3 (same beta update as 2; only
-        the parameter step differs, see ``HyperRegNumpy``).
-    beta: current inverse learning rate ``b > 0`` (array or scalar).
-    grad: gradient ``g`` (array or scalar), broadcast against ``beta``.
-    growth: clip factor. ``beta_{t+1} = clip(beta_new, b, growth * b)``; ``None`` keeps
-        only the lower clip ``beta_{t+1} >= b``.
+  Parameters
+  ----------
+  divergence: one of ``DIVERGENCES``.
+  algorithm: 1 (exact FOC), 2 (one alternating step) or 3 (same beta update as 2; only
+      the parameter step differs, see ``HyperRegNumpy``).
+  beta: current inverse learning rate ``b > 0`` (array or scalar).
+  grad: gradient ``g`` (array or scalar), broadcast against ``beta``.
+  growth: clip factor. ``beta_{t+1} = clip(beta_new, b, growth * b)``; ``None`` keeps
+      only the lower clip ``beta_{t+1} >= b``.
 
-    Conventions
-    -----------
-    * Closed forms of SPEC section 3; H1 / X2_1 by safeguarded Newton in float64, KL1 by
-      a NumPy Lambert W.
-    * Algorithm 2 where no finite root exists (``c = (g/b)^2 >= 1`` for rkl, hellinger,
-      neyman_chi2): ``growth * b``; with ``growth=None``, the Algorithm 1 root of the same
-      divergence (always finite).
-    * KL2 ``b exp(c)`` is evaluated as ``b exp(min(c, log growth))`` so it never overflows;
-      with ``growth=None`` an overflowing value saturates at the largest finite float64
-      (likewise for any other overflow with ``growth=None``).
-    * ``g == 0`` returns ``b`` exactly. The result is never below ``b``; it is finite for
-      finite inputs. NaN in ``g`` or ``b`` gives NaN in that element only.
+  Conventions
+  -----------
+  * Closed forms of SPEC section 3; H1 / X2_1 by safeguarded Newton in float64, KL1 by
+    a NumPy Lambert W.
+  * Algorithm 2 where no finite root exists (``c = (g/b)^2 >= 1`` for rkl, hellinger,
+    neyman_chi2): ``growth * b``; with ``growth=None``, the Algorithm 1 root of the same
+    divergence (always finite).
+  * KL2 ``b exp(c)`` is evaluated as ``b exp(min(c, log growth))`` so it never overflows;
+    with ``growth=None`` an overflowing value saturates at the largest finite float64
+    (likewise for any other overflow with ``growth=None``).
+  * ``g == 0`` returns ``b`` exactly. The result is never below ``b``; it is finite for
+    finite inputs. NaN in ``g`` or ``b`` gives NaN in that element only.
 
-    Returns a float64 ndarray of the broadcast shape (a NumPy scalar for scalar inputs).
-    """
-    _check_divergence(divergence)
-    algorithm = _check_algorithm(algorithm)
-    if growth is not None:
-        growth = float(growth)
-        if not growth >= 1.0:
-            raise ValueError(f"growth must be >= 1 or None, got {growth}")
-    b, g = np.broadcast_arrays(_f64(beta), _f64(grad))
-    b = np.array(b)
-    g = np.array(g)
+  Returns a float64 ndarray of the broadcast shape (a NumPy scalar for scalar inputs).
+  """
+  _check_divergence(divergence)
+  algorithm = _check_algorithm(algorithm)
+  if growth is not None:
+    growth = float(growth)
+    if not growth >= 1.0:
+      raise ValueError(f"growth must be >= 1 or None, got {growth}")
+  b, g = np.broadcast_arrays(_f64(beta), _f64(grad))
+  b = np.array(b)
+  g = np.array(g)
 
-    if algorithm == 1:
-        val = _alg1(divergence, b, g)
-    elif divergence == "kl" and growth is not None:
-        q = g / b
-        c = q * q
-        val = b * np.exp(np.minimum(c, math.log(growth)))
-    else:
-        val = _alg2(divergence, b, g)
-        if divergence in ("rkl", "hellinger", "neyman_chi2"):
-            q = np.abs(g / b)
-            no_root = q >= 1.0
-            if np.any(no_root):
-                if growth is not None:
-                    fallback = growth * b
-                else:
-                    fallback = _alg1(divergence, b, g)
-                val = np.where(no_root, fallback, val)
-
-    with np.errstate(invalid="ignore"):
-        if growth is None:
-            out = np.maximum(val, b)
-            out = np.where(np.isposinf(out) & np.isfinite(b) & np.isfinite(g), _FMAX, out)
+  if algorithm == 1:
+    val = _alg1(divergence, b, g)
+  elif divergence == "kl" and growth is not None:
+    q = g / b
+    c = q * q
+    val = b * np.exp(np.minimum(c, math.log(growth)))
+  else:
+    val = _alg2(divergence, b, g)
+    if divergence in ("rkl", "hellinger", "neyman_chi2"):
+      q = np.abs(g / b)
+      no_root = q >= 1.0
+      if np.any(no_root):
+        if growth is not None:
+          fallback = growth * b
         else:
-            out = np.minimum(np.maximum(val, b), growth * b)
-    out = np.where(g == 0, b, out)
-    out = np.where(np.isnan(g) | np.isnan(b), np.nan, out)  # NaN in -> NaN out, elementwise
-    return out[()]
+          fallback = _alg1(divergence, b, g)
+        val = np.where(no_root, fallback, val)
+
+  with np.errstate(invalid="ignore"):
+    if growth is None:
+      out = np.maximum(val, b)
+      out = np.where(np.isposinf(out) & np.isfinite(b) & np.isfinite(g), _FMAX, out)
+    else:
+      out = np.minimum(np.maximum(val, b), growth * b)
+  out = np.where(g == 0, b, out)
+  out = np.where(np.isnan(g) | np.isnan(b), np.nan, out)  # NaN in -> NaN out, elementwise
+  return out[()]
 
 
 # ---------------------------------------------------------------------------------------
@@ -337,32 +337,32 @@ def new_beta(divergence: str, algorithm: int, beta, grad, growth: float | None =
 
 
 def tree_map(fn: Callable, tree, *rest):
-    """Map ``fn`` over the leaves of nested dicts/lists/tuples (structures must match)."""
-    if isinstance(tree, dict):
-        return {k: tree_map(fn, tree[k], *[r[k] for r in rest]) for k in tree}
-    if isinstance(tree, (list, tuple)) and not hasattr(tree, "_fields"):
-        return type(tree)(tree_map(fn, t, *[r[i] for r in rest]) for i, t in enumerate(tree))
-    return fn(tree, *rest)
+  """Map ``fn`` over the leaves of nested dicts/lists/tuples (structures must match)."""
+  if isinstance(tree, dict):
+    return {k: tree_map(fn, tree[k], *[r[k] for r in rest]) for k in tree}
+  if isinstance(tree, (list, tuple)) and not hasattr(tree, "_fields"):
+    return type(tree)(tree_map(fn, t, *[r[i] for r in rest]) for i, t in enumerate(tree))
+  return fn(tree, *rest)
 
 
 def tree_leaves(tree) -> list:
-    """Leaves in a deterministic order (dict keys sorted, like JAX)."""
-    if isinstance(tree, dict):
-        out = []
-        for k in sorted(tree):
-            out.extend(tree_leaves(tree[k]))
-        return out
-    if isinstance(tree, (list, tuple)) and not hasattr(tree, "_fields"):
-        out = []
-        for t in tree:
-            out.extend(tree_leaves(t))
-        return out
-    return [tree]
+  """Leaves in a deterministic order (dict keys sorted, like JAX)."""
+  if isinstance(tree, dict):
+    out = []
+    for k in sorted(tree):
+      out.extend(tree_leaves(tree[k]))
+    return out
+  if isinstance(tree, (list, tuple)) and not hasattr(tree, "_fields"):
+    out = []
+    for t in tree:
+      out.extend(tree_leaves(t))
+    return out
+  return [tree]
 
 
 def _sq_sum(x) -> float:
-    x = _f64(x)
-    return float(np.sum(x * x))
+  x = _f64(x)
+  return float(np.sum(x * x))
 
 
 # ---------------------------------------------------------------------------------------
@@ -371,136 +371,134 @@ def _sq_sum(x) -> float:
 
 
 class HyperRegNumpyState(NamedTuple):
-    """``count``: number of steps taken (int). ``beta``: inverse learning rates (float64):
-    a tree like the params (granularity "coordinate"), a tree of 0-d arrays, one per leaf
-    ("tensor"), or a single 0-d array ("global")."""
+  """``count``: number of steps taken (int). ``beta``: inverse learning rates (float64):
+  a tree like the params (granularity "coordinate"), a tree of 0-d arrays, one per leaf
+  ("tensor"), or a single 0-d array ("global")."""
 
-    count: int
-    beta: Any
+  count: int
+  beta: Any
 
 
 class HyperRegNumpy:
-    """Hyper-regularized gradient descent in NumPy (reference implementation).
+  """Hyper-regularized gradient descent in NumPy (reference implementation).
 
-    ``HyperRegNumpy(divergence="rkl", algorithm=1, init_lr=1e-2, growth=2.0,
-    weight_decay=0.0, warmup_steps=0, warmup_lr=None, granularity="coordinate")``
+  ``HyperRegNumpy(divergence="rkl", algorithm=1, init_lr=1e-2, growth=2.0,
+  weight_decay=0.0, warmup_steps=0, warmup_lr=None, granularity="coordinate")``
 
-    ``state = opt.init(params)`` sets ``beta = 1 / init_lr`` (float64) and ``count = 0``;
-    ``params, state = opt.step(params, grads, state)`` returns new params (same structure;
-    each leaf keeps its dtype, the arithmetic is float64) and the new state.
-    Params/grads are nested dicts (or lists/tuples) of arrays, or a single array.
+  ``state = opt.init(params)`` sets ``beta = 1 / init_lr`` (float64) and ``count = 0``;
+  ``params, state = opt.step(params, grads, state)`` returns new params (same structure;
+  each leaf keeps its dtype, the arithmetic is float64) and the new state.
+  Params/grads are nested dicts (or lists/tuples) of arrays, or a single array.
 
-    One step, with ``t = state.count``:
+  One step, with ``t = state.count``:
 
-    1. Weight decay: ``g = grad + weight_decay * param`` (the decayed gradient drives both
-       beta and the step; ``optax.add_decayed_weights`` before the scaling, SPEC 4).
-    2. Warm-up (``t < warmup_steps``): ``x' = x - warmup_lr * g``; beta is not adapted.
-       ``warmup_lr=None`` means ``warmup_lr = init_lr``. At ``t == warmup_steps > 0`` beta
-       is (re)set to ``1 / init_lr`` before the rule, so the rule starts from
-       ``1 / init_lr`` at step ``warmup_steps``.
-    3. Otherwise, with ``b = beta`` and ``geff`` as below:
-       * algorithm 1 or 2: ``beta' = new_beta(divergence, algorithm, b, geff, growth)``,
-         ``x' = x - g / beta'``;
-       * algorithm 3: ``x' = x - g / b`` (the old beta), then
-         ``beta' = new_beta(divergence, 2, b, geff, growth)``.
+  1. Weight decay: ``g = grad + weight_decay * param`` (the decayed gradient drives both
+     beta and the step; ``optax.add_decayed_weights`` before the scaling, SPEC 4).
+  2. Warm-up (``t < warmup_steps``): ``x' = x - warmup_lr * g``; beta is not adapted.
+     ``warmup_lr=None`` means ``warmup_lr = init_lr``. At ``t == warmup_steps > 0`` beta
+     is (re)set to ``1 / init_lr`` before the rule, so the rule starts from
+     ``1 / init_lr`` at step ``warmup_steps``.
+  3. Otherwise, with ``b = beta`` and ``geff`` as below:
+     * algorithm 1 or 2: ``beta' = new_beta(divergence, algorithm, b, geff, growth)``,
+       ``x' = x - g / beta'``;
+     * algorithm 3: ``x' = x - g / b`` (the old beta), then
+       ``beta' = new_beta(divergence, 2, b, geff, growth)``.
 
-    Granularity (what ``geff`` is; the step is always ``-g / beta`` elementwise with the
-    beta broadcast over the coordinates it covers):
+  Granularity (what ``geff`` is; the step is always ``-g / beta`` elementwise with the
+  beta broadcast over the coordinates it covers):
 
-    * ``"coordinate"`` (SPEC, the paper): one beta per coordinate, ``geff = g``.
-    * ``"tensor"``: one scalar beta per leaf; ``geff = sqrt(mean(g**2))`` over that leaf
-      (``g**2`` replaced by the leaf's MEAN square).
-    * ``"global"``: one scalar beta for the whole tree; ``geff = sqrt(sum(g**2))`` over
-      all coordinates of all leaves (the squared global norm, WNGrad-style). With
-      ``chi2`` + algorithm 2 the increment is ``||g||^2 / (2 b)``: half WNGrad's.
-    """
+  * ``"coordinate"`` (SPEC, the paper): one beta per coordinate, ``geff = g``.
+  * ``"tensor"``: one scalar beta per leaf; ``geff = sqrt(mean(g**2))`` over that leaf
+    (``g**2`` replaced by the leaf's MEAN square).
+  * ``"global"``: one scalar beta for the whole tree; ``geff = sqrt(sum(g**2))`` over
+    all coordinates of all leaves (the squared global norm, WNGrad-style). With
+    ``chi2`` + algorithm 2 the increment is ``||g||^2 / (2 b)``: half WNGrad's.
+  """
 
-    def __init__(
-        self,
-        divergence: str = "rkl",
-        algorithm: int = 1,
-        init_lr: float = 1e-2,
-        growth: float | None = 2.0,
-        weight_decay: float = 0.0,
-        warmup_steps: int = 0,
-        warmup_lr: float | None = None,
-        granularity: str = "coordinate",
-    ):
-        self.divergence = _check_divergence(divergence)
-        self.algorithm = _check_algorithm(algorithm)
-        if not init_lr > 0:
-            raise ValueError("init_lr must be > 0")
-        if granularity not in GRANULARITIES:
-            raise ValueError(f"granularity must be one of {GRANULARITIES}")
-        if growth is not None and not float(growth) >= 1.0:
-            raise ValueError("growth must be >= 1 or None")
-        if warmup_steps < 0:
-            raise ValueError("warmup_steps must be >= 0")
-        self.init_lr = float(init_lr)
-        self.growth = None if growth is None else float(growth)
-        self.weight_decay = float(weight_decay)
-        self.warmup_steps = int(warmup_steps)
-        self.warmup_lr = self.init_lr if warmup_lr is None else float(warmup_lr)
-        self.granularity = granularity
+  def __init__(
+    self,
+    divergence: str = "rkl",
+    algorithm: int = 1,
+    init_lr: float = 1e-2,
+    growth: float | None = 2.0,
+    weight_decay: float = 0.0,
+    warmup_steps: int = 0,
+    warmup_lr: float | None = None,
+    granularity: str = "coordinate",
+  ):
+    self.divergence = _check_divergence(divergence)
+    self.algorithm = _check_algorithm(algorithm)
+    if not init_lr > 0:
+      raise ValueError("init_lr must be > 0")
+    if granularity not in GRANULARITIES:
+      raise ValueError(f"granularity must be one of {GRANULARITIES}")
+    if growth is not None and not float(growth) >= 1.0:
+      raise ValueError("growth must be >= 1 or None")
+    if warmup_steps < 0:
+      raise ValueError("warmup_steps must be >= 0")
+    self.init_lr = float(init_lr)
+    self.growth = None if growth is None else float(growth)
+    self.weight_decay = float(weight_decay)
+    self.warmup_steps = int(warmup_steps)
+    self.warmup_lr = self.init_lr if warmup_lr is None else float(warmup_lr)
+    self.granularity = granularity
 
-    # -- state ---------------------------------------------------------------------
-    def _fresh_beta(self, params):
-        b0 = 1.0 / self.init_lr
-        if self.granularity == "coordinate":
-            return tree_map(lambda p: np.full(np.shape(p), b0, dtype=np.float64), params)
-        if self.granularity == "tensor":
-            return tree_map(lambda p: np.array(b0, dtype=np.float64), params)
-        return np.array(b0, dtype=np.float64)
+  # -- state ---------------------------------------------------------------------
+  def _fresh_beta(self, params):
+    b0 = 1.0 / self.init_lr
+    if self.granularity == "coordinate":
+      return tree_map(lambda p: np.full(np.shape(p), b0, dtype=np.float64), params)
+    if self.granularity == "tensor":
+      return tree_map(lambda p: np.array(b0, dtype=np.float64), params)
+    return np.array(b0, dtype=np.float64)
 
-    def init(self, params) -> HyperRegNumpyState:
-        return HyperRegNumpyState(count=0, beta=self._fresh_beta(params))
+  def init(self, params) -> HyperRegNumpyState:
+    return HyperRegNumpyState(count=0, beta=self._fresh_beta(params))
 
-    # -- step ----------------------------------------------------------------------
-    def _rule(self, algorithm, b, geff):
-        return np.asarray(new_beta(self.divergence, algorithm, b, geff, self.growth))
+  # -- step ----------------------------------------------------------------------
+  def _rule(self, algorithm, b, geff):
+    return np.asarray(new_beta(self.divergence, algorithm, b, geff, self.growth))
 
-    def step(self, params, grads, state: HyperRegNumpyState):
-        count = int(state.count)
-        wd = self.weight_decay
-        g = tree_map(lambda gr, p: _f64(gr) + wd * _f64(p), grads, params)
+  def step(self, params, grads, state: HyperRegNumpyState):
+    count = int(state.count)
+    wd = self.weight_decay
+    g = tree_map(lambda gr, p: _f64(gr) + wd * _f64(p), grads, params)
 
-        def cast_like(new, p):
-            # float64 arithmetic; a floating-point leaf keeps its dtype
-            dtype = np.asarray(p).dtype
-            new = np.asarray(new)
-            return new.astype(dtype, copy=False) if np.issubdtype(dtype, np.floating) else new
+    def cast_like(new, p):
+      # float64 arithmetic; a floating-point leaf keeps its dtype
+      dtype = np.asarray(p).dtype
+      new = np.asarray(new)
+      return new.astype(dtype, copy=False) if np.issubdtype(dtype, np.floating) else new
 
-        if count < self.warmup_steps:
-            lr = self.warmup_lr
-            new_params = tree_map(lambda p, gg: cast_like(_f64(p) - lr * gg, p), params, g)
-            return new_params, HyperRegNumpyState(count=count + 1, beta=state.beta)
+    if count < self.warmup_steps:
+      lr = self.warmup_lr
+      new_params = tree_map(lambda p, gg: cast_like(_f64(p) - lr * gg, p), params, g)
+      return new_params, HyperRegNumpyState(count=count + 1, beta=state.beta)
 
-        beta = state.beta
-        if self.warmup_steps > 0 and count == self.warmup_steps:
-            beta = self._fresh_beta(params)
+    beta = state.beta
+    if self.warmup_steps > 0 and count == self.warmup_steps:
+      beta = self._fresh_beta(params)
 
-        alg_rule = 2 if self.algorithm == 3 else self.algorithm
+    alg_rule = 2 if self.algorithm == 3 else self.algorithm
 
-        if self.granularity == "coordinate":
-            beta_new = tree_map(lambda b, gg: self._rule(alg_rule, b, gg), beta, g)
-        elif self.granularity == "tensor":
-            beta_new = tree_map(
-                lambda b, gg: self._rule(alg_rule, b, np.sqrt(np.mean(gg * gg)) if gg.size else 0.0),
-                beta,
-                g,
-            )
-        else:
-            gnorm = math.sqrt(sum(_sq_sum(leaf) for leaf in tree_leaves(g)))
-            beta_new = self._rule(alg_rule, beta, gnorm)
+    if self.granularity == "coordinate":
+      beta_new = tree_map(lambda b, gg: self._rule(alg_rule, b, gg), beta, g)
+    elif self.granularity == "tensor":
+      beta_new = tree_map(
+        lambda b, gg: self._rule(alg_rule, b, np.sqrt(np.mean(gg * gg)) if gg.size else 0.0),
+        beta,
+        g,
+      )
+    else:
+      gnorm = math.sqrt(sum(_sq_sum(leaf) for leaf in tree_leaves(g)))
+      beta_new = self._rule(alg_rule, beta, gnorm)
 
-        beta_step = beta if self.algorithm == 3 else beta_new
-        if self.granularity == "global":
-            new_params = tree_map(lambda p, gg: cast_like(_f64(p) - gg / beta_step, p), params, g)
-        else:
-            new_params = tree_map(
-                lambda p, gg, bb: cast_like(_f64(p) - gg / bb, p), params, g, beta_step
-            )
-        return new_params, HyperRegNumpyState(count=count + 1, beta=beta_new)
+    beta_step = beta if self.algorithm == 3 else beta_new
+    if self.granularity == "global":
+      new_params = tree_map(lambda p, gg: cast_like(_f64(p) - gg / beta_step, p), params, g)
+    else:
+      new_params = tree_map(lambda p, gg, bb: cast_like(_f64(p) - gg / bb, p), params, g, beta_step)
+    return new_params, HyperRegNumpyState(count=count + 1, beta=beta_new)
 
 
 # ---------------------------------------------------------------------------------------
@@ -509,65 +507,65 @@ class HyperRegNumpy:
 
 
 class WNGradNumpy:
-    """WNGrad (Wu, Ward, Bottou 2018), exactly: one scalar ``b``, ``b_0 = 1 / init_lr``,
+  """WNGrad (Wu, Ward, Bottou 2018), exactly: one scalar ``b``, ``b_0 = 1 / init_lr``,
 
-        b_{t+1} = b_t + ||g_t||^2 / b_t ,   x_{t+1} = x_t - g_t / b_{t+1}
+      b_{t+1} = b_t + ||g_t||^2 / b_t ,   x_{t+1} = x_t - g_t / b_{t+1}
 
-    with ``||g_t||`` the global Euclidean norm over all leaves. State: ``(count, b)``.
-    """
+  with ``||g_t||`` the global Euclidean norm over all leaves. State: ``(count, b)``.
+  """
 
-    def __init__(self, init_lr: float):
-        self.init_lr = float(init_lr)
+  def __init__(self, init_lr: float):
+    self.init_lr = float(init_lr)
 
-    def init(self, params):
-        return HyperRegNumpyState(count=0, beta=np.array(1.0 / self.init_lr))
+  def init(self, params):
+    return HyperRegNumpyState(count=0, beta=np.array(1.0 / self.init_lr))
 
-    def step(self, params, grads, state):
-        b = float(state.beta)
-        sq = sum(_sq_sum(leaf) for leaf in tree_leaves(grads))
-        b_new = b + sq / b
-        new_params = tree_map(lambda p, gg: _f64(p) - _f64(gg) / b_new, params, grads)
-        return new_params, HyperRegNumpyState(count=state.count + 1, beta=np.array(b_new))
+  def step(self, params, grads, state):
+    b = float(state.beta)
+    sq = sum(_sq_sum(leaf) for leaf in tree_leaves(grads))
+    b_new = b + sq / b
+    new_params = tree_map(lambda p, gg: _f64(p) - _f64(gg) / b_new, params, grads)
+    return new_params, HyperRegNumpyState(count=state.count + 1, beta=np.array(b_new))
 
 
 def wngrad_numpy(params, grads_sequence: Iterable, init_lr: float):
-    """Run WNGrad over a fixed sequence of gradients; returns ``(params, b)`` at the end."""
-    opt = WNGradNumpy(init_lr)
-    state = opt.init(params)
-    for grads in grads_sequence:
-        params, state = opt.step(params, grads, state)
-    return params, float(state.beta)
+  """Run WNGrad over a fixed sequence of gradients; returns ``(params, b)`` at the end."""
+  opt = WNGradNumpy(init_lr)
+  state = opt.init(params)
+  for grads in grads_sequence:
+    params, state = opt.step(params, grads, state)
+  return params, float(state.beta)
 
 
 class AdaGradNumpy:
-    """Diagonal AdaGrad as in SPEC section 5: ``beta_0 = 1 / init_lr`` per coordinate,
+  """Diagonal AdaGrad as in SPEC section 5: ``beta_0 = 1 / init_lr`` per coordinate,
 
-        beta_{t+1}^2 = beta_0^2 + sum_{s <= t} g_s^2 ,   x_{t+1} = x_t - g_t / beta_{t+1}
+      beta_{t+1}^2 = beta_0^2 + sum_{s <= t} g_s^2 ,   x_{t+1} = x_t - g_t / beta_{t+1}
 
-    (``optax.adagrad(learning_rate=1, initial_accumulator_value=beta_0^2, eps=0)``).
-    The state holds the accumulator ``beta^2`` (a tree like the params) in ``beta``.
-    """
+  (``optax.adagrad(learning_rate=1, initial_accumulator_value=beta_0^2, eps=0)``).
+  The state holds the accumulator ``beta^2`` (a tree like the params) in ``beta``.
+  """
 
-    def __init__(self, init_lr: float):
-        self.init_lr = float(init_lr)
+  def __init__(self, init_lr: float):
+    self.init_lr = float(init_lr)
 
-    def init(self, params):
-        b0sq = (1.0 / self.init_lr) ** 2
-        return HyperRegNumpyState(
-            count=0, beta=tree_map(lambda p: np.full(np.shape(p), b0sq, dtype=np.float64), params)
-        )
+  def init(self, params):
+    b0sq = (1.0 / self.init_lr) ** 2
+    return HyperRegNumpyState(
+      count=0, beta=tree_map(lambda p: np.full(np.shape(p), b0sq, dtype=np.float64), params)
+    )
 
-    def step(self, params, grads, state):
-        acc = tree_map(lambda a, gg: a + _f64(gg) ** 2, state.beta, grads)
-        new_params = tree_map(lambda p, gg, a: _f64(p) - _f64(gg) / np.sqrt(a), params, grads, acc)
-        return new_params, HyperRegNumpyState(count=state.count + 1, beta=acc)
+  def step(self, params, grads, state):
+    acc = tree_map(lambda a, gg: a + _f64(gg) ** 2, state.beta, grads)
+    new_params = tree_map(lambda p, gg, a: _f64(p) - _f64(gg) / np.sqrt(a), params, grads, acc)
+    return new_params, HyperRegNumpyState(count=state.count + 1, beta=acc)
 
 
 def adagrad_numpy(params, grads_sequence: Iterable, init_lr: float):
-    """Run AdaGrad over a fixed sequence of gradients; returns ``(params, beta)`` at the end
-    (``beta = sqrt(beta_0^2 + sum g^2)``, a tree like the params)."""
-    opt = AdaGradNumpy(init_lr)
-    state = opt.init(params)
-    for grads in grads_sequence:
-        params, state = opt.step(params, grads, state)
-    return params, tree_map(np.sqrt, state.beta)
+  """Run AdaGrad over a fixed sequence of gradients; returns ``(params, beta)`` at the end
+  (``beta = sqrt(beta_0^2 + sum g^2)``, a tree like the params)."""
+  opt = AdaGradNumpy(init_lr)
+  state = opt.init(params)
+  for grads in grads_sequence:
+    params, state = opt.step(params, grads, state)
+  return params, tree_map(np.sqrt, state.beta)

@@ -10,19 +10,33 @@ ILRS = np.array([0.05, 1e30, 0.5, 0.2, 0.01])  # 5 runs: never a multiple of 2 o
 
 
 def grid_sweep(max_parallel=None):
-  return hr.sweep(models.LinearRegression(), REGRESSION, ["rkl1", "sgd"], ILRS, seeds=[0],
-                  epochs=2, batch_size=16, max_parallel=max_parallel, progress=False)
+  return hr.sweep(
+    models.LinearRegression(),
+    REGRESSION,
+    ["rkl1", "sgd"],
+    ILRS,
+    seeds=[0],
+    epochs=2,
+    batch_size=16,
+    max_parallel=max_parallel,
+    progress=False,
+  )
 
 
 def data_parallel_fit(devices=None):
   """A small MLP trained with its batch sharded over ``devices`` (default: all)."""
   import jax
+
   mnist = data.load_mnist()
   trainer = hr.data_parallel(
-      hr.train.Trainer(model=models.MLP(hidden=32), make_tx=lambda lr: hr.rkl1(lr),
-                       batch_size=32, epochs=2), devices=devices)
-  state, history = trainer.fit(0.5, jax.random.key(0), mnist.x_train[:256],
-                               mnist.y_train[:256], progress=False)
+    hr.train.Trainer(
+      model=models.MLP(hidden=32), make_tx=lambda lr: hr.rkl1(lr), batch_size=32, epochs=2
+    ),
+    devices=devices,
+  )
+  state, history = trainer.fit(
+    0.5, jax.random.key(0), mnist.x_train[:256], mnist.y_train[:256], progress=False
+  )
   return state.params, jax.tree.map(np.asarray, history)
 
 
@@ -31,11 +45,12 @@ def data_parallel_hlo_all_reduces():
   import jax
   import jax.numpy as jnp
   from hyperreg_jax.train import _jit_epoch
+
   mnist = data.load_mnist()
-  trainer = hr.data_parallel(hr.train.Trainer(
-      model=models.MLP(hidden=32), make_tx=hr.rkl1, batch_size=32, epochs=1))
+  trainer = hr.data_parallel(
+    hr.train.Trainer(model=models.MLP(hidden=32), make_tx=hr.rkl1, batch_size=32, epochs=1)
+  )
   state = trainer.init(jax.random.key(0), 0.5, mnist.x_train[:1])
   x, y = jnp.asarray(mnist.x_train[:256]), jnp.asarray(mnist.y_train[:256])
-  lowered = _jit_epoch.lower(trainer, state, jnp.asarray(0.5), jax.random.key(1), x, y,
-                             None, None)
+  lowered = _jit_epoch.lower(trainer, state, jnp.asarray(0.5), jax.random.key(1), x, y, None, None)
   return lowered.compile().as_text().count("all-reduce")

@@ -8,8 +8,9 @@ import os
 import sys
 
 n_devices, out_dir = int(sys.argv[1]), sys.argv[2]
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                           + f" --xla_force_host_platform_device_count={n_devices}")
+os.environ["XLA_FLAGS"] = (
+  os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={n_devices}"
+)
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
@@ -27,6 +28,9 @@ chunked.save(os.path.join(out_dir, "sweep_chunked"))
 if n_devices in (2, 4):
   assert cases.data_parallel_hlo_all_reduces() > 0  # the batch really is split
   params, history = cases.data_parallel_fit()
-  np.savez(os.path.join(out_dir, "data_parallel.npz"),
-           *jax.tree.leaves(params), train_loss=history["train_loss"])
+  np.savez(
+    os.path.join(out_dir, "data_parallel.npz"),
+    *jax.tree.leaves(params),
+    train_loss=history["train_loss"],
+  )
 print("ok", n_devices)
