@@ -17,7 +17,6 @@ Each figure is the best of ``--repeats`` epochs. Run: ``python benchmarks/bench_
 from __future__ import annotations
 
 import argparse
-import time
 
 import jax
 import jax.numpy as jnp
@@ -30,17 +29,9 @@ from hyperreg_jax.models import MLP
 from hyperreg_jax.reference import numpy_mlp
 from hyperreg_jax.reference.rules import HyperRegNumpy
 from hyperreg_jax.train import Trainer
+from timing import best_of
 
 ILR, WEIGHT_DECAY, BATCH = 1e-2, 1e-4, 128
-
-
-def best_of(fn, repeats: int) -> float:
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return min(times)
 
 
 def time_jax(make_tx, x, y, repeats: int) -> float:

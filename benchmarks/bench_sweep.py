@@ -23,16 +23,7 @@ import hyperreg_jax as hr
 from hyperreg_jax import data, models
 from hyperreg_jax.sweep import make_optimizer
 from hyperreg_jax.train import Trainer
-
-
-def best_time(fn, repeats):
-  fn()  # compile and warm up
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return min(times)
+from timing import best_of
 
 
 def fresh_rkl1():
@@ -63,8 +54,8 @@ def compare(name, model, arrays, k, repeats, **config):
   t_sweep_cold = time.perf_counter() - start
   factory = make_optimizer("rkl1")
   warm_run = jax.jit(Trainer(model=model, make_tx=factory, **config).run)
-  t_seq = best_time(lambda: sequential(warm_run), repeats)
-  t_sweep = best_time(lambda: swept(factory), repeats)
+  t_seq = best_of(lambda: sequential(warm_run), repeats, warmup=1)
+  t_sweep = best_of(lambda: swept(factory), repeats, warmup=1)
   print(
     f"{name:<34} K={k:<3} cold: sequential {t_seq_cold:7.2f} s   sweep {t_sweep_cold:7.2f} s"
     f"   ratio {t_seq_cold / t_sweep_cold:5.2f}x"
