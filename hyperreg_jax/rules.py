@@ -94,19 +94,18 @@ def _newton_steps(x: jax.Array, float32: int, float64: int) -> int:
 
 
 def lambertw(z: jax.Array) -> jax.Array:
-  """Principal branch ``W(z)`` for ``z >= 0``, by Newton on ``w + log w = log z``.
+  """Principal branch ``W(z)`` for ``z >= 0``: Halley's method on ``w e^w = z``.
 
-  Winitzki's approximation starts within 2% everywhere; two steps reach float32
-  precision, three float64.
+  Winitzki's approximation starts within 2% everywhere on ``[0, 1e37]``; Halley's
+  cubic convergence reaches float64 precision in two steps (one exp each).
   """
-  positive = z > 0
-  log_z = jnp.log(jnp.where(positive, z, 1.0))
   l1 = jnp.log1p(z)
   w = l1 * (1.0 - jnp.log1p(l1) / (2.0 + l1))
-  w = jnp.where(positive, w, 1.0)
-  for _ in range(_newton_steps(w, 2, 3)):
-    w = w * (1.0 + log_z - jnp.log(w)) / (1.0 + w)
-  return jnp.where(positive, w, 0.0)
+  for _ in range(2):
+    e = jnp.exp(w)
+    f = w * e - z
+    w = w - f / (e * (w + 1.0) - (w + 2.0) * f / (2.0 * w + 2.0))
+  return w
 
 
 def _power_excess_root(k: int, a: jax.Array) -> jax.Array:
