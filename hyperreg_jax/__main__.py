@@ -7,7 +7,9 @@ Trains the paper's MLP 784-500(sigmoid)-10 with every variant at every initial
 learning rate (one compiled, vmapped program per variant, sharded over all
 devices), prints the final training loss and test accuracy per variant and ILR,
 marks the runs that diverged, and saves the result (``.npz`` + ``.json``), a tidy
-``.csv`` and the learning-rate sensitivity plot (``.png``).
+``.csv`` and the learning-rate sensitivity plot (``.png``). Finished pieces are
+kept in ``OUT_pieces/``: run the same command again after an interruption and it
+resumes.
 """
 
 import argparse
@@ -69,6 +71,7 @@ def main(argv=None):
     seeds=args.seeds,
     epochs=args.epochs,
     batch_size=args.batch_size,
+    checkpoint=args.out + "_pieces",
   )
   print("\nfinal training loss (mean over seeds):")
   print(result.summary("train_loss"))

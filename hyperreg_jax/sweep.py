@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import math
 import os
+import pathlib
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 
@@ -151,6 +153,47 @@ def _progress(total: int, enabled: bool, desc: str):
   except ImportError:
     return None
   return tqdm(total=total, desc=desc, unit="run")
+
+
+class _Checkpoint:
+  """Finished pieces of a sweep on disk, so that an interrupted sweep resumes.
+
+  A piece is one (variant, seed, chunk of ILRs). Its file name carries a hash of
+  everything that determines it (the data, the model, the grid and the training
+  settings), so a changed sweep never picks up stale pieces. Files are written
+  atomically, by process 0 only (on a cluster the directory must be shared).
+  """
+
+  def __init__(self, directory, fingerprint: dict):
+    self.directory = pathlib.Path(directory)
+    self.directory.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(fingerprint, sort_keys=True, default=repr)
+    self.tag = hashlib.sha1(text.encode()).hexdigest()[:16]
+
+  def _path(self, variant: int, seed: int, chunk: int) -> pathlib.Path:
+    return self.directory / f"piece-{self.tag}-v{variant}-s{seed}-c{chunk}.npz"
+
+  def load(self, variant, seed, chunk):
+    path = self._path(variant, seed, chunk)
+    if not path.exists():
+      return None
+    with np.load(path) as z:
+      history = {k.removeprefix("history/"): z[k] for k in z.files if k.startswith("history/")}
+      return z["diverged"], z["diverged_at"], history
+
+  def save(self, variant, seed, chunk, piece) -> None:
+    if jax.process_index() != 0:
+      return
+    diverged, diverged_at, history = piece
+    path = self._path(variant, seed, chunk)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(
+      tmp,
+      diverged=diverged,
+      diverged_at=diverged_at,
+      **{f"history/{k}": v for k, v in history.items()},
+    )
+    os.replace(tmp, path)
 
 
 @dataclasses.dataclass
@@ -376,6 +419,7 @@ def sweep(
   max_parallel: int | None = None,
   devices=None,
   progress: bool = True,
+  checkpoint: str | os.PathLike | None = None,
 ) -> SweepResult:
   """Trains every (variant, ILR, seed) combination, each variant in one compiled call.
 
@@ -398,6 +442,10 @@ def sweep(
       chunks of this size; default: all ILRs of a seed at once.
     devices: the devices to shard the grid over (default: all of them).
     progress: show a progress bar over chunks.
+    checkpoint: a directory where every finished (variant, seed, chunk) is saved;
+      calling :func:`sweep` again with the same arguments after an interruption
+      loads those and runs only the rest. Callable variants are identified by
+      their label and ``__qualname__``: rename the label when you change one.
 
   Returns:
     A :class:`SweepResult`.
@@ -428,7 +476,31 @@ def sweep(
   traces = {}  # compilations per variant during this call (0 when reused)
   outputs = {}
   bar = _progress(len(factories) * n_chunks * chunk * seeds.size, progress, "sweep")
-  for label, make_tx in factories.items():
+  store = (
+    None
+    if checkpoint is None
+    else _Checkpoint(
+      checkpoint,
+      dict(
+        variants=[(label, getattr(f, "__qualname__", repr(f))) for label, f in factories.items()],
+        model=repr(model),
+        ilrs=padded_ilrs.tolist(),
+        chunk=chunk,
+        seeds=seeds.tolist(),
+        epochs=epochs,
+        batch_size=batch_size,
+        loss=loss,
+        weight_decay=weight_decay,
+        full_batch_steps=full_batch_steps,
+        eval_batch_size=eval_batch_size,
+        data=[
+          None if a is None else (a.shape, str(a.dtype), hashlib.sha1(a.tobytes()).hexdigest())
+          for a in (x_train, y_train, x_test, y_test)
+        ],
+      ),
+    )
+  )
+  for v, (label, make_tx) in enumerate(factories.items()):
     trainer = Trainer(
       model=model,
       make_tx=make_tx,
@@ -441,11 +513,16 @@ def sweep(
     run_grid, trace_count = _grid_runner(trainer, mesh)
     traces_before = trace_count[0]
     per_seed = []
-    for key in keys:
+    for s, key in enumerate(keys):
       pieces = []
       for c in range(n_chunks):
-        part = _global_array(padded_ilrs[c * chunk : (c + 1) * chunk], ilr_sharding)
-        pieces.append(_to_host(run_grid(part, key, data)))
+        piece = None if store is None else store.load(v, s, c)
+        if piece is None:
+          part = _global_array(padded_ilrs[c * chunk : (c + 1) * chunk], ilr_sharding)
+          piece = _to_host(run_grid(part, key, data))
+          if store is not None:
+            store.save(v, s, c, piece)
+        pieces.append(piece)
         if bar is not None:
           bar.update(chunk)
       per_seed.append(jax.tree.map(lambda *p: np.concatenate(p)[: ilrs.size], *pieces))

@@ -1,6 +1,7 @@
 """Vectorised sweeps: equal to solo runs, robust to divergence, chunking and saving."""
 
 import functools
+import importlib
 
 import jax
 import jax.numpy as jnp
@@ -233,3 +234,45 @@ def test_bad_arguments(bad, match):
   kwargs.update(bad)
   with pytest.raises(ValueError, match=match):
     hr.sweep(**kwargs)
+
+
+class Interrupted(Exception):
+  pass
+
+
+def test_interrupted_sweep_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+  sweep_module = importlib.import_module("hyperreg_jax.sweep")
+  kwargs = dict(seeds=[0, 1], epochs=2, batch_size=16, max_parallel=2, progress=False,
+                checkpoint=tmp_path)
+  calls, stop_after = [], [3]
+  real_runner = sweep_module._grid_runner
+
+  def counting_runner(trainer, mesh):
+    run, traces = real_runner(trainer, mesh)
+
+    def run_and_count(*args):
+      if len(calls) == stop_after[0]:
+        raise Interrupted  # the sweep is stopped after three pieces
+      calls.append(args)
+      return run(*args)
+
+    return run_and_count, traces
+
+  monkeypatch.setattr(sweep_module, "_grid_runner", counting_runner)
+  with pytest.raises(Interrupted):
+    hr.sweep(models.LinearRegression(), REGRESSION, ["rkl1", "sgd"], ILRS, **kwargs)
+  assert len(list(tmp_path.glob("piece-*.npz"))) == 3
+  calls.clear()
+  stop_after[0] = None
+  resumed = hr.sweep(models.LinearRegression(), REGRESSION, ["rkl1", "sgd"], ILRS, **kwargs)
+  assert len(calls) == 5  # 2 variants x 2 seeds x 2 chunks = 8 pieces, 3 were saved
+  monkeypatch.setattr(sweep_module, "_grid_runner", real_runner)
+  fresh = hr.sweep(models.LinearRegression(), REGRESSION, ["rkl1", "sgd"], ILRS,
+                   **{**kwargs, "checkpoint": None})
+  for metric, curve in fresh.curves.items():
+    np.testing.assert_array_equal(resumed.curves[metric], curve, err_msg=metric)
+  np.testing.assert_array_equal(resumed.diverged_at, fresh.diverged_at)
+  # A different sweep (another ILR grid) does not pick up these pieces.
+  other = hr.sweep(models.LinearRegression(), REGRESSION, ["sgd"], ILRS * 2, **kwargs)
+  assert len(list(tmp_path.glob("piece-*.npz"))) == 8 + 4
+  assert other.final("train_loss").shape == (1, 3, 2)
