@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import math
 import os
@@ -44,6 +43,7 @@ import optax
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from hyperreg_jax import checkpoint as checkpoint_io
 from hyperreg_jax import transform
 from hyperreg_jax.train import Trainer
 
@@ -155,45 +155,31 @@ def _progress(total: int, enabled: bool, desc: str):
   return tqdm(total=total, desc=desc, unit="run")
 
 
-class _Checkpoint:
-  """Finished pieces of a sweep on disk, so that an interrupted sweep resumes.
+class _Pieces:
+  """Finished pieces of a sweep, one (variant, seed, chunk of ILRs) a file."""
 
-  A piece is one (variant, seed, chunk of ILRs). Its file name carries a hash of
-  everything that determines it (the data, the model, the grid and the training
-  settings), so a changed sweep never picks up stale pieces. Files are written
-  atomically, by process 0 only (on a cluster the directory must be shared).
-  """
-
-  def __init__(self, directory, fingerprint: dict):
+  def __init__(self, directory, tag: str):
     self.directory = pathlib.Path(directory)
-    self.directory.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(fingerprint, sort_keys=True, default=repr)
-    self.tag = hashlib.sha1(text.encode()).hexdigest()[:16]
+    self.tag = tag
 
   def _path(self, variant: int, seed: int, chunk: int) -> pathlib.Path:
     return self.directory / f"piece-{self.tag}-v{variant}-s{seed}-c{chunk}.npz"
 
   def load(self, variant, seed, chunk):
-    path = self._path(variant, seed, chunk)
-    if not path.exists():
+    saved = checkpoint_io.load(self._path(variant, seed, chunk))
+    if saved is None:
       return None
-    with np.load(path) as z:
-      history = {k.removeprefix("history/"): z[k] for k in z.files if k.startswith("history/")}
-      return z["diverged"], z["diverged_at"], history
+    history = {k.removeprefix("history/"): v for k, v in saved.items() if k.startswith("history/")}
+    return saved["diverged"], saved["diverged_at"], history
 
   def save(self, variant, seed, chunk, piece) -> None:
-    if jax.process_index() != 0:
-      return
     diverged, diverged_at, history = piece
-    path = self._path(variant, seed, chunk)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(
-      tmp,
+    checkpoint_io.save(
+      self._path(variant, seed, chunk),
       diverged=diverged,
       diverged_at=diverged_at,
       **{f"history/{k}": v for k, v in history.items()},
     )
-    os.replace(tmp, path)
 
 
 @dataclasses.dataclass
@@ -476,30 +462,23 @@ def sweep(
   traces = {}  # compilations per variant during this call (0 when reused)
   outputs = {}
   bar = _progress(len(factories) * n_chunks * chunk * seeds.size, progress, "sweep")
-  store = (
-    None
-    if checkpoint is None
-    else _Checkpoint(
-      checkpoint,
-      dict(
-        variants=[(label, getattr(f, "__qualname__", repr(f))) for label, f in factories.items()],
-        model=repr(model),
-        ilrs=padded_ilrs.tolist(),
-        chunk=chunk,
-        seeds=seeds.tolist(),
-        epochs=epochs,
-        batch_size=batch_size,
-        loss=loss,
-        weight_decay=weight_decay,
-        full_batch_steps=full_batch_steps,
-        eval_batch_size=eval_batch_size,
-        data=[
-          None if a is None else (a.shape, str(a.dtype), hashlib.sha1(a.tobytes()).hexdigest())
-          for a in (x_train, y_train, x_test, y_test)
-        ],
-      ),
+  store = None
+  if checkpoint is not None:
+    description = dict(
+      variants=[(label, checkpoint_io.callable_name(f)) for label, f in factories.items()],
+      model=repr(model),
+      ilrs=padded_ilrs.tolist(),
+      chunk=chunk,
+      seeds=seeds.tolist(),
+      epochs=epochs,
+      batch_size=batch_size,
+      loss=loss,
+      weight_decay=weight_decay,
+      full_batch_steps=full_batch_steps,
+      eval_batch_size=eval_batch_size,
     )
-  )
+    tag = checkpoint_io.fingerprint(description, (x_train, y_train, x_test, y_test))
+    store = _Pieces(checkpoint, tag)
   for v, (label, make_tx) in enumerate(factories.items()):
     trainer = Trainer(
       model=model,

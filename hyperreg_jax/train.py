@@ -36,11 +36,15 @@ import dataclasses
 import functools
 import inspect
 import numbers
+import pathlib
 from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+
+from hyperreg_jax import checkpoint as checkpoint_io
 
 __all__ = ["TrainState", "Trainer", "LOSSES"]
 
@@ -336,28 +340,84 @@ class Trainer:
 
     return jax.lax.scan(body, state, epoch_keys)
 
-  def fit(self, init_lr, key, x_train, y_train, x_test=None, y_test=None, *, progress=True):
+  def fit(
+    self,
+    init_lr,
+    key,
+    x_train,
+    y_train,
+    x_test=None,
+    y_test=None,
+    *,
+    progress=True,
+    checkpoint=None,
+  ):
     """:meth:`run` for one configuration, epoch by epoch, with a tqdm bar.
 
     Same keys, same results and same ``history`` as :meth:`run`; the epoch function is
     jitted once per (trainer, data shapes) and reused for every ``init_lr``.
+
+    ``checkpoint``: a directory. After every epoch the state and the history so far
+    are saved there; calling ``fit`` again with the same arguments after an
+    interruption resumes after the last finished epoch, with identical results.
     """
     init_key, epoch_keys = self._keys(key)
     init_lr = jnp.asarray(init_lr)
     x_train, y_train, x_test, y_test = jax.tree.map(jnp.asarray, (x_train, y_train, x_test, y_test))
     state = _jit_init(self, init_key, init_lr, x_train[:1])
     records = []
-    bar = _progress(range(self.epochs), progress)
+    path = None
+    if checkpoint is not None:
+      path = self._checkpoint_path(checkpoint, init_lr, key, (x_train, y_train, x_test, y_test))
+      state, records = _restore(checkpoint_io.load(path), state)
+    bar = _progress(range(len(records), self.epochs), progress)
     for e in bar:
       state, record = _jit_epoch(
         self, state, init_lr, epoch_keys[e], x_train, y_train, x_test, y_test
       )
       records.append(record)
+      if path is not None:
+        checkpoint_io.save(path, **_snapshot(state, records))
       if hasattr(bar, "set_postfix"):
         bar.set_postfix(
           {k: f"{float(record[k]):.4g}" for k in ("train_loss", "test_accuracy") if k in record}
         )
     return state, jax.tree.map(lambda *v: jnp.stack(v), *records)
+
+  def _checkpoint_path(self, directory, init_lr, key, arrays) -> pathlib.Path:
+    description = dict(
+      model=repr(self.model),
+      make_tx=checkpoint_io.callable_name(self.make_tx),
+      loss=self.loss,
+      batch_size=self.batch_size,
+      epochs=self.epochs,
+      eval_batch_size=self.eval_batch_size,
+      full_batch_steps=self.full_batch_steps,
+      init_lr=float(init_lr),
+      key=jax.random.key_data(key).tolist(),
+    )
+    arrays = [None if a is None else np.asarray(a) for a in arrays]
+    return pathlib.Path(directory) / f"fit-{checkpoint_io.fingerprint(description, arrays)}.npz"
+
+
+def _snapshot(state: TrainState, records: list[dict]) -> dict:
+  """The arrays of a fit checkpoint: the state's leaves and the history so far."""
+  arrays = {f"state/{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(state))}
+  for name in records[0]:
+    arrays[f"history/{name}"] = np.stack([np.asarray(r[name]) for r in records])
+  return arrays
+
+
+def _restore(saved: dict | None, fresh: TrainState) -> tuple[TrainState, list[dict]]:
+  """Inverse of :func:`_snapshot`, shaped like ``fresh``; nothing saved: ``(fresh, [])``."""
+  if saved is None:
+    return fresh, []
+  leaves, treedef = jax.tree.flatten(fresh)
+  restored = [jnp.asarray(saved[f"state/{i}"].view(leaf.dtype)) for i, leaf in enumerate(leaves)]
+  history = {k.removeprefix("history/"): v for k, v in saved.items() if k.startswith("history/")}
+  epochs = len(next(iter(history.values())))
+  records = [{k: jnp.asarray(v[e]) for k, v in history.items()} for e in range(epochs)]
+  return jax.tree.unflatten(treedef, restored), records
 
 
 _jit_init = jax.jit(Trainer.init, static_argnums=0)

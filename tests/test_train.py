@@ -305,3 +305,40 @@ def test_full_batch_linear_regression_reaches_optimum(linreg):
   np.testing.assert_allclose(
     state.params["linear"]["kernel"][:, 0], linreg.info["w_opt"], rtol=1e-3, atol=1e-4
   )
+
+
+class _Interrupted(Exception):
+  pass
+
+
+def test_fit_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+  ds = synthetic_linear_regression(num_train=64, num_test=16, dim=2, seed=3)
+  trainer = Trainer(
+    LinearRegression(), make_tx=lambda lr: hr.rkl1(lr), loss="mse", batch_size=16, epochs=4
+  )
+  args = (0.3, jax.random.key(5), ds.x_train, ds.y_train, ds.x_test, ds.y_test)
+  full_state, full_history = trainer.fit(*args, progress=False)
+
+  real_epoch, calls = train._jit_epoch, []
+
+  def epoch_then_stop(*a):
+    if len(calls) == 2:
+      raise _Interrupted
+    calls.append(1)
+    return real_epoch(*a)
+
+  monkeypatch.setattr(train, "_jit_epoch", epoch_then_stop)
+  with pytest.raises(_Interrupted):
+    trainer.fit(*args, progress=False, checkpoint=tmp_path)
+  assert len(list(tmp_path.glob("fit-*.npz"))) == 1
+  calls.clear()
+  monkeypatch.setattr(train, "_jit_epoch", lambda *a: (calls.append(1), real_epoch(*a))[1])
+  state, history = trainer.fit(*args, progress=False, checkpoint=tmp_path)
+  assert len(calls) == 2  # epochs 3 and 4 only
+  for got, want in zip(
+    jax.tree.leaves((state, history)), jax.tree.leaves((full_state, full_history))
+  ):
+    np.testing.assert_array_equal(got, want)
+  # Another ILR is another run: it does not resume from this file.
+  trainer.fit(0.1, *args[1:], progress=False, checkpoint=tmp_path)
+  assert len(list(tmp_path.glob("fit-*.npz"))) == 2
