@@ -20,9 +20,9 @@ Targets (ratio to adagrad):
 * closed-form rules: within 1.5x;
 * rules that run an iterative solver: within 3x. Those are the custom divergence and
   ``wngrad`` (the generic solver; for ``wngrad`` on one global scalar), and the
-  built-ins whose closed form is evaluated by an internal fixed-step Newton iteration
-  (``rules._NEWTON_STEPS`` steps): ``hellinger1`` and ``chi2_1`` (polynomial roots) and
-  ``kl1`` (Lambert W).
+  built-ins whose root is found by a fixed number of Newton or Halley steps:
+  ``hellinger1`` and ``chi2_1`` (polynomial roots, Newton) and ``kl1`` (Lambert W,
+  Halley).
 
 Run: ``python benchmarks/bench_step.py [--params 10000000] [--repeats 30]``.
 """
@@ -41,10 +41,10 @@ import optax
 
 import hyperreg_jax as hr
 
-CLOSED, NEWTON, SOLVER, PEER = "closed form", "fixed-step Newton", "generic solver", "peer"
+CLOSED, NEWTON, SOLVER, PEER = "closed form", "fixed-step root", "generic solver", "peer"
 TARGET = {CLOSED: 1.5, NEWTON: 3.0, SOLVER: 3.0}
 
-# Built-ins whose rule runs a fixed-step Newton iteration inside (see hyperreg_jax.rules).
+# Built-ins whose rule runs a fixed-step Newton / Halley iteration (see hyperreg_jax.rules).
 NEWTON_RULES = ("kl1", "hellinger1", "chi2_1")
 
 jensen_shannon = hr.Divergence.from_f(
