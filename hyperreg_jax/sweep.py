@@ -462,25 +462,8 @@ def sweep(
   traces = {}  # compilations per variant during this call (0 when reused)
   outputs = {}
   bar = _progress(len(factories) * n_chunks * chunk * seeds.size, progress, "sweep")
-  store = None
-  if checkpoint is not None:
-    description = dict(
-      variants=[(label, checkpoint_io.callable_name(f)) for label, f in factories.items()],
-      model=repr(model),
-      ilrs=padded_ilrs.tolist(),
-      chunk=chunk,
-      seeds=seeds.tolist(),
-      epochs=epochs,
-      batch_size=batch_size,
-      loss=loss,
-      weight_decay=weight_decay,
-      full_batch_steps=full_batch_steps,
-      eval_batch_size=eval_batch_size,
-    )
-    tag = checkpoint_io.fingerprint(description, (x_train, y_train, x_test, y_test))
-    store = _Pieces(checkpoint, tag)
-  for v, (label, make_tx) in enumerate(factories.items()):
-    trainer = Trainer(
+  trainers = {
+    label: Trainer(
       model=model,
       make_tx=make_tx,
       loss=loss,
@@ -489,6 +472,20 @@ def sweep(
       eval_batch_size=eval_batch_size,
       full_batch_steps=full_batch_steps,
     )
+    for label, make_tx in factories.items()
+  }
+  store = None
+  if checkpoint is not None:
+    description = dict(
+      variants={label: trainer.describe() for label, trainer in trainers.items()},
+      weight_decay=weight_decay,
+      ilrs=padded_ilrs.tolist(),
+      chunk=chunk,
+      seeds=seeds.tolist(),
+    )
+    tag = checkpoint_io.fingerprint(description, (x_train, y_train, x_test, y_test))
+    store = _Pieces(checkpoint, tag)
+  for v, (label, trainer) in enumerate(trainers.items()):
     run_grid, trace_count = _grid_runner(trainer, mesh)
     traces_before = trace_count[0]
     per_seed = []

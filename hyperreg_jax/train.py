@@ -384,8 +384,9 @@ class Trainer:
         )
     return state, jax.tree.map(lambda *v: jnp.stack(v), *records)
 
-  def _checkpoint_path(self, directory, init_lr, key, arrays) -> pathlib.Path:
-    description = dict(
+  def describe(self) -> dict:
+    """The configuration as JSON-able values (no memory addresses), for fingerprints."""
+    return dict(
       model=repr(self.model),
       make_tx=checkpoint_io.callable_name(self.make_tx),
       loss=self.loss,
@@ -393,8 +394,11 @@ class Trainer:
       epochs=self.epochs,
       eval_batch_size=self.eval_batch_size,
       full_batch_steps=self.full_batch_steps,
-      init_lr=float(init_lr),
-      key=jax.random.key_data(key).tolist(),
+    )
+
+  def _checkpoint_path(self, directory, init_lr, key, arrays) -> pathlib.Path:
+    description = dict(
+      self.describe(), init_lr=float(init_lr), key=jax.random.key_data(key).tolist()
     )
     arrays = [None if a is None else np.asarray(a) for a in arrays]
     return pathlib.Path(directory) / f"fit-{checkpoint_io.fingerprint(description, arrays)}.npz"
