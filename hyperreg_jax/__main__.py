@@ -51,6 +51,9 @@ def parse_args(argv=None):
   parser.add_argument(
     "--out", default=os.path.join("results", "mnist_sweep"), help="where to save (path prefix)"
   )
+  parser.add_argument(
+    "--no-resume", action="store_true", help="train everything again instead of reusing OUT_pieces/"
+  )
   return parser.parse_args(argv)
 
 
@@ -71,7 +74,7 @@ def main(argv=None):
     seeds=args.seeds,
     epochs=args.epochs,
     batch_size=args.batch_size,
-    checkpoint=args.out + "_pieces",
+    checkpoint=None if args.no_resume else args.out + "_pieces",
   )
   print("\nfinal training loss (mean over seeds):")
   print(result.summary("train_loss"))
