@@ -66,16 +66,19 @@ def main(argv=None):
     f"MLP 784-500-10; batch {args.batch_size}; {args.epochs} epochs; "
     f"weight decay 1e-4; {jax.device_count()} {jax.default_backend()} device(s)"
   )
-  result = hr.sweep(
-    models.MLP(),
-    (mnist.x_train[:n], mnist.y_train[:n], mnist.x_test, mnist.y_test),
-    args.variants,
-    args.ilrs,
-    seeds=args.seeds,
-    epochs=args.epochs,
-    batch_size=args.batch_size,
-    checkpoint=None if args.no_resume else args.out + "_pieces",
-  )
+  try:
+    result = hr.sweep(
+      models.MLP(),
+      (mnist.x_train[:n], mnist.y_train[:n], mnist.x_test, mnist.y_test),
+      args.variants,
+      args.ilrs,
+      seeds=args.seeds,
+      epochs=args.epochs,
+      batch_size=args.batch_size,
+      checkpoint=None if args.no_resume else args.out + "_pieces",
+    )
+  except ValueError as err:  # bad arguments: say which, without a traceback
+    raise SystemExit(f"python -m hyperreg_jax: error: {err}") from None
   print("\nfinal training loss (mean over seeds):")
   print(result.summary("train_loss"))
   print("\nfinal test accuracy (mean over seeds):")

@@ -461,7 +461,6 @@ def sweep(
   loss = loss or _default_loss(dataset, y_train)
   traces = {}  # compilations per variant during this call (0 when reused)
   outputs = {}
-  bar = _progress(len(factories) * n_chunks * chunk * seeds.size, progress, "sweep")
   trainers = {
     label: Trainer(
       model=model,
@@ -485,6 +484,7 @@ def sweep(
     )
     tag = checkpoint_io.fingerprint(description, (x_train, y_train, x_test, y_test))
     store = _Pieces(checkpoint, tag)
+  bar = _progress(len(factories) * n_chunks * chunk * seeds.size, progress, "sweep")
   for v, (label, trainer) in enumerate(trainers.items()):
     run_grid, trace_count = _grid_runner(trainer, mesh)
     traces_before = trace_count[0]
