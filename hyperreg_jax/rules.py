@@ -46,6 +46,12 @@ from hyperreg_jax.divergences import Divergence
 ALGORITHMS = (1, 2, 3)
 
 
+# Steps of the generic solver. From its first-order start it reaches float64 precision
+# in at most 10 steps on [1, growth] for growth up to 10 and about 20 without clipping
+# (tested on the built-in divergences, Jensen-Shannon and a cubic one).
+_DEFAULT_ITERATIONS = {False: 12, True: 30}
+
+
 def check_algorithm(algorithm) -> int:
   """Validates ``algorithm``: a static integer in ``ALGORITHMS``."""
   if isinstance(algorithm, jax.core.Tracer):
@@ -165,7 +171,8 @@ def foc_lhs(divergence: Divergence, algorithm: int, r, b) -> jax.Array:
 def solve_ratio(divergence, algorithm, c, b, lo, hi, iterations: int = 30):
   """Safeguarded Newton for ``foc_lhs(r) = c`` on a bracket ``[lo, hi]``.
 
-  A Newton step is taken when it stays inside the current bracket (a converged
+  Small roots start from the linearisation at ``r = 1``, exact to first order in ``c``. A
+  Newton step is taken when it stays inside the current bracket (a converged
   iterate maps to itself and stays), otherwise the bracket is bisected geometrically (``sqrt(lo * hi)``), so a huge
   bracket shrinks quickly in log scale. The iteration count is fixed (unrolled),
   so the solver is jit- and vmap-friendly.
@@ -184,7 +191,12 @@ def solve_ratio(divergence, algorithm, c, b, lo, hi, iterations: int = 30):
     return lo, hi, jnp.where(inside, newton, jnp.sqrt(lo * hi))
 
   lo, hi = jnp.broadcast_arrays(lo, hi)
-  _, _, x = jax.lax.fori_loop(0, iterations, step, (lo, hi, jnp.sqrt(lo * hi)), unroll=True)
+  # Small steps start from the linearisation at r = 1 (where foc_lhs = 0),
+  # r = 1 + c / foc_lhs'(1); larger ones from the bracket's geometric middle.
+  _, slope = jax.jvp(residual, (jnp.ones_like(lo),), (jnp.ones_like(lo),))
+  linear = 1.0 + c / jnp.where(slope > 0, slope, jnp.inf)
+  start = jnp.where((linear <= 2.0) & (linear >= lo) & (linear <= hi), linear, jnp.sqrt(lo * hi))
+  _, _, x = jax.lax.fori_loop(0, iterations, step, (lo, hi, start), unroll=True)
   return x
 
 
@@ -220,7 +232,7 @@ def _clipped_ratio(divergence, algorithm, c, b, growth, iterations):
 
 
 def new_beta(
-  divergence, algorithm, beta, grad, growth=2.0, *, solver_iterations: int = 30
+  divergence, algorithm, beta, grad, growth=2.0, *, solver_iterations: int | None = None
 ) -> jax.Array:
   """The next inverse learning rate ``beta_{t+1}``, elementwise.
 
@@ -231,7 +243,8 @@ def new_beta(
     beta: the current inverse learning rate ``b > 0``.
     grad: the gradient (or, per tensor / globally, its root-mean-square or norm).
     growth: clip ``beta_{t+1}`` to ``[b, growth * b]``; ``None``: only ``>= b``.
-    solver_iterations: Newton steps for divergences without a closed form.
+    solver_iterations: Newton steps for divergences without a closed form; by
+      default 12 with clipping (bracket ``[1, growth]``), 30 without.
 
   Returns:
     ``beta_{t+1}``, in ``beta``'s dtype promoted to at least float32. Finite
@@ -246,6 +259,8 @@ def new_beta(
   divergence = divergences.get(divergence)
   algorithm = 2 if check_algorithm(algorithm) == 3 else algorithm
   growth = check_growth(growth)
+  if solver_iterations is None:
+    solver_iterations = _DEFAULT_ITERATIONS[growth is None]
   dtype = compute_dtype(beta, grad)
   b = jnp.asarray(beta, dtype)
   c = jnp.square(jnp.asarray(grad, dtype) / b)

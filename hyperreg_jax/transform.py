@@ -110,7 +110,7 @@ def scale_by_hyperreg(
   warmup_steps: int = 0,
   warmup_lr: jax.typing.ArrayLike | None = None,
   granularity: str = "coordinate",
-  solver_iterations: int = 30,
+  solver_iterations: int | None = None,
 ) -> optax.GradientTransformationExtraArgs:
   r"""Scale updates by hyper-regularized inverse learning rates.
 
@@ -145,7 +145,8 @@ def scale_by_hyperreg(
     warmup_steps: number of fixed-learning-rate steps before the rule starts.
     warmup_lr: the learning rate of the warm-up steps.
     granularity: ``"coordinate"``, ``"tensor"`` or ``"global"``.
-    solver_iterations: Newton steps for divergences without a closed form.
+    solver_iterations: Newton steps for divergences without a closed form (default:
+      12 with clipping, 30 without).
 
   Returns:
     The corresponding :class:`optax.GradientTransformationExtraArgs`.
@@ -231,7 +232,7 @@ def hyperreg(
   warmup_steps: int = 0,
   warmup_lr: jax.typing.ArrayLike | None = None,
   granularity: str = "coordinate",
-  solver_iterations: int = 30,
+  solver_iterations: int | None = None,
 ) -> optax.GradientTransformationExtraArgs:
   """Hyper-regularized gradient descent with L2 regularisation (the paper's setup).
 

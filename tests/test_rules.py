@@ -247,3 +247,25 @@ def test_matches_independent_numpy_reference(growth):
     ok = expected < 1e300  # both saturate where KL2's exp(c) overflows
     np.testing.assert_allclose(got[ok], expected[ok], rtol=1e-11, err_msg=f"{name}{alg}")
     np.testing.assert_array_equal(got[~ok] >= 1e300, True)
+
+
+CUSTOM = {
+  "jensen_shannon": lambda u: u * jnp.log(2 * u / (1 + u)) + jnp.log(2 / (1 + u)),
+  "cubic": lambda u: (u**3 - 1 - 3 * (u - 1)) / 6,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CUSTOM))
+@pytest.mark.parametrize("growth", [2.0, 10.0, None])
+def test_default_solver_steps_reach_float64_precision(name, growth):
+  """The default step counts (12 clipped, 30 unclipped) are enough for custom divergences."""
+  div = hr.Divergence.from_f(CUSTOM[name], name=name)
+  rule = jax.jit(
+    rules.new_beta, static_argnums=(0, 1), static_argnames=("growth", "solver_iterations")
+  )
+  b = np.geomspace(1e-3, 1e3, C_GRID.size)
+  g = b * np.sqrt(C_GRID)
+  for alg in (1, 2):
+    converged = np.asarray(rule(div, alg, b, g, growth=growth, solver_iterations=100))
+    ok = converged < 1e60 * b
+    np.testing.assert_allclose(rule(div, alg, b, g, growth=growth)[ok], converged[ok], rtol=1e-12)
