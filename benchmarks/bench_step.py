@@ -52,6 +52,10 @@ jensen_shannon = hr.Divergence.from_f(
 )
 
 
+# A polynomial custom divergence: the cost of the solver itself, not of evaluating logs.
+cubic = hr.Divergence.from_f(lambda u: (u**3 - 1.0 - 3.0 * (u - 1.0)) / 6.0, name="cubic")
+
+
 def make_params(n_params: int, seed: int = 0):
   """Three dense layers (d x d, d x d, d x d/2) and their biases: about 2.5 d^2 floats."""
   d = max(8, int(round(math.sqrt(n_params / 2.5) / 8)) * 8)
@@ -89,6 +93,7 @@ def optimizers(init_lr: float = 1e-2):
       SOLVER,
       hr.scale_by_hyperreg(jensen_shannon, algorithm=1, init_lr=init_lr),
     ),
+    ("custom cubic1 (from_f)", SOLVER, hr.scale_by_hyperreg(cubic, algorithm=1, init_lr=init_lr)),
     ("optax.sgd(1e-2)", PEER, optax.sgd(1e-2)),
     ("optax.adagrad(1e-2)", PEER, optax.adagrad(1e-2)),
   ]
