@@ -59,6 +59,9 @@ class Divergence:
       ``beta = eta``.
     dD: ``dD/dbeta (beta, eta)``, elementwise. Derived with :func:`jax.grad`
       when omitted.
+    phi: ``D(beta, eta) = eta f(beta / eta)`` for some ``f``, so ``dD/dbeta``
+      depends on ``beta / eta`` only and the rules evaluate it at ``(r, 1)``.
+      True for the built-ins and :meth:`from_f`.
 
   Instances compare and hash by identity, so they can be static arguments of
   jitted functions. The rules use the closed forms of the five built-in
@@ -68,6 +71,7 @@ class Divergence:
   name: str
   D: BinaryFn
   dD: BinaryFn | None = None
+  phi: bool = False
 
   def __post_init__(self):
     if not callable(self.D):
@@ -95,7 +99,7 @@ class Divergence:
       beta, eta = _as_float_pair(beta, eta)
       return _elementwise_derivative(f, beta / eta)
 
-    return cls(name=name, D=D, dD=dD)
+    return cls(name=name, D=D, dD=dD, phi=True)
 
   def __repr__(self):
     return f"Divergence({self.name!r})"
@@ -105,26 +109,31 @@ kl = Divergence(
   "kl",
   D=lambda beta, eta: beta * jnp.log(beta / eta) - beta + eta,
   dD=lambda beta, eta: jnp.log(beta / eta),
+  phi=True,
 )
 rkl = Divergence(
   "rkl",
   D=lambda beta, eta: eta * jnp.log(eta / beta) - eta + beta,
   dD=lambda beta, eta: 1.0 - eta / beta,
+  phi=True,
 )
 hellinger = Divergence(
   "hellinger",
   D=lambda beta, eta: (jnp.sqrt(beta) - jnp.sqrt(eta)) ** 2,
   dD=lambda beta, eta: 1.0 - jnp.sqrt(eta / beta),
+  phi=True,
 )
 chi2 = Divergence(
   "chi2",
   D=lambda beta, eta: (beta - eta) ** 2 / eta,
   dD=lambda beta, eta: 2.0 * (beta / eta - 1.0),
+  phi=True,
 )
 neyman_chi2 = Divergence(
   "neyman_chi2",
   D=lambda beta, eta: (beta - eta) ** 2 / beta,
   dD=lambda beta, eta: 1.0 - (eta / beta) ** 2,
+  phi=True,
 )
 
 BUILTIN: dict[str, Divergence] = {d.name: d for d in (kl, rkl, hellinger, chi2, neyman_chi2)}

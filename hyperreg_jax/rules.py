@@ -164,7 +164,7 @@ def foc_lhs(divergence: Divergence, algorithm: int, r, b) -> jax.Array:
   ``r^2 dD/dbeta(r b, b)`` for Algorithm 1, ``dD/dbeta(r b, b)`` for Algorithms 2-3;
   the new ratio solves ``foc_lhs(r) = c``.
   """
-  slope = divergence.dD(r * b, b)
+  slope = divergence.dD(r, 1.0) if divergence.phi else divergence.dD(r * b, b)
   return slope * r * r if algorithm == 1 else slope
 
 
