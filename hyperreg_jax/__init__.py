@@ -1,7 +1,8 @@
 """hyperreg_jax: hyper-regularized adaptive learning rates for JAX and Optax.
 
 The core (divergences, rules, transformations, sweeps) needs only jax, optax and
-numpy. ``hyperreg_jax.models``, ``.train`` and ``.data`` are imported on first use.
+numpy; so does ``hyperreg_jax.train``. ``.models`` (Flax) and ``.data`` are imported on
+first use.
 
 Example:
   >>> import optax, hyperreg_jax as hr
@@ -74,7 +75,7 @@ __all__ = [
   "wngrad",
 ]
 
-_LAZY_SUBMODULES = ("data", "models", "train", "reference")
+_LAZY_SUBMODULES = ("data", "models", "reference")
 
 
 def __getattr__(name):

@@ -211,8 +211,13 @@ def _upper_bracket(divergence, algorithm, c, b, squarings: int = 8):
 # --- the rule ------------------------------------------------------------------------------
 
 
+def _closed_form(divergence, algorithm):
+  """The closed form ``c -> r`` of a built-in divergence, or ``None``."""
+  return (_ALGORITHM_1 if algorithm == 1 else _ALGORITHM_2).get(divergence)
+
+
 def _unclipped_ratio(divergence, algorithm, c, b, iterations):
-  closed = (_ALGORITHM_1 if algorithm == 1 else _ALGORITHM_2).get(divergence)
+  closed = _closed_form(divergence, algorithm)
   if closed is None:
     hi = _upper_bracket(divergence, algorithm, c, b)
     return solve_ratio(divergence, algorithm, c, b, jnp.ones_like(c), hi, iterations)
@@ -223,7 +228,7 @@ def _unclipped_ratio(divergence, algorithm, c, b, iterations):
 
 
 def _clipped_ratio(divergence, algorithm, c, b, growth, iterations):
-  closed = (_ALGORITHM_1 if algorithm == 1 else _ALGORITHM_2).get(divergence)
+  closed = _closed_form(divergence, algorithm)
   if closed is None:
     return solve_ratio(
       divergence, algorithm, c, b, jnp.ones_like(c), jnp.broadcast_to(growth, c.shape), iterations

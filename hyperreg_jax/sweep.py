@@ -45,7 +45,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from hyperreg_jax import checkpoint as checkpoint_io
 from hyperreg_jax import transform
-from hyperreg_jax.train import Trainer
+from hyperreg_jax.train import Trainer, progress_bar
 
 _BASELINES = {
   "sgd": optax.sgd,
@@ -143,16 +143,6 @@ def _grid_runner(trainer: Trainer, mesh: Mesh):
     jax.vmap(one_run, in_axes=(0, None, None)), out_shardings=NamedSharding(mesh, P("grid"))
   )
   return run, traces
-
-
-def _progress(total: int, enabled: bool, desc: str):
-  if not enabled:
-    return None
-  try:
-    from tqdm.auto import tqdm
-  except ImportError:
-    return None
-  return tqdm(total=total, desc=desc, unit="run")
 
 
 class _Pieces:
@@ -484,7 +474,9 @@ def sweep(
     )
     tag = checkpoint_io.fingerprint(description, (x_train, y_train, x_test, y_test))
     store = _Pieces(checkpoint, tag)
-  bar = _progress(len(factories) * n_chunks * chunk * seeds.size, progress, "sweep")
+  bar = progress_bar(
+    progress, total=len(factories) * n_chunks * chunk * seeds.size, desc="sweep", unit="run"
+  )
   for v, (label, trainer) in enumerate(trainers.items()):
     run_grid, trace_count = _grid_runner(trainer, mesh)
     traces_before = trace_count[0]

@@ -45,6 +45,7 @@ import numpy as np
 import optax
 
 from hyperreg_jax import checkpoint as checkpoint_io
+from hyperreg_jax import transform
 
 __all__ = ["TrainState", "Trainer", "LOSSES"]
 
@@ -74,18 +75,6 @@ def _takes_train(model_type: type) -> bool:
     return False
 
 
-def _lr_stats(opt_state: Any) -> dict:
-  """``hr.lr_stats(opt_state)`` ({} for optimizers without hyper-regularized state)."""
-  try:
-    from hyperreg_jax import transform
-  except ModuleNotFoundError as err:  # no transform module: nothing to log
-    if err.name not in ("hyperreg_jax.transform", "hyperreg_jax"):
-      raise
-    return {}
-  lr_stats = getattr(transform, "lr_stats", None)
-  return {} if lr_stats is None else dict(lr_stats(opt_state))
-
-
 def _all_finite(tree: Any) -> jax.Array:
   """True when every floating leaf of ``tree`` is finite (integer leaves are ignored)."""
   ok = jnp.array(True)
@@ -99,15 +88,15 @@ def _select(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
   return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
 
-def _progress(iterable, enabled: bool):
-  """tqdm around ``iterable`` if enabled and installed, else ``iterable`` itself."""
+def progress_bar(enabled: bool, **tqdm_kwargs):
+  """``tqdm(**tqdm_kwargs)`` when ``enabled`` and tqdm is installed, else ``None``."""
   if not enabled:
-    return iterable
+    return None
   try:
     from tqdm.auto import tqdm
   except ImportError:
-    return iterable
-  return tqdm(iterable, desc="epoch", leave=False)
+    return None
+  return tqdm(**tqdm_kwargs)
 
 
 # ----------------------------------------------------------------------------- trainer
@@ -239,7 +228,7 @@ class Trainer:
     if self.classification:
       accuracy = jnp.mean(jnp.argmax(out, axis=-1) == y)
       metrics["accuracy"] = jnp.where(diverged, jnp.nan, accuracy)
-    metrics.update(_lr_stats(opt_state))
+    metrics.update(transform.lr_stats(opt_state))
     new_state = TrainState(params, batch_stats, opt_state, state.step + 1, diverged, diverged_at)
     return new_state, metrics
 
@@ -370,15 +359,16 @@ class Trainer:
     if checkpoint is not None:
       path = self._checkpoint_path(checkpoint, init_lr, key, (x_train, y_train, x_test, y_test))
       state, records = _restore(checkpoint_io.load(path), state)
-    bar = _progress(range(len(records), self.epochs), progress)
-    for e in bar:
+    epochs = range(len(records), self.epochs)
+    bar = progress_bar(progress, iterable=epochs, desc="epoch", leave=False)
+    for e in bar or epochs:
       state, record = _jit_epoch(
         self, state, init_lr, epoch_keys[e], x_train, y_train, x_test, y_test
       )
       records.append(record)
       if path is not None:
         checkpoint_io.save(path, **_snapshot(state, records))
-      if hasattr(bar, "set_postfix"):
+      if bar is not None:
         bar.set_postfix(
           {k: f"{float(record[k]):.4g}" for k in ("train_loss", "test_accuracy") if k in record}
         )
