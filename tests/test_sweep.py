@@ -242,8 +242,9 @@ class Interrupted(Exception):
 
 def test_interrupted_sweep_resumes_from_its_checkpoint(tmp_path, monkeypatch):
   sweep_module = importlib.import_module("hyperreg_jax.sweep")
-  kwargs = dict(seeds=[0, 1], epochs=2, batch_size=16, max_parallel=2, progress=False,
-                checkpoint=tmp_path)
+  kwargs = dict(
+    seeds=[0, 1], epochs=2, batch_size=16, max_parallel=2, progress=False, checkpoint=tmp_path
+  )
   calls, stop_after = [], [3]
   real_runner = sweep_module._grid_runner
 
@@ -267,8 +268,9 @@ def test_interrupted_sweep_resumes_from_its_checkpoint(tmp_path, monkeypatch):
   resumed = hr.sweep(models.LinearRegression(), REGRESSION, ["rkl1", "sgd"], ILRS, **kwargs)
   assert len(calls) == 5  # 2 variants x 2 seeds x 2 chunks = 8 pieces, 3 were saved
   monkeypatch.setattr(sweep_module, "_grid_runner", real_runner)
-  fresh = hr.sweep(models.LinearRegression(), REGRESSION, ["rkl1", "sgd"], ILRS,
-                   **{**kwargs, "checkpoint": None})
+  fresh = hr.sweep(
+    models.LinearRegression(), REGRESSION, ["rkl1", "sgd"], ILRS, **{**kwargs, "checkpoint": None}
+  )
   for metric, curve in fresh.curves.items():
     np.testing.assert_array_equal(resumed.curves[metric], curve, err_msg=metric)
   np.testing.assert_array_equal(resumed.diverged_at, fresh.diverged_at)
