@@ -11,7 +11,7 @@ Example:
 
 import importlib
 
-from hyperreg_jax import divergences, rules
+from hyperreg_jax import distributed, divergences, rules
 from hyperreg_jax.divergences import Divergence
 from hyperreg_jax.transform import (
   GRANULARITIES,
@@ -56,6 +56,7 @@ __all__ = [
   "chi2_2",
   "chi2_3",
   "data_parallel",
+  "distributed",
   "divergences",
   "hellinger1",
   "hellinger2",

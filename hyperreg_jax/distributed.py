@@ -169,7 +169,7 @@ def _check_same_count(num_processes: int, process_id: int) -> None:
   counts = multihost_utils.process_allgather(np.int32(num_processes)).reshape(-1).tolist()
   if jax.process_count() != num_processes or len(set(counts)) > 1:
     raise ValueError(
-      f"num_processes={num_processes} on process {process_id}, but the coordinator runs "
-      f"{jax.process_count()} processes, started with num_processes={counts}: start every "
-      "process with the same num_processes."
+      f"num_processes={num_processes} on process {process_id}, but the processes were started "
+      f"with num_processes={counts} (one per process; the coordinator runs "
+      f"{jax.process_count()}): start every process with the same num_processes."
     )

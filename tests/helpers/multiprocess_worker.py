@@ -1,0 +1,68 @@
+"""One process of a multi-process run on fake CPU devices; saves what it computed.
+
+Usage: python multiprocess_worker.py SCENARIO OUT_DIR, with JAX_COORDINATOR_ADDRESS,
+JAX_NUM_PROCESSES and JAX_PROCESS_ID set (read by ``hr.distributed.initialize``).
+
+Scenarios: ``join`` (initialize only), ``train`` (a sweep, a data-parallel ``run`` and
+``fit``), ``checkpoint`` (the sweep and ``fit`` with a checkpoint folder; with
+``KILL_AFTER=k`` process 1 kills itself at its k-th checkpoint write).
+Environment: ``DEVICES`` (fake CPU devices per process, default 2), ``JOIN_TIMEOUT``
+(seconds, default 60). Each process writes ``OUT_DIR/<scenario>-p<process id>.npz``.
+"""
+
+import os
+import signal
+import sys
+import time
+
+scenario, out_dir = sys.argv[1], sys.argv[2]
+os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={os.environ.get('DEVICES', '2')}"
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+import hyperreg_jax as hr  # noqa: E402
+
+hr.distributed.initialize(timeout=float(os.environ.get("JOIN_TIMEOUT", "60")))
+pid = jax.process_index()
+print(f"process {pid} of {jax.process_count()}: {jax.device_count()} devices", flush=True)
+if scenario == "join":
+  print("ok", pid)
+  sys.exit(0)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import multiprocess_cases as cases  # noqa: E402
+from hyperreg_jax import checkpoint as checkpoint_io  # noqa: E402
+
+saves = []
+original_save = checkpoint_io.save
+
+
+def counting_save(path, **arrays):
+  """Counts checkpoint writes (every process calls it); may kill process 1."""
+  original_save(path, **arrays)
+  saves.append(path.name)
+  if pid == 1 and len(saves) == int(os.environ.get("KILL_AFTER", "0")):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+checkpoint_io.save = counting_save
+started = time.perf_counter()
+ckpt = os.path.join(out_dir, "ckpt") if scenario == "checkpoint" else None
+result = cases.grid_sweep(checkpoint=ckpt)
+assert result.meta["processes"] == jax.process_count(), result.meta
+arrays = {f"sweep/{k}": v for k, v in result.curves.items()}
+arrays.update(diverged=result.diverged, diverged_at=result.diverged_at)
+sweep_saves = len(saves)
+print(f"sweep done at {time.perf_counter() - started:.1f} s", flush=True)
+params, history = cases.fit(cases.mlp_trainer(parallel=True), checkpoint=ckpt)
+arrays.update({f"fit/param{i}": p for i, p in enumerate(params)})
+arrays.update({f"fit/{k}": v for k, v in history.items()})
+print(f"fit done at {time.perf_counter() - started:.1f} s", flush=True)
+if scenario == "train":
+  params, history = cases.run(cases.mlp_trainer(parallel=True))
+  arrays.update({f"run/param{i}": p for i, p in enumerate(params)})
+  arrays.update({f"run/{k}": v for k, v in history.items()})
+arrays.update(sweep_saves=sweep_saves, fit_saves=len(saves) - sweep_saves)
+np.savez(os.path.join(out_dir, f"{scenario}-p{pid}.npz"), **arrays)
+print("ok", pid, flush=True)
