@@ -89,7 +89,11 @@ def test_two_processes_equal_one(single_process, tmp_path):
 
 
 def test_killed_process_resumes_on_all(single_process, tmp_path):
-  """Process 1 is killed mid-sweep, then mid-fit; each rerun trains only what is missing."""
+  """Process 1 is killed mid-sweep, then mid-fit; each rerun trains only what is missing.
+
+  Each process has its own checkpoint folder, as on hosts without a shared file system:
+  process 0 writes and reads, and sends what it read to process 1.
+  """
   ckpt = tmp_path / "ckpt"
 
   def on_disk():
@@ -116,6 +120,7 @@ def test_killed_process_resumes_on_all(single_process, tmp_path):
   assert_sweep_equal(got, reference)
   assert_training_equal(got, "fit", fit)
   assert not any(name.endswith(".tmp.npz") for name in on_disk())
+  assert not (tmp_path / "ckpt-p1").exists()  # process 1 neither wrote nor needed a file
 
 
 def on_disk_epochs(ckpt) -> int:

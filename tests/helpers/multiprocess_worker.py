@@ -4,7 +4,8 @@ Usage: python multiprocess_worker.py SCENARIO OUT_DIR, with JAX_COORDINATOR_ADDR
 JAX_NUM_PROCESSES and JAX_PROCESS_ID set (read by ``hr.distributed.initialize``).
 
 Scenarios: ``join`` (initialize only), ``train`` (a sweep, a data-parallel ``run`` and
-``fit``), ``checkpoint`` (the sweep and ``fit`` with a checkpoint folder; with
+``fit``), ``checkpoint`` (the sweep and ``fit`` with a checkpoint folder per process,
+``OUT_DIR/ckpt`` for process 0, ``OUT_DIR/ckpt-p<id>`` for the others; with
 ``KILL_AFTER=k`` process 1 kills itself at its k-th checkpoint write).
 Environment: ``DEVICES`` (fake CPU devices per process, default 2), ``JOIN_TIMEOUT``
 (seconds, default 60). Each process writes ``OUT_DIR/<scenario>-p<process id>.npz``.
@@ -48,7 +49,9 @@ def counting_save(path, **arrays):
 
 checkpoint_io.save = counting_save
 started = time.perf_counter()
-ckpt = os.path.join(out_dir, "ckpt") if scenario == "checkpoint" else None
+ckpt = None
+if scenario == "checkpoint":  # one folder per process: nothing needs to be shared
+  ckpt = os.path.join(out_dir, "ckpt" if pid == 0 else f"ckpt-p{pid}")
 result = cases.grid_sweep(checkpoint=ckpt)
 assert result.meta["processes"] == jax.process_count(), result.meta
 arrays = {f"sweep/{k}": v for k, v in result.curves.items()}
