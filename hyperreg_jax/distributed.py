@@ -36,6 +36,7 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
+
 def _from_env(value, name: str, env: str):
   if value is not None:
     return value
@@ -48,6 +49,10 @@ def _from_env(value, name: str, env: str):
     return int(text)
   except ValueError:
     raise ValueError(f"{env}={text!r} must be an integer (it gives {name}).") from None
+
+
+def _is_int(value) -> bool:
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _port(coordinator_address) -> int:
@@ -118,29 +123,37 @@ def initialize(
       (process 0), or processes started with different ``num_processes``.
 
   Example:
+    On each of two hosts, before anything else touches JAX (``JAX_PROCESS_ID`` is 0
+    on ``host0``, 1 on the other)::
+
+      JAX_COORDINATOR_ADDRESS=host0:1234 JAX_NUM_PROCESSES=2 JAX_PROCESS_ID=0 python run.py
+
+    where ``run.py`` calls ``hr.distributed.initialize()`` and then the same
+    :func:`hyperreg_jax.sweep` on every host. Bad arguments fail before joining:
+
     >>> import hyperreg_jax as hr
     >>> hr.distributed.initialize("10.0.0.1:1234", 2, 2)
     Traceback (most recent call last):
       ...
     ValueError: process_id=2 must be an integer in 0..1 (num_processes=2).
   """
-  coordinator_address = _from_env(coordinator_address, "coordinator_address", "JAX_COORDINATOR_ADDRESS")
+  coordinator_address = _from_env(
+    coordinator_address, "coordinator_address", "JAX_COORDINATOR_ADDRESS"
+  )
   num_processes = _from_env(num_processes, "num_processes", "JAX_NUM_PROCESSES")
   process_id = _from_env(process_id, "process_id", "JAX_PROCESS_ID")
   port = _port(coordinator_address)
-  if isinstance(num_processes, bool) or not isinstance(num_processes, numbers.Integral) or num_processes < 1:
+  if not _is_int(num_processes) or num_processes < 1:
     raise ValueError(f"num_processes={num_processes!r} must be an integer >= 1.")
-  if (
-    isinstance(process_id, bool)
-    or not isinstance(process_id, numbers.Integral)
-    or not 0 <= process_id < num_processes
-  ):
+  if not _is_int(process_id) or not 0 <= process_id < num_processes:
     raise ValueError(
       f"process_id={process_id!r} must be an integer in 0..{num_processes - 1} "
       f"(num_processes={num_processes})."
     )
   if not timeout > 0:
     raise ValueError(f"timeout={timeout!r} must be a number of seconds > 0.")
+  if not _is_int(heartbeat_timeout) or heartbeat_timeout < 1:
+    raise ValueError(f"heartbeat_timeout={heartbeat_timeout!r} must be an integer >= 1 (seconds).")
   if process_id == 0:
     _check_port_free(coordinator_address, port)
   jax.config.update("jax_cpu_collectives_implementation", "gloo")

@@ -56,7 +56,9 @@ def launch(args, num_processes=2, time_limit=120.0, grace=5.0, env=None, port=No
     penv.update((env[n] if isinstance(env, list) else env) or {})
     logs.append((tempfile.TemporaryFile(), tempfile.TemporaryFile()))
     procs.append(
-      subprocess.Popen([sys.executable, *map(str, args)], env=penv, stdout=logs[-1][0], stderr=logs[-1][1])
+      subprocess.Popen(
+        [sys.executable, *map(str, args)], env=penv, stdout=logs[-1][0], stderr=logs[-1][1]
+      )
     )
   killed = set()
   deadline = time.monotonic() + time_limit

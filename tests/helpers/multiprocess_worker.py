@@ -8,7 +8,7 @@ Scenarios: ``join`` (initialize only), ``train`` (a sweep, a data-parallel ``run
 ``OUT_DIR/ckpt`` for process 0, ``OUT_DIR/ckpt-p<id>`` for the others; with
 ``KILL_AFTER=k`` process 1 kills itself at its k-th checkpoint write).
 Environment: ``DEVICES`` (fake CPU devices per process, default 2), ``JOIN_TIMEOUT``
-(seconds, default 60). Each process writes ``OUT_DIR/<scenario>-p<process id>.npz``.
+and ``HEARTBEAT_TIMEOUT`` (seconds, default 60 and 100). Each process writes ``OUT_DIR/<scenario>-p<process id>.npz``.
 """
 
 import os
@@ -24,7 +24,10 @@ import numpy as np  # noqa: E402
 
 import hyperreg_jax as hr  # noqa: E402
 
-hr.distributed.initialize(timeout=float(os.environ.get("JOIN_TIMEOUT", "60")))
+hr.distributed.initialize(
+  timeout=float(os.environ.get("JOIN_TIMEOUT", "60")),
+  heartbeat_timeout=int(os.environ.get("HEARTBEAT_TIMEOUT", "100")),
+)
 pid = jax.process_index()
 print(f"process {pid} of {jax.process_count()}: {jax.device_count()} devices", flush=True)
 if scenario == "join":
