@@ -3,7 +3,8 @@
 :func:`initialize` wraps :func:`jax.distributed.initialize`. After it, on every
 process, the same :func:`hyperreg_jax.sweep` call shards its grid over the devices of
 all processes, and :func:`hyperreg_jax.data_parallel` splits every batch over them.
-On CPU the processes talk through gloo, the same code path as a GPU cluster.
+On CPU the processes talk through gloo (JAX's default; selected here where an
+older JAX has none), the same code path as a GPU cluster.
 
 What it adds to JAX's own call, whose failures are a crash or a wait:
 
@@ -156,7 +157,8 @@ def initialize(
     raise ValueError(f"heartbeat_timeout={heartbeat_timeout!r} must be an integer >= 1 (seconds).")
   if process_id == 0:
     _check_port_free(coordinator_address, port)
-  jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  if jax.config.jax_cpu_collectives_implementation is None:  # older JAX: none by default
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
   timer = _watchdog(
     timeout,
     f"hyperreg_jax.distributed.initialize: process {process_id} of {num_processes} gave up "
