@@ -29,6 +29,7 @@ hr.distributed.initialize(
   heartbeat_timeout=int(os.environ.get("HEARTBEAT_TIMEOUT", "100")),
 )
 pid = jax.process_index()
+assert jax.config.jax_cpu_collectives_implementation == "gloo"
 print(f"process {pid} of {jax.process_count()}: {jax.device_count()} devices", flush=True)
 if scenario == "join":
   print("ok", pid)
