@@ -110,11 +110,14 @@ def test_killed_process_resumes_on_all(single_process, tmp_path):
   assert "heartbeat" in killed[0].stderr, report
   pieces = [name for name in on_disk() if name.startswith("piece-")]
   assert 2 <= len(pieces) <= 3 and len(on_disk()) == len(pieces), on_disk()  # process 0 wrote
+  written = {name: (ckpt / name).stat().st_mtime_ns for name in pieces}
   missing = PIECES - len(pieces)
 
+  # Killed again after the missing pieces and fit's first epoch (its (missing + 1)-th write).
   killed = launch("checkpoint", tmp_path, env={"KILL_AFTER": str(missing + 1)}, grace=3.0)
   assert killed[1].returncode == -9 and not killed[1].killed, multiprocess_launch.report(killed)
   assert len([name for name in on_disk() if name.startswith("piece-")]) == PIECES
+  assert {name: (ckpt / name).stat().st_mtime_ns for name in pieces} == written  # not redone
   assert on_disk_epochs(ckpt) == 1  # process 0 cannot train epoch 2 alone
 
   finished = launch("checkpoint", tmp_path)
