@@ -8,7 +8,8 @@ Scenarios: ``join`` (initialize only), ``train`` (a sweep, a data-parallel ``run
 ``OUT_DIR/ckpt`` for process 0, ``OUT_DIR/ckpt-p<id>`` for the others; with
 ``KILL_AFTER=k`` process 1 kills itself at its k-th checkpoint write).
 Environment: ``DEVICES`` (fake CPU devices per process, default 2), ``JOIN_TIMEOUT``
-and ``HEARTBEAT_TIMEOUT`` (seconds, default 60 and 100). Each process writes ``OUT_DIR/<scenario>-p<process id>.npz``.
+and ``HEARTBEAT_TIMEOUT`` (seconds, default 60 and 100). Each process writes
+``OUT_DIR/<scenario>-p<process id>.npz``.
 """
 
 import os
@@ -58,6 +59,7 @@ if scenario == "checkpoint":  # one folder per process: nothing needs to be shar
   ckpt = os.path.join(out_dir, "ckpt" if pid == 0 else f"ckpt-p{pid}")
 result = cases.grid_sweep(checkpoint=ckpt)
 assert result.meta["processes"] == jax.process_count(), result.meta
+assert result.meta["devices"] == jax.device_count(), result.meta  # all processes' devices
 arrays = {f"sweep/{k}": v for k, v in result.curves.items()}
 arrays.update(diverged=result.diverged, diverged_at=result.diverged_at)
 sweep_saves = len(saves)
