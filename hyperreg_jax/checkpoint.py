@@ -109,6 +109,12 @@ def check_writable(path, arg: str) -> pathlib.Path:
   path = pathlib.Path(path)
   if path.is_dir():
     raise ValueError(f"{arg}={os.fspath(path)!r} is a directory; give a file path (prefix).")
+  blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+  if blocker is not None:
+    raise ValueError(
+      f"{arg}={os.fspath(path)!r}: {os.fspath(blocker)!r} is a file, not a folder; "
+      "choose another path."
+    )
   try:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryFile(dir=path.parent):

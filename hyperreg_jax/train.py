@@ -399,7 +399,9 @@ class Trainer:
     kw = {"train": False} if _takes_train(type(self.model)) else {}
     sample = jax.ShapeDtypeStruct(np.shape(sample_x), jnp.result_type(np.asarray(sample_x)))
     variables = jax.eval_shape(self.model.init, jax.random.key(0), sample, **kw)
-    return int(jax.eval_shape(lambda v, x: self.model.apply(v, x, **kw), variables, sample).shape[-1])
+    return int(
+      jax.eval_shape(lambda v, x: self.model.apply(v, x, **kw), variables, sample).shape[-1]
+    )
 
   def describe(self) -> dict:
     """The configuration as JSON-able values (no memory addresses), for fingerprints.

@@ -112,7 +112,12 @@ def check_weight_decay(weight_decay) -> float:
 
 def check_optimizer(label: str, make_tx, init_lr: float) -> None:
   """Checks that ``make_tx(init_lr)`` returns an optax transformation (``init``/``update``)."""
-  tx = make_tx(float(init_lr))
+  try:
+    tx = make_tx(float(init_lr))
+  except (TypeError, ValueError) as err:
+    raise type(err)(
+      f"variants: {label!r} failed when called with init_lr={float(init_lr):g}: {err}"
+    ) from err
   if not (callable(getattr(tx, "init", None)) and callable(getattr(tx, "update", None))):
     raise TypeError(
       f"variants: {label!r} returned {type(tx).__name__} for init_lr={float(init_lr):g}; "
