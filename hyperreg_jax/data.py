@@ -315,6 +315,8 @@ def _load_tfds(name, data_dir, max_train, max_test, download) -> Dataset:
     ) from e
   if data_dir is not None:
     data_dir = os.fspath(pathlib.Path(data_dir).expanduser())
+  if not download:
+    _check_prepared(tfds, name, data_dir)
   splits = {}
   for split, limit in (("train", max_train), ("test", max_test)):
     source = tfds.data_source(name, split=split, data_dir=data_dir, download=download)
@@ -346,6 +348,21 @@ def _load_tfds(name, data_dir, max_train, max_test, download) -> Dataset:
       "licence": _MNIST_LICENCE if name == "mnist" else "see tfds catalog (cifar10)",
       "citation": _MNIST_CITATION if name == "mnist" else _CIFAR_CITATION,
     },
+  )
+
+
+def _check_prepared(tfds, name: str, data_dir: str | None) -> None:
+  """With ``download=False``: a clear error when tfds has no prepared copy of ``name``."""
+  builder = tfds.builder(name, data_dir=data_dir)
+  if builder.is_prepared():
+    return
+  local = "the IDX files" if name == "mnist" else "cifar-10-batches-py"
+  raise FileNotFoundError(
+    f"{name} is not prepared for tfds in {builder.data_dir} (download=False, so nothing "
+    f"was fetched). Pass download=True to let tfds download and prepare it (needs the "
+    f"internet and pip install 'hyperreg_jax[tfds]'), point data_dir at a folder that "
+    f"holds a prepared copy, or put {local} in a folder and use source='local', "
+    f"data_dir=that folder."
   )
 
 
