@@ -727,9 +727,12 @@ def synthetic_linear_regression(
   num_train = _check_count("num_train", num_train)
   num_test = _check_count("num_test", num_test)
   dim = _check_count("dim", dim)
+  if isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)):
+    raise ValueError(f"noise={noise!r} must be a finite number >= 0")
   noise = float(noise)
   if not np.isfinite(noise) or noise < 0:
     raise ValueError(f"noise={noise!r} must be a finite number >= 0")
+  _check_seed(seed)
   rng = np.random.default_rng(seed)
   w_true = rng.standard_normal(dim)
   b_true = float(rng.standard_normal())
@@ -779,6 +782,7 @@ def synthetic_cifar10(num_train: int = 256, num_test: int = 64, seed: int = 0) -
   """
   num_train = _check_count("num_train", num_train)
   num_test = _check_count("num_test", num_test)
+  _check_seed(seed)
   palette = np.random.default_rng(10).uniform(0.2, 0.8, size=(10, 3))  # fixed across seeds
   ramp = np.linspace(-0.5, 0.5, 32)
   patterns = np.stack(
@@ -839,9 +843,16 @@ def _check_count(arg: str, value, allow_none: bool = False):
   return int(value)
 
 
+def _check_seed(seed) -> None:
+  if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    raise ValueError(f"seed={seed!r} must be an integer >= 0")
+
+
 def _check_dir(data_dir: PathLike | None) -> pathlib.Path:
   if data_dir is None:
     raise ValueError("data_dir is required for source='local' (the directory holding the files)")
+  if not isinstance(data_dir, (str, os.PathLike)):
+    raise ValueError(f"data_dir={data_dir!r} must be a path (str or os.PathLike)")
   path = pathlib.Path(data_dir).expanduser()
   if not path.exists():
     raise FileNotFoundError(f"data_dir {path} does not exist")

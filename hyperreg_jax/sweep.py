@@ -466,7 +466,11 @@ def sweep(
   factories = _variants(variants, weight_decay)
   mesh = grid_mesh(devices)
   n_dev = mesh.size
-  if max_parallel is not None and (isinstance(max_parallel, bool) or max_parallel < 1):
+  if max_parallel is not None and (
+    isinstance(max_parallel, bool)
+    or not isinstance(max_parallel, (int, np.integer))
+    or max_parallel < 1
+  ):
     raise ValueError(f"max_parallel must be None or an integer >= 1, got {max_parallel!r}.")
   # One seed at a time; chunks of ILRs, the last padded with copies of the first ILR.
   chunk = min(max_parallel or ilrs.size, ilrs.size)
@@ -479,10 +483,6 @@ def sweep(
 
   ilr_sharding = NamedSharding(mesh, P("grid"))
   replicated = NamedSharding(mesh, P())
-  data = tuple(
-    None if a is None else _global_array(a, replicated) for a in (x_train, y_train, x_test, y_test)
-  )
-  keys = [_global_array(key, replicated) for key in keys]
   loss = loss or _default_loss(dataset, y_train)
   traces = {}  # compilations per variant during this call (0 when reused)
   outputs = {}
@@ -501,6 +501,10 @@ def sweep(
   for label, trainer in trainers.items():
     validate.check_optimizer(label, trainer.make_tx, ilrs[0])
   next(iter(trainers.values())).check_data(x_train, y_train, x_test, y_test)
+  data = tuple(
+    None if a is None else _global_array(a, replicated) for a in (x_train, y_train, x_test, y_test)
+  )
+  keys = [_global_array(key, replicated) for key in keys]
   store = None
   if checkpoint is not None:
     description = dict(

@@ -390,7 +390,8 @@ class Trainer:
     """
     arrays = tuple(None if a is None else np.asarray(a) for a in (x_train, y_train, x_test, y_test))
     num_classes = None
-    if self.classification and arrays[0] is not None and arrays[0].size:
+    x = arrays[0]
+    if self.classification and x is not None and x.size and np.issubdtype(x.dtype, np.number):
       num_classes = self.num_outputs(arrays[0][:1])
     validate.check_data(*arrays, classification=self.classification, num_classes=num_classes)
 
