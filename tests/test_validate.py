@@ -205,6 +205,21 @@ def test_bad_loader_arguments_are_named(load, match):
 
 @pytest.mark.xfail(
   strict=True,
+  reason="an integer init_lr >= 2**31 overflows int32 in the state (raw OverflowError); a "
+  "transform-level check in hr.hyperreg (being rewritten): remove this mark once fixed",
+)
+def test_hyperreg_large_integer_init_lr_works_or_is_named():
+  params = {"w": jnp.ones(2)}
+  try:
+    state = hr.hyperreg(2**32).init(params)
+  except ValueError as err:
+    assert "init_lr" in str(err)
+  else:
+    assert np.isfinite(jax.tree.leaves(state)[0]).all()
+
+
+@pytest.mark.xfail(
+  strict=True,
   reason="transform-level checks of growth/weight_decay/warmup_lr belong to hr.hyperreg "
   "(being rewritten): remove this mark once it validates them",
 )
@@ -220,180 +235,185 @@ def test_hyperreg_names_bad_growth_weight_decay_warmup_lr(bad):
 
 
 # ----------------------------------------------------------------------------- properties
+#
+# Each property draws which arguments to break (none, one or two), then a value for every
+# argument from its "allowed" or its "not allowed" strategy: inputs without a broken
+# argument must run, the others must raise ValueError/TypeError naming a broken one.
 
-NUMBERS = st.one_of(
-  st.floats(allow_nan=True, allow_infinity=True, width=32),
-  st.integers(-3, 3),
-  st.sampled_from([None, "1", True, 2**32, 2**64]),
+BAD_NUMBER = st.one_of(
+  st.floats(max_value=0.0),
+  st.sampled_from([math.nan, math.inf, -math.inf, None, "abc", [1.0]]),
 )
 
 
-def _is_int(v):
-  return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+def _with_bad(good_list, bad_element):
+  """A list of allowed values with one value that is not allowed, somewhere in it."""
+  return st.builds(
+    lambda good, bad, where: good[:where] + [bad] + good[where:],
+    good_list,
+    bad_element,
+    st.integers(0, 2),
+  )
 
 
-def _is_number(v):
-  return isinstance(v, (int, float)) and not isinstance(v, bool)
+def _draw(draw, allowed: dict, not_allowed: dict):
+  broken = draw(st.sets(st.sampled_from(sorted(allowed)), max_size=2))
+  values = {name: draw(not_allowed[name] if name in broken else allowed[name]) for name in allowed}
+  return values, broken
 
 
-def _as_float(v):
-  try:
-    return float(v)
-  except (TypeError, ValueError):
-    return None
+def _runs_or_names(call, broken):
+  if not broken:
+    return call()
+  with pytest.raises((ValueError, TypeError)) as err:
+    call()
+  assert any(name in str(err.value) for name in broken), (broken, str(err.value))
+  return None
 
 
-def _bad_sweep_arguments(kw) -> set[str]:
-  """Which drawn arguments are outside what ``hr.sweep`` allows (the oracle)."""
-  bad = set()
-  seeds = kw["seeds"]
-  if not seeds or not all(_is_int(s) and 0 <= s < 2**32 for s in seeds):
-    bad.add("seeds")
-  ilrs = kw["ilrs"]
-  # Anything float() takes ("1", True) is a number to np.asarray too: it runs correctly.
-  floats = [_as_float(v) for v in ilrs]
-  if not ilrs or not all(v is not None and math.isfinite(v) and v > 0 for v in floats):
-    bad.add("ilrs")
-  wd = kw["weight_decay"]
-  if not (_is_number(wd) and math.isfinite(wd) and wd >= 0):
-    bad.add("weight_decay")
-  if not (_is_int(kw["epochs"]) and kw["epochs"] >= 1):
-    bad.add("epochs")
-  bs = kw["batch_size"]
-  if bs is not None and not (_is_int(bs) and 1 <= bs <= 16):
-    bad.add("batch_size")
-  mp = kw["max_parallel"]
-  if mp is not None and not (_is_int(mp) and mp >= 1):
-    bad.add("max_parallel")
-  if kw["variants"] not in (["sgd"], ["rkl1"], ["sgd", "rkl1"]):
-    bad.add("variant")
-  return bad
+SEEDS_OK = st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=2)
+ILRS_OK = st.lists(st.floats(1e-3, 10.0), min_size=1, max_size=3)
+SWEEP_ALLOWED = {
+  "seeds": SEEDS_OK,
+  "ilrs": ILRS_OK,
+  "weight_decay": st.sampled_from([0, 0.0, 1e-4, 1e-3]),
+  "epochs": st.sampled_from([1, 2]),
+  "batch_size": st.sampled_from([None, 8, 16]),
+  "max_parallel": st.one_of(st.none(), st.integers(1, 3)),
+  "variants": st.sampled_from([["sgd"], ["rkl1"], ["sgd", "rkl1"], "kl2"]),
+}
+SWEEP_NOT_ALLOWED = {
+  "seeds": st.one_of(
+    st.just([]),
+    _with_bad(
+      st.lists(st.integers(0, 9), max_size=1),
+      st.one_of(
+        st.integers(max_value=-1),
+        st.integers(min_value=2**32),
+        st.floats(),
+        st.sampled_from([None, "0", True]),
+      ),
+    ),
+  ),
+  "ilrs": st.one_of(
+    st.sampled_from([[], [[0.1, 1.0]], "abc"]),
+    _with_bad(st.lists(st.floats(1e-3, 1.0)), BAD_NUMBER),
+  ),
+  "weight_decay": st.one_of(
+    st.floats(max_value=-1e-12), st.sampled_from([math.nan, math.inf, "1e-4", None, True])
+  ),
+  "epochs": st.sampled_from([0, -1, 1.0, "1", None]),
+  "batch_size": st.sampled_from([0, -3, 2.5, 100, "8"]),
+  "max_parallel": st.sampled_from([0, -1, 1.5, "2", True]),
+  "variants": st.sampled_from([["bogus"], [], ["sgd", "sgd"], [3], "nonsense"]),
+}
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-  seeds=st.lists(st.one_of(st.integers(-2, 2**33), NUMBERS), max_size=2),
-  ilrs=st.lists(NUMBERS, max_size=2),
-  weight_decay=NUMBERS,
-  epochs=st.sampled_from([1, 0, -1, 1.0, "1"]),
-  batch_size=st.sampled_from([None, 8, 16, 100, 0, -3, 2.5]),
-  max_parallel=st.sampled_from([None, 1, 2, 0, -1, 1.5]),
-  variants=st.sampled_from([["sgd"], ["rkl1"], ["sgd", "rkl1"], ["bogus"], [], ["sgd", "sgd"]]),
-)
-def test_property_sweep_runs_or_names_a_bad_argument(**kw):
-  bad = _bad_sweep_arguments(kw)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_property_sweep_runs_or_names_a_bad_argument(data_strategy):
+  kw, broken = _draw(data_strategy.draw, SWEEP_ALLOWED, SWEEP_NOT_ALLOWED)
   variants, ilrs = kw.pop("variants"), kw.pop("ilrs")
   call = functools.partial(
     hr.sweep, models.LinearRegression(), REGRESSION, variants, ilrs, progress=False, **kw
   )
-  if not bad:
-    result = call()
-    assert result.final("train_loss").shape[1:] == (len(result.ilrs), len(result.seeds))
-    return
-  with pytest.raises((ValueError, TypeError)) as err:
-    call()
-  assert any(name in str(err.value) for name in bad), (bad, str(err.value))
+  result = _runs_or_names(call, {"variant" if b == "variants" else b for b in broken})
+  if result is not None:
+    assert result.final("train_loss").shape[1:] == (len(ilrs), len(kw["seeds"]))
+    assert np.isfinite(result.final("train_loss")).all()
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-  init_lr=NUMBERS,
-  divergence=st.sampled_from(["kl", "rkl", "hellinger", "chi2", "neyman_chi2", "bogus", 3]),
-  algorithm=st.sampled_from([1, 2, 3, 0, 4, "1", 2.0]),
-  growth=st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.integers(-1, 3)),
-  warmup_steps=st.sampled_from([0, 2, -1, 1.5, None]),
-  granularity=st.sampled_from(["coordinate", "tensor", "global", "other", None]),
-)
-def test_property_hyperreg_runs_or_names_a_bad_argument(**kw):
-  bad = set()
-  if not (_is_number(kw["init_lr"]) and math.isfinite(kw["init_lr"]) and kw["init_lr"] > 0):
-    bad.add("init_lr")
-  if kw["divergence"] not in ("kl", "rkl", "hellinger", "chi2", "neyman_chi2"):
-    bad.add("divergence")
-  if kw["algorithm"] not in (1, 2, 3) or not _is_int(kw["algorithm"]):
-    bad.add("algorithm")
-  g = kw["growth"]
-  if g is not None and not (math.isfinite(g) and g >= 1):
-    bad.add("growth")
-  if not (_is_int(kw["warmup_steps"]) and kw["warmup_steps"] >= 0):
-    bad.add("warmup_steps")
-  if kw["granularity"] not in ("coordinate", "tensor", "global"):
-    bad.add("granularity")
-  if bad:
-    with pytest.raises((ValueError, TypeError)) as err:
-      hr.hyperreg(**kw)
-    assert any(name in str(err.value) for name in bad), (bad, str(err.value))
+HYPERREG_ALLOWED = {
+  "init_lr": st.one_of(st.floats(1e-6, 1e3), st.integers(1, 3)),
+  "divergence": st.sampled_from(["kl", "rkl", "hellinger", "chi2", "neyman_chi2"]),
+  "algorithm": st.sampled_from([1, 2, 3]),
+  "growth": st.one_of(st.none(), st.floats(1.0, 1e6), st.integers(1, 3)),
+  "warmup_steps": st.sampled_from([0, 2]),
+  "granularity": st.sampled_from(["coordinate", "tensor", "global"]),
+}
+HYPERREG_NOT_ALLOWED = {
+  "init_lr": BAD_NUMBER,
+  "divergence": st.sampled_from(["bogus", 3, None, ""]),
+  "algorithm": st.sampled_from([0, 4, "1", None, -1]),
+  "growth": st.one_of(st.floats(max_value=0.999), st.sampled_from([math.nan, math.inf, -1])),
+  "warmup_steps": st.sampled_from([-1, 1.5, None, "2"]),
+  "granularity": st.sampled_from(["other", None, 1]),
+}
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_property_hyperreg_runs_or_names_a_bad_argument(data_strategy):
+  kw, broken = _draw(data_strategy.draw, HYPERREG_ALLOWED, HYPERREG_NOT_ALLOWED)
+  if kw["warmup_steps"] == 2:
+    kw["warmup_lr"] = 0.01
+  opt = _runs_or_names(functools.partial(hr.hyperreg, **kw), broken)
+  if opt is None:
     return
-  opt = hr.hyperreg(**kw)
   params = {"w": jnp.array([1.0, -2.0, 0.5])}
   state = opt.init(params)
   for _ in range(3):
     updates, state = opt.update(jax.tree.map(jnp.sin, params), state, params)
     params = optax.apply_updates(params, updates)
-  if kw["init_lr"] <= 1e6:  # larger ones may overflow float32 parameters, legitimately
-    assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves((params, state)))
+  assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves((params, state)))
+
+
+LOADER_ALLOWED = {
+  "source": st.just("embedded"),
+  "data_dir": st.just(None),
+  "max_train": st.one_of(st.none(), st.integers(1, 5000)),
+  "max_test": st.one_of(st.none(), st.integers(1, 2000)),
+}
+LOADER_NOT_ALLOWED = {
+  "source": st.sampled_from(["bogus", None, 3, "synthetic"]),
+  "data_dir": st.sampled_from(["missing", "file", 3]),
+  "max_train": st.one_of(st.integers(max_value=0), st.sampled_from([1.5, "10", True])),
+  "max_test": st.one_of(st.integers(max_value=0), st.sampled_from([0.5, False, "1"])),
+}
 
 
 @settings(
-  max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+  max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-  source=st.sampled_from(["embedded", "local", "synthetic", "bogus", None, 3]),
-  data_dir=st.sampled_from([None, "missing", "file", 3]),
-  max_train=st.one_of(st.none(), st.integers(-2, 5000), st.sampled_from([1.5, "10", True])),
-  max_test=st.one_of(st.none(), st.integers(-2, 2000), st.sampled_from([0.5, False])),
-)
-def test_property_mnist_loader_loads_or_names_a_bad_argument(
-  tmp_path, source, data_dir, max_train, max_test
-):
+@given(st.data())
+def test_property_mnist_loader_loads_or_names_a_bad_argument(tmp_path, data_strategy):
+  kw, broken = _draw(data_strategy.draw, LOADER_ALLOWED, LOADER_NOT_ALLOWED)
   (tmp_path / "file").write_text("x")
-  if data_dir in ("missing", "file"):
-    data_dir = str(tmp_path / data_dir)
-  bad = set()
-  if source not in ("embedded", "local"):
-    bad.add("source")
-  elif source == "embedded" and data_dir is not None:
-    bad.add("data_dir")
-  elif source == "local":
-    bad.add("data_dir")  # never a folder of IDX files here
-  for name, value in (("max_train", max_train), ("max_test", max_test)):
-    if value is not None and not (_is_int(value) and value > 0):
-      bad.add(name)
-  if not bad:
-    ds = data.load_mnist(source, data_dir, max_train=max_train, max_test=max_test)
-    assert ds.num_train == min(max_train or 4000, 4000) and ds.num_test == min(
-      max_test or 1000, 1000
-    )
+  if kw["data_dir"] in ("missing", "file"):
+    kw["data_dir"] = str(tmp_path / kw["data_dir"])
+  call = functools.partial(data.load_mnist, kw.pop("source"), kw.pop("data_dir"), **kw)
+  try:
+    ds = _runs_or_names(call, broken)
+  except (FileNotFoundError, NotADirectoryError) as err:  # a missing or wrong data_dir
+    assert "data_dir" in broken and "data_dir" in str(err)
     return
-  with pytest.raises((ValueError, TypeError, FileNotFoundError, NotADirectoryError)) as err:
-    data.load_mnist(source, data_dir, max_train=max_train, max_test=max_test)
-  assert any(name in str(err.value) for name in bad), (bad, str(err.value))
+  if ds is not None:
+    assert ds.num_train == min(kw["max_train"] or 4000, 4000)
+    assert ds.num_test == min(kw["max_test"] or 1000, 1000)
+
+
+SYNTHETIC_ALLOWED = {
+  "num_train": st.integers(1, 50),
+  "num_test": st.integers(1, 20),
+  "dim": st.integers(1, 4),
+  "noise": st.one_of(st.floats(0.0, 10.0), st.integers(0, 2)),
+  "seed": st.integers(0, 2**40),
+}
+SYNTHETIC_NOT_ALLOWED = {
+  "num_train": st.one_of(st.integers(max_value=0), st.sampled_from([None, "1", True, 1.5])),
+  "num_test": st.one_of(st.integers(max_value=0), st.sampled_from([None, "2", False, 2.0])),
+  "dim": st.sampled_from([0, -1, 2.0, None]),
+  "noise": st.one_of(
+    st.floats(max_value=-1e-9), st.sampled_from([math.nan, math.inf, "0.1", None])
+  ),
+  "seed": st.one_of(st.integers(max_value=-1), st.sampled_from([1.5, "0", None, True])),
+}
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-  num_train=st.one_of(st.integers(-2, 50), st.sampled_from([None, "1", True, 1.5, math.nan])),
-  num_test=st.one_of(st.integers(-2, 20), st.sampled_from([None, "2", False, 2.0, math.inf])),
-  dim=st.sampled_from([1, 3, 0, -1, 2.0, None]),
-  noise=NUMBERS,
-  seed=st.one_of(st.integers(-3, 2**40), st.sampled_from([1.5, "0", None, True])),
-)
-def test_property_synthetic_regression_builds_or_names_a_bad_argument(
-  num_train, num_test, dim, noise, seed
-):
-  bad = {
-    name
-    for name, value in (("num_train", num_train), ("num_test", num_test), ("dim", dim))
-    if not (_is_int(value) and value > 0)
-  }
-  if not (_is_number(noise) and math.isfinite(noise) and noise >= 0):
-    bad.add("noise")
-  if not (_is_int(seed) and seed >= 0):
-    bad.add("seed")
-  if not bad:
-    ds = data.synthetic_linear_regression(num_train, num_test, dim, noise, seed)
-    assert ds.x_train.shape == (num_train, dim) and np.isfinite(ds.y_train).all()
-    return
-  with pytest.raises((ValueError, TypeError)) as err:
-    data.synthetic_linear_regression(num_train, num_test, dim, noise, seed)
-  assert any(name in str(err.value) for name in bad), (bad, str(err.value))
+@given(st.data())
+def test_property_synthetic_regression_builds_or_names_a_bad_argument(data_strategy):
+  kw, broken = _draw(data_strategy.draw, SYNTHETIC_ALLOWED, SYNTHETIC_NOT_ALLOWED)
+  ds = _runs_or_names(functools.partial(data.synthetic_linear_regression, **kw), broken)
+  if ds is not None:
+    assert ds.x_train.shape == (kw["num_train"], kw["dim"]) and np.isfinite(ds.y_train).all()
