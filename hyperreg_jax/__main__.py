@@ -76,7 +76,8 @@ def _out_prefix(text: str) -> str:
   return text
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
+  """The command line: every option has a help line, and ``--help`` shows its default."""
   parser = argparse.ArgumentParser(
     prog=PROG,
     description=__doc__.split("\n\n")[0],
@@ -125,7 +126,11 @@ def parse_args(argv=None):
     action="store_true",
     help="delete the pieces saved in OUT_pieces/ (damaged or stale ones too) and train all again",
   )
-  return parser.parse_args(argv)
+  return parser
+
+
+def parse_args(argv=None):
+  return build_parser().parse_args(argv)
 
 
 def _require_flax():
