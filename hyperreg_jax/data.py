@@ -315,11 +315,15 @@ def _load_tfds(name, data_dir, max_train, max_test, download) -> Dataset:
     ) from e
   if data_dir is not None:
     data_dir = os.fspath(pathlib.Path(data_dir).expanduser())
-  if not download:
-    _check_prepared(tfds, name, data_dir)
   splits = {}
   for split, limit in (("train", max_train), ("test", max_test)):
-    source = tfds.data_source(name, split=split, data_dir=data_dir, download=download)
+    try:
+      source = tfds.data_source(name, split=split, data_dir=data_dir, download=download)
+    except Exception:
+      missing = None if download else _not_prepared(tfds, name, data_dir)
+      if missing is not None:  # tfds' own message can claim the data "is already prepared"
+        raise missing from None
+      raise
     n = len(source) if limit is None else min(limit, len(source))
     images = labels = None
     for i in range(n):  # per-record access: works for every tfds data source (and its mocks)
@@ -351,13 +355,13 @@ def _load_tfds(name, data_dir, max_train, max_test, download) -> Dataset:
   )
 
 
-def _check_prepared(tfds, name: str, data_dir: str | None) -> None:
-  """With ``download=False``: a clear error when tfds has no prepared copy of ``name``."""
+def _not_prepared(tfds, name: str, data_dir: str | None) -> FileNotFoundError | None:
+  """The error to raise when tfds has no prepared copy of ``name``; ``None`` if it has one."""
   builder = tfds.builder(name, data_dir=data_dir)
   if builder.is_prepared():
-    return
+    return None
   local = "the IDX files" if name == "mnist" else "cifar-10-batches-py"
-  raise FileNotFoundError(
+  return FileNotFoundError(
     f"{name} is not prepared for tfds in {builder.data_dir} (download=False, so nothing "
     f"was fetched). Pass download=True to let tfds download and prepare it (needs the "
     f"internet and pip install 'hyperreg_jax[tfds]'), point data_dir at a folder that "
