@@ -223,6 +223,12 @@ def main(argv=None):
     saved.append(_plot(result, args.out + ".png"))
   except OSError as err:
     raise SystemExit(f"{PROG}: error: cannot save to --out={args.out!r}: {err}") from None
+  except KeyboardInterrupt:
+    print(
+      f"\ninterrupted while saving: every file is either complete or untouched, and all "
+      f"pieces are in {pieces}/; run the same command again to write the results."
+    )
+    raise SystemExit(130) from None
   print("\nsaved: " + ", ".join(p for p in saved if p))
 
 
