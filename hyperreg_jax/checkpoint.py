@@ -277,6 +277,8 @@ def _code_hash(code: types.CodeType) -> str:
   for const in code.co_consts:
     if isinstance(const, types.CodeType):
       digest.update(_code_hash(const).encode())
+    elif isinstance(const, frozenset):  # its repr's order changes with the hash seed
+      digest.update(repr(sorted(map(repr, const))).encode())
     else:
       digest.update(repr(const).encode())
   return digest.hexdigest()[:16]
@@ -312,6 +314,8 @@ def _describe_value(value, depth: int):
     return [type(value).__name__, *(_describe_value(v, depth) for v in value)]
   if isinstance(value, dict):
     return {repr(k): _describe_value(v, depth) for k, v in value.items()}
+  if isinstance(value, (set, frozenset)):
+    return ["set", *sorted(json.dumps(_describe_value(v, depth), default=repr) for v in value)]
   if isinstance(value, types.ModuleType):
     return f"module {value.__name__} {getattr(value, '__version__', '')}"
   if callable(value):

@@ -269,3 +269,26 @@ def test_changed_callable_variant_under_the_same_label_is_not_reused(tmp_path):
   )
   assert changed.meta["reused_pieces"] == 0
   assert not np.allclose(changed.final("train_loss"), first.final("train_loss"))
+
+
+def test_description_is_the_same_in_another_process():
+  code = (
+    "import json, optax\n"
+    "from hyperreg_jax import checkpoint\n"
+    "names = {'alpha', 'beta', 'gamma', 'delta'}\n"
+    "def make(lr, kind='sgd'):\n"
+    "  return optax.sgd(lr) if kind in {'sgd', 'plain', 'vanilla', 'basic'} else names\n"
+    "print(json.dumps(checkpoint.describe_callable(make), sort_keys=True))\n"
+  )
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), *sys.path])))
+  outputs = {
+    subprocess.run(
+      [sys.executable, "-c", code],
+      capture_output=True,
+      text=True,
+      env={**env, "PYTHONHASHSEED": str(seed)},
+      check=True,
+    ).stdout
+    for seed in (1, 2, 3)
+  }
+  assert len(outputs) == 1, outputs
