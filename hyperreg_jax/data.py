@@ -317,7 +317,13 @@ def _load_tfds(name, data_dir, max_train, max_test, download) -> Dataset:
     data_dir = os.fspath(pathlib.Path(data_dir).expanduser())
   splits = {}
   for split, limit in (("train", max_train), ("test", max_test)):
-    source = tfds.data_source(name, split=split, data_dir=data_dir, download=download)
+    try:
+      source = tfds.data_source(name, split=split, data_dir=data_dir, download=download)
+    except Exception:
+      missing = None if download else _not_prepared(tfds, name, data_dir)
+      if missing is not None:  # tfds' own message can claim the data "is already prepared"
+        raise missing from None
+      raise
     n = len(source) if limit is None else min(limit, len(source))
     images = labels = None
     for i in range(n):  # per-record access: works for every tfds data source (and its mocks)
@@ -346,6 +352,21 @@ def _load_tfds(name, data_dir, max_train, max_test, download) -> Dataset:
       "licence": _MNIST_LICENCE if name == "mnist" else "see tfds catalog (cifar10)",
       "citation": _MNIST_CITATION if name == "mnist" else _CIFAR_CITATION,
     },
+  )
+
+
+def _not_prepared(tfds, name: str, data_dir: str | None) -> FileNotFoundError | None:
+  """The error to raise when tfds has no prepared copy of ``name``; ``None`` if it has one."""
+  builder = tfds.builder(name, data_dir=data_dir)
+  if builder.is_prepared():
+    return None
+  local = "the IDX files" if name == "mnist" else "cifar-10-batches-py"
+  return FileNotFoundError(
+    f"{name} is not prepared for tfds in {builder.data_dir} (download=False, so nothing "
+    f"was fetched). Pass download=True to let tfds download and prepare it (needs the "
+    f"internet and pip install 'hyperreg_jax[tfds]'), point data_dir at a folder that "
+    f"holds a prepared copy, or put {local} in a folder and use source='local', "
+    f"data_dir=that folder."
   )
 
 
@@ -710,9 +731,12 @@ def synthetic_linear_regression(
   num_train = _check_count("num_train", num_train)
   num_test = _check_count("num_test", num_test)
   dim = _check_count("dim", dim)
+  if isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)):
+    raise ValueError(f"noise={noise!r} must be a finite number >= 0")
   noise = float(noise)
   if not np.isfinite(noise) or noise < 0:
     raise ValueError(f"noise={noise!r} must be a finite number >= 0")
+  _check_seed(seed)
   rng = np.random.default_rng(seed)
   w_true = rng.standard_normal(dim)
   b_true = float(rng.standard_normal())
@@ -762,6 +786,7 @@ def synthetic_cifar10(num_train: int = 256, num_test: int = 64, seed: int = 0) -
   """
   num_train = _check_count("num_train", num_train)
   num_test = _check_count("num_test", num_test)
+  _check_seed(seed)
   palette = np.random.default_rng(10).uniform(0.2, 0.8, size=(10, 3))  # fixed across seeds
   ramp = np.linspace(-0.5, 0.5, 32)
   patterns = np.stack(
@@ -822,9 +847,16 @@ def _check_count(arg: str, value, allow_none: bool = False):
   return int(value)
 
 
+def _check_seed(seed) -> None:
+  if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    raise ValueError(f"seed={seed!r} must be an integer >= 0")
+
+
 def _check_dir(data_dir: PathLike | None) -> pathlib.Path:
   if data_dir is None:
     raise ValueError("data_dir is required for source='local' (the directory holding the files)")
+  if not isinstance(data_dir, (str, os.PathLike)):
+    raise ValueError(f"data_dir={data_dir!r} must be a path (str or os.PathLike)")
   path = pathlib.Path(data_dir).expanduser()
   if not path.exists():
     raise FileNotFoundError(f"data_dir {path} does not exist")

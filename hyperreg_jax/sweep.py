@@ -44,7 +44,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from hyperreg_jax import checkpoint as checkpoint_io
-from hyperreg_jax import transform
+from hyperreg_jax import transform, validate
 from hyperreg_jax.train import Trainer, progress_bar
 
 _BASELINES = {
@@ -104,7 +104,10 @@ def _variants(variants, weight_decay) -> dict[str, Callable]:
 
 
 def _check_grid(ilrs, seeds):
-  ilrs = np.asarray(ilrs, np.float64).reshape(-1) if np.ndim(ilrs) <= 1 else None
+  try:
+    ilrs = np.asarray(ilrs, np.float64).reshape(-1) if np.ndim(ilrs) <= 1 else None
+  except (TypeError, ValueError):
+    ilrs = None
   if ilrs is None or ilrs.size == 0 or not np.all(np.isfinite(ilrs) & (ilrs > 0)):
     raise ValueError("ilrs must be a non-empty 1-D sequence of finite numbers > 0.")
   seeds = np.asarray(seeds).reshape(-1)
@@ -148,17 +151,27 @@ def _grid_runner(trainer: Trainer, mesh: Mesh):
 class _Pieces:
   """Finished pieces of a sweep, one (variant, seed, chunk of ILRs) a file."""
 
+  RETRY = "delete it, or run again with resume=False (--no-resume) to train every piece afresh"
+
   def __init__(self, directory, tag: str):
-    self.directory = pathlib.Path(directory)
+    self.directory = checkpoint_io.check_writable(pathlib.Path(directory) / "piece", "checkpoint")
+    self.directory = self.directory.parent
     self.tag = tag
+    self.reused = 0
 
   def _path(self, variant: int, seed: int, chunk: int) -> pathlib.Path:
     return self.directory / f"piece-{self.tag}-v{variant}-s{seed}-c{chunk}.npz"
 
+  def clear(self) -> int:
+    """Removes every saved piece in the directory (damaged and stale ones included)."""
+    return checkpoint_io.remove_saved(self.directory, "piece-*.npz")
+
   def load(self, variant, seed, chunk):
-    saved = checkpoint_io.load(self._path(variant, seed, chunk))
+    path = self._path(variant, seed, chunk)
+    saved = checkpoint_io.load(path, ("diverged", "diverged_at"), self.RETRY)
     if saved is None:
       return None
+    self.reused += 1
     history = {k.removeprefix("history/"): v for k, v in saved.items() if k.startswith("history/")}
     return saved["diverged"], saved["diverged_at"], history
 
@@ -225,28 +238,34 @@ class SweepResult:
     return rows
 
   def to_csv(self, path) -> None:
-    """Writes :meth:`records` as CSV."""
+    """Writes :meth:`records` as CSV (atomically; missing folders are created)."""
     import csv
 
     rows = self.records()
-    with open(path, "w", newline="") as f:
+    with checkpoint_io.atomic_write(path, "w") as f:
       writer = csv.DictWriter(f, fieldnames=list(rows[0]))
       writer.writeheader()
       writer.writerows(rows)
 
   def save(self, path) -> tuple[str, str]:
-    """Saves to ``path.npz`` (arrays) and ``path.json`` (labels and metadata)."""
+    """Saves to ``path.npz`` (arrays) and ``path.json`` (labels and metadata).
+
+    Each file is written atomically (:func:`hyperreg_jax.checkpoint.atomic_write`): a
+    kill leaves the complete old file or the complete new one. Missing folders are
+    created.
+    """
     base = os.fspath(path).removesuffix(".npz").removesuffix(".json")
     arrays = {f"curve/{k}": v for k, v in self.curves.items()}
-    np.savez_compressed(
-      base + ".npz",
-      ilrs=self.ilrs,
-      seeds=self.seeds,
-      diverged=self.diverged,
-      diverged_at=self.diverged_at,
-      **arrays,
-    )
-    with open(base + ".json", "w") as f:
+    with checkpoint_io.atomic_write(base + ".npz") as f:
+      np.savez_compressed(
+        f,
+        ilrs=self.ilrs,
+        seeds=self.seeds,
+        diverged=self.diverged,
+        diverged_at=self.diverged_at,
+        **arrays,
+      )
+    with checkpoint_io.atomic_write(base + ".json", "w") as f:
       json.dump({"variants": self.variants, "meta": self.meta}, f, indent=2)
     return base + ".npz", base + ".json"
 
@@ -260,19 +279,16 @@ class SweepResult:
           f"{base + suffix}: no saved sweep result there "
           "(SweepResult.save writes a .npz and a .json)."
         )
-    with open(base + ".json") as f:
-      info = json.load(f)
-    with np.load(base + ".npz") as z:
-      curves = {k.removeprefix("curve/"): z[k] for k in z.files if k.startswith("curve/")}
-      return cls(
-        info["variants"],
-        z["ilrs"],
-        z["seeds"],
-        curves,
-        z["diverged"],
-        z["diverged_at"],
-        info["meta"],
-      )
+    hint = "save the result again, or rerun the sweep"
+    try:
+      with open(base + ".json") as f:
+        info = json.load(f)
+      variants, meta = info["variants"], info["meta"]
+    except (ValueError, KeyError, TypeError) as err:
+      raise checkpoint_io.damaged(base + ".json", err, hint) from err
+    z = checkpoint_io.load(base + ".npz", ("ilrs", "seeds", "diverged", "diverged_at"), hint)
+    curves = {k.removeprefix("curve/"): v for k, v in z.items() if k.startswith("curve/")}
+    return cls(variants, z["ilrs"], z["seeds"], curves, z["diverged"], z["diverged_at"], meta)
 
   def summary(self, metric: str = "train_loss") -> str:
     """A plain-text table of the final ``metric`` (mean over seeds), variant x ILR.
@@ -336,7 +352,14 @@ def _as_arrays(dataset):
     raise ValueError(
       "dataset must be a hyperreg_jax.data.Dataset or a tuple (x_train, y_train[, x_test, y_test])."
     )
-  return tuple(None if a is None else np.asarray(a) for a in arrays)
+  names = ("x_train", "y_train", "x_test", "y_test")
+  out = []
+  for name, a in zip(names, arrays):
+    try:
+      out.append(None if a is None else np.asarray(a))
+    except (TypeError, ValueError) as err:
+      raise ValueError(f"dataset: {name} is not an array of numbers ({err}).") from None
+  return tuple(out)
 
 
 def _default_loss(dataset, y_train):
@@ -396,6 +419,7 @@ def sweep(
   devices=None,
   progress: bool = True,
   checkpoint: str | os.PathLike | None = None,
+  resume: bool = True,
 ) -> SweepResult:
   """Trains every (variant, ILR, seed) combination, each variant in one compiled call.
 
@@ -421,17 +445,32 @@ def sweep(
     checkpoint: a directory where every finished (variant, seed, chunk) is saved;
       calling :func:`sweep` again with the same arguments after an interruption
       loads those and runs only the rest. Callable variants are identified by
-      their label and ``__qualname__``: rename the label when you change one.
+      their label, code, defaults and captured values (a ``functools.partial``'s
+      arguments too); one whose captured values cannot be described raises
+      ``ValueError`` (pass ``checkpoint=None``). Damaged pieces raise a ``ValueError``
+      naming the file. ``meta["reused_pieces"]`` counts the pieces loaded.
+    resume: with ``False``, every piece saved in ``checkpoint`` (damaged and stale ones
+      included) is deleted first and everything is trained again.
 
   Returns:
     A :class:`SweepResult`.
+
+  Raises:
+    ValueError, TypeError: bad arguments or data (checked before anything compiles):
+      see :mod:`hyperreg_jax.validate`.
   """
   x_train, y_train, x_test, y_test = _as_arrays(dataset)
+  seeds = validate.check_seeds(seeds)
+  weight_decay = validate.check_weight_decay(weight_decay)
   ilrs, seeds = _check_grid(ilrs, seeds)
   factories = _variants(variants, weight_decay)
   mesh = grid_mesh(devices)
   n_dev = mesh.size
-  if max_parallel is not None and (isinstance(max_parallel, bool) or max_parallel < 1):
+  if max_parallel is not None and (
+    isinstance(max_parallel, bool)
+    or not isinstance(max_parallel, (int, np.integer))
+    or max_parallel < 1
+  ):
     raise ValueError(f"max_parallel must be None or an integer >= 1, got {max_parallel!r}.")
   # One seed at a time; chunks of ILRs, the last padded with copies of the first ILR.
   chunk = min(max_parallel or ilrs.size, ilrs.size)
@@ -444,10 +483,6 @@ def sweep(
 
   ilr_sharding = NamedSharding(mesh, P("grid"))
   replicated = NamedSharding(mesh, P())
-  data = tuple(
-    None if a is None else _global_array(a, replicated) for a in (x_train, y_train, x_test, y_test)
-  )
-  keys = [_global_array(key, replicated) for key in keys]
   loss = loss or _default_loss(dataset, y_train)
   traces = {}  # compilations per variant during this call (0 when reused)
   outputs = {}
@@ -463,6 +498,13 @@ def sweep(
     )
     for label, make_tx in factories.items()
   }
+  for label, trainer in trainers.items():
+    validate.check_optimizer(label, trainer.make_tx, ilrs[0])
+  next(iter(trainers.values())).check_data(x_train, y_train, x_test, y_test)
+  data = tuple(
+    None if a is None else _global_array(a, replicated) for a in (x_train, y_train, x_test, y_test)
+  )
+  keys = [_global_array(key, replicated) for key in keys]
   store = None
   if checkpoint is not None:
     description = dict(
@@ -474,6 +516,8 @@ def sweep(
     )
     tag = checkpoint_io.fingerprint(description, (x_train, y_train, x_test, y_test))
     store = _Pieces(checkpoint, tag)
+    if not resume:
+      store.clear()
   bar = progress_bar(
     progress, total=len(factories) * n_chunks * chunk * seeds.size, desc="sweep", unit="run"
   )
@@ -514,6 +558,7 @@ def sweep(
       devices=n_dev,
       chunk=chunk,
       chunks=n_chunks,
+      reused_pieces=0 if store is None else store.reused,
       traces=traces,
       processes=jax.process_count(),
     ),

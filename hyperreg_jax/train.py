@@ -45,7 +45,7 @@ import numpy as np
 import optax
 
 from hyperreg_jax import checkpoint as checkpoint_io
-from hyperreg_jax import transform
+from hyperreg_jax import transform, validate
 
 __all__ = ["TrainState", "Trainer", "LOSSES"]
 
@@ -340,6 +340,7 @@ class Trainer:
     *,
     progress=True,
     checkpoint=None,
+    resume=True,
   ):
     """:meth:`run` for one configuration, epoch by epoch, with a tqdm bar.
 
@@ -349,7 +350,11 @@ class Trainer:
     ``checkpoint``: a directory. After every epoch the state and the history so far
     are saved there; calling ``fit`` again with the same arguments after an
     interruption resumes after the last finished epoch, with identical results.
+    ``resume=False`` ignores (and replaces) what was saved there.
+
+    The data is checked first, on the host (see :meth:`check_data`).
     """
+    self.check_data(x_train, y_train, x_test, y_test)
     init_key, epoch_keys = self._keys(key)
     init_lr = jnp.asarray(init_lr)
     x_train, y_train, x_test, y_test = jax.tree.map(jnp.asarray, (x_train, y_train, x_test, y_test))
@@ -358,7 +363,8 @@ class Trainer:
     path = None
     if checkpoint is not None:
       path = self._checkpoint_path(checkpoint, init_lr, key, (x_train, y_train, x_test, y_test))
-      state, records = _restore(checkpoint_io.load(path), state)
+      saved = checkpoint_io.load(path, retry_hint=_RETRY) if resume else None
+      state, records = _restore(saved, state, path)
     epochs = range(len(records), self.epochs)
     bar = progress_bar(progress, iterable=epochs, desc="epoch", leave=False)
     for e in bar or epochs:
@@ -374,11 +380,41 @@ class Trainer:
         )
     return state, jax.tree.map(lambda *v: jnp.stack(v), *records)
 
+  def check_data(self, x_train, y_train, x_test=None, y_test=None) -> None:
+    """Checks the data on the host before anything compiles (see :mod:`hyperreg_jax.validate`).
+
+    Raises a ``ValueError``/``TypeError`` naming the array for an empty training set,
+    NaN or infinity, labels outside ``[0, number of model outputs)``, float labels
+    with ``loss="cross_entropy"``, or a test half without the other; warns about
+    integer images in 0..255.
+    """
+    arrays = tuple(None if a is None else np.asarray(a) for a in (x_train, y_train, x_test, y_test))
+    num_classes = None
+    x = arrays[0]
+    if self.classification and x is not None and x.size and np.issubdtype(x.dtype, np.number):
+      num_classes = self.num_outputs(arrays[0][:1])
+    validate.check_data(*arrays, classification=self.classification, num_classes=num_classes)
+
+  def num_outputs(self, sample_x) -> int:
+    """The size of the model's last output axis, from shapes only (nothing runs)."""
+    kw = {"train": False} if _takes_train(type(self.model)) else {}
+    sample = jax.ShapeDtypeStruct(np.shape(sample_x), jnp.result_type(np.asarray(sample_x)))
+    variables = jax.eval_shape(self.model.init, jax.random.key(0), sample, **kw)
+    return int(
+      jax.eval_shape(lambda v, x: self.model.apply(v, x, **kw), variables, sample).shape[-1]
+    )
+
   def describe(self) -> dict:
-    """The configuration as JSON-able values (no memory addresses), for fingerprints."""
+    """The configuration as JSON-able values (no memory addresses), for fingerprints.
+
+    The optimizer factory is described by its code, defaults and captured values
+    (:func:`hyperreg_jax.checkpoint.describe_callable`), the model by its repr and its
+    class's code. Raises ``ValueError`` when ``make_tx`` cannot be described.
+    """
     return dict(
       model=repr(self.model),
-      make_tx=checkpoint_io.callable_name(self.make_tx),
+      model_code=checkpoint_io.describe_callable(type(self.model)),
+      make_tx=checkpoint_io.describe_callable(self.make_tx),
       loss=self.loss,
       batch_size=self.batch_size,
       epochs=self.epochs,
@@ -402,14 +438,25 @@ def _snapshot(state: TrainState, records: list[dict]) -> dict:
   return arrays
 
 
-def _restore(saved: dict | None, fresh: TrainState) -> tuple[TrainState, list[dict]]:
+_RETRY = "delete it, or call fit with resume=False to train from the start"
+
+
+def _restore(saved: dict | None, fresh: TrainState, path=None) -> tuple[TrainState, list[dict]]:
   """Inverse of :func:`_snapshot`, shaped like ``fresh``; nothing saved: ``(fresh, [])``."""
   if saved is None:
     return fresh, []
   leaves, treedef = jax.tree.flatten(fresh)
-  restored = [jnp.asarray(saved[f"state/{i}"].view(leaf.dtype)) for i, leaf in enumerate(leaves)]
-  history = {k.removeprefix("history/"): v for k, v in saved.items() if k.startswith("history/")}
-  epochs = len(next(iter(history.values())))
+  try:
+    restored = []
+    for i, leaf in enumerate(leaves):
+      value = saved[f"state/{i}"].view(leaf.dtype)
+      if value.shape != leaf.shape:
+        raise ValueError(f"state/{i} has shape {value.shape}, expected {leaf.shape}")
+      restored.append(jnp.asarray(value))
+    history = {k.removeprefix("history/"): v for k, v in saved.items() if k.startswith("history/")}
+    epochs = len(next(iter(history.values())))
+  except (KeyError, ValueError, StopIteration) as err:
+    raise checkpoint_io.damaged(path, err, _RETRY) from err
   records = [{k: jnp.asarray(v[e]) for k, v in history.items()} for e in range(epochs)]
   return jax.tree.unflatten(treedef, restored), records
 

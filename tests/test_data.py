@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import pathlib
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -397,3 +400,25 @@ def test_other_argument_checks(tmp_path):
     data.load_cifar10("local", f)
   with pytest.raises(ValueError, match=r"x_train has 2 rows but y_train has 3"):
     data.Dataset("d", np.zeros((2, 1)), np.zeros(3), np.zeros((1, 1)), np.zeros(1), None, {})
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+def test_tfds_without_prepared_data_says_it_is_not_there(name, tmp_path):
+  pytest.importorskip("tensorflow_datasets")
+  with pytest.raises(FileNotFoundError) as err:
+    data.load(name, source="tfds", data_dir=tmp_path, download=False)
+  message = str(err.value)
+  assert f"{name} is not prepared for tfds in {tmp_path / name}" in message
+  assert "download=True" in message and "source='local'" in message
+  assert "already prepared" not in message
+
+
+def test_tfds_extra_brings_what_downloading_imports():
+  tomllib = pytest.importorskip("tomllib")
+  root = pathlib.Path(__file__).parents[1]
+  extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+  names = {re.split(r"[<>=;\[ ]", req)[0] for req in extras["tfds"]}
+  # tfds imports importlib_resources to build a dataset, and TensorFlow's gfile to prepare
+  # MNIST and CIFAR-10; neither is among tensorflow-datasets' own requirements.
+  assert {"tensorflow-datasets", "importlib_resources", "tensorflow"} <= names
+  assert importlib.util.find_spec("importlib_resources") is not None

@@ -1,8 +1,14 @@
 """The main command, end to end on a small slice of the embedded MNIST."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
+import pytest
 
 from hyperreg_jax import __main__ as main_command
 from hyperreg_jax.sweep import SweepResult
@@ -28,10 +34,155 @@ def test_main_command_sweeps_reports_and_saves(tmp_path, capsys):
   )
   printed = capsys.readouterr().out
   assert "final training loss" in printed and "final test accuracy" in printed
-  assert "sgd at ILR 1e+30, seed 0: non-finite at step" in printed
+  assert "sgd at ILR 1e+30, seed 0: diverged (non-finite at step" in printed
+  assert "columns: initial learning rate (ILR)" in printed
   for suffix in (".npz", ".json", ".csv", ".png"):
     assert (tmp_path / ("sweep" + suffix)).stat().st_size > 0
   result = SweepResult.load(out)
   assert result.variants == ["rkl1", "sgd"] and result.diverged[1, 1, 0]
   assert np.isfinite(result.final("train_loss")[:, 0]).all()
   assert json.loads((tmp_path / "sweep.json").read_text())["meta"]["num_train"] == 512
+
+
+# ----------------------------------------------------------------------------- arguments
+
+
+def test_help_has_a_line_and_a_default_for_every_option(capsys):
+  parser = main_command.build_parser()
+  options = [a for a in parser._actions if a.dest != "help"]
+  assert {a.dest for a in options} >= {"variants", "ilrs", "seeds", "epochs", "num_train", "out"}
+  with pytest.raises(SystemExit) as done:
+    main_command.parse_args(["--help"])
+  assert done.value.code == 0
+  text = " ".join(capsys.readouterr().out.split())
+  for action in options:
+    assert action.help, action.dest
+    assert " ".join(action.help.split()) in text
+  assert text.count("(default: ") == len(options)
+
+
+BAD_ARGV = [
+  (["--num-train", "-5"], "--num-train: -5 must be an integer >= 1"),
+  (["--num-train", "0"], "--num-train: 0 must be an integer >= 1"),
+  (["--num-train", "1.5"], "--num-train: '1.5' is not an integer"),
+  (["--num-train", "many"], "--num-train: 'many' is not an integer"),
+  (["--epochs", "0"], "--epochs: 0 must be"),
+  (["--epochs", "-2"], "--epochs: -2 must be"),
+  (["--batch-size", "0"], "--batch-size: 0 must be"),
+  (["--ilrs", "0"], "--ilrs: 0 must be a finite number > 0"),
+  (["--ilrs", "0.1", "-1"], "--ilrs: -1 must be a finite number > 0"),
+  (["--ilrs", "nan"], "--ilrs: nan must be"),
+  (["--ilrs", "inf"], "--ilrs: inf must be"),
+  (["--ilrs", "big"], "--ilrs: 'big' is not a number"),
+  (["--seeds", "-1"], "--seeds: -1 must be an integer in [0, 2**32)"),
+  (["--seeds", "4294967296"], "--seeds: 4294967296 must be an integer in [0, 2**32)"),
+  (["--seeds", "0.5"], "--seeds: '0.5' is not an integer"),
+  (["--variants", "adam"], "--variants: invalid choice: 'adam'"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_ARGV, ids=[" ".join(a) for a, _ in BAD_ARGV])
+def test_bad_arguments_end_with_one_line_naming_the_option(argv, message, capsys):
+  with pytest.raises(SystemExit) as done:
+    main_command.parse_args(argv)
+  assert done.value.code == 2
+  err = capsys.readouterr().err
+  assert f"python -m hyperreg_jax: error: argument {message}" in err, err
+
+
+@pytest.mark.parametrize("where", ["file/out", "file/deeper/out", "folder", "folder/"])
+def test_unwritable_out_is_refused_before_training(where, tmp_path, capsys):
+  (tmp_path / "file").write_text("a regular file")
+  (tmp_path / "folder").mkdir()
+  with pytest.raises(SystemExit) as done:
+    main_command.main(["--out", str(tmp_path / where) + ("/" if where.endswith("/") else "")])
+  assert done.value.code == 2
+  captured = capsys.readouterr()
+  assert "argument --out:" in captured.err and "MNIST" not in captured.out
+  assert ("is a file, not a folder" in captured.err) == where.startswith("file")
+
+
+def _run_main(argv, **kwargs):
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), *sys.path])))
+  code = "import sys; from hyperreg_jax.__main__ import main; main(sys.argv[1:])"
+  return subprocess.Popen(
+    [sys.executable, "-c", code, *argv],
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+    env=env,
+    **kwargs,
+  )
+
+
+def test_without_flax_the_command_names_the_extra(tmp_path):
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), *sys.path])))
+  code = (
+    "import sys; sys.modules['flax'] = None\n"  # as if only the core were installed
+    "from hyperreg_jax.__main__ import main; main(['--out', sys.argv[1]])"
+  )
+  done = subprocess.run(
+    [sys.executable, "-c", code, str(tmp_path / "out")],
+    capture_output=True,
+    text=True,
+    env=env,
+    timeout=120,
+  )
+  assert done.returncode == 1
+  assert "pip install 'hyperreg_jax[experiments]'" in done.stderr
+  assert "Traceback" not in done.stderr and "ModuleNotFoundError" not in done.stderr
+
+
+def test_failed_runs_are_flagged_even_when_finite():
+  def per_ilr(*values):
+    return np.array(values, np.float32).reshape(1, 4, 1, 1)
+
+  # ILR 0.1 learns; 1 ends at chance; 10 ends above its starting loss; 100 diverged.
+  result = SweepResult(
+    ["sgd"],
+    np.array([0.1, 1.0, 10.0, 100.0]),
+    np.array([0]),
+    {
+      "train_loss": per_ilr(0.3, 0.4, 2.5, np.nan),
+      "test_accuracy": per_ilr(0.9, 0.1, 0.8, np.nan),
+      "step_loss": per_ilr(2.0, 2.0, 2.0, 2.0)[..., None],
+    },
+    np.array([False, False, False, True]).reshape(1, 4, 1),
+    np.array([-1, -1, -1, 0]).reshape(1, 4, 1),
+  )
+  failed = {float(ilr): reason for _, ilr, _, reason in main_command.failed_runs(result, 10)}
+  assert sorted(failed) == [1.0, 10.0]
+  assert failed[1.0] == "test accuracy 0.100 is at chance (0.1)"
+  assert failed[10.0] == "final loss 2.5 is above its starting loss 2"
+
+
+@pytest.mark.slow
+def test_ctrl_c_damage_and_resume(tmp_path):
+  out = tmp_path / "sweep"
+  pieces = tmp_path / "sweep_pieces"
+  argv = ["--variants", "rkl1", "sgd", "--seeds", "0", "1", "2", "3", "--ilrs", "0.1", "1"]
+  argv += ["--epochs", "1", "--num-train", "256", "--out", str(out)]
+  run = _run_main(argv)
+  deadline = time.monotonic() + 240
+  while not list(pieces.glob("piece-*.npz")) and time.monotonic() < deadline:
+    time.sleep(0.02)
+  run.send_signal(signal.SIGINT)
+  stdout, stderr = run.communicate(timeout=120)
+  assert run.returncode == 130, stderr
+  saved = len(list(pieces.glob("piece-*.npz")))
+  assert 1 <= saved < 8
+  assert f"interrupted: {saved} finished pieces are saved in {pieces}/" in stdout
+  assert "run the same command again to resume" in stdout
+  assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+  assert not out.with_suffix(".npz").exists()
+  # A damaged piece: one line naming it and the way out.
+  victim = sorted(pieces.glob("piece-*.npz"))[0]
+  victim.write_bytes(victim.read_bytes()[:100])
+  stdout, stderr = _run_main(argv).communicate(timeout=300)
+  assert f"error: {victim} is damaged" in stderr and "--no-resume" in stderr
+  assert "Traceback" not in stderr
+  # --no-resume deletes every piece and trains all; the next run reuses all of them.
+  stdout, _ = _run_main([*argv, "--no-resume"]).communicate(timeout=300)
+  assert "resumed" not in stdout and "saved: " in stdout
+  stdout, _ = _run_main(argv).communicate(timeout=300)
+  assert f"resumed: reused 8 of 8 pieces saved in {pieces}/" in stdout

@@ -1,0 +1,126 @@
+"""Checks of training data and arguments, on the host, before anything compiles.
+
+Every check raises a ``ValueError`` (or ``TypeError`` for a wrong kind of value)
+that names the argument, what it holds and what is allowed; data that is
+probably a mistake but can be right (images in 0..255) gives a warning.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+SEED_LIMIT = 2**32  # jax.random.key takes seeds in [0, 2**32); larger ones wrap around
+
+
+def check_data(x_train, y_train, x_test=None, y_test=None, *, classification, num_classes=None):
+  """Checks a training (and test) set once, on the host.
+
+  Args:
+    x_train, y_train, x_test, y_test: numpy arrays (``x_test``/``y_test`` together or
+      not at all).
+    classification: whether the labels are class indices (cross-entropy loss).
+    num_classes: the model's number of outputs; labels must lie in ``[0, num_classes)``.
+
+  Raises:
+    ValueError: an empty training set, mismatched lengths, a test half without the
+      other, NaN or infinity in any array, labels outside ``[0, num_classes)``, or
+      class labels that are not 1-D.
+    TypeError: arrays that are not numeric, or float labels with a classifier.
+  """
+  if (x_test is None) != (y_test is None):
+    given, missing = ("x_test", "y_test") if y_test is None else ("y_test", "x_test")
+    raise ValueError(f"{given} was given without {missing}: give both or neither.")
+  arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+  arrays = {name: a for name, a in arrays.items() if a is not None}
+  for name, a in arrays.items():
+    if a.ndim == 0 or a.shape[0] == 0:
+      raise ValueError(f"{name} is empty (shape {a.shape}): it needs at least one example.")
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or np.iscomplexobj(a):
+      raise TypeError(f"{name} has dtype {a.dtype}; it must hold real numbers.")
+    if np.issubdtype(a.dtype, np.inexact):
+      bad = np.flatnonzero(~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1))
+      if bad.size:
+        raise ValueError(
+          f"{name} holds NaN or infinity in {bad.size} of its {a.shape[0]} examples "
+          f"(the first at index {bad[0]}); clean or drop them before training."
+        )
+  for split in ("train", "test"):
+    x, y = arrays.get(f"x_{split}"), arrays.get(f"y_{split}")
+    if x is not None and x.shape[0] != y.shape[0]:
+      raise ValueError(
+        f"x_{split} has {x.shape[0]} examples but y_{split} has {y.shape[0]}: they must match."
+      )
+    if x is not None and np.issubdtype(x.dtype, np.integer) and x.max() > 1:
+      warnings.warn(
+        f"x_{split} holds integers up to {x.max()} ({x.dtype}); the models expect floats "
+        f"in [0, 1]: pass x_{split} / 255 for images.",
+        stacklevel=3,
+      )
+    if classification and y is not None:
+      _check_labels(f"y_{split}", y, num_classes)
+
+
+def _check_labels(name: str, y: np.ndarray, num_classes) -> None:
+  if not np.issubdtype(y.dtype, np.integer):
+    raise TypeError(
+      f"{name} has dtype {y.dtype}, but loss='cross_entropy' needs integer class labels: "
+      f"use {name}.astype(int) if they are class indices, or loss='mse' for regression."
+    )
+  if y.ndim != 1:
+    raise ValueError(f"{name} has shape {y.shape}; class labels must be 1-D, shape (N,).")
+  low, high = int(y.min()), int(y.max())
+  if low < 0 or (num_classes is not None and high >= num_classes):
+    allowed = f"[0, {num_classes})" if num_classes is not None else ">= 0"
+    raise ValueError(
+      f"{name} holds labels from {low} to {high}; they must lie in {allowed}"
+      + (f" (the model has {num_classes} outputs)." if num_classes is not None else ".")
+    )
+
+
+def check_seeds(seeds) -> np.ndarray:
+  """``seeds`` as a 1-D int64 array; each an integer in ``[0, 2**32)``.
+
+  Raises:
+    ValueError: no seeds, or a seed that is not an integer in ``[0, 2**32)``.
+  """
+  values = list(np.ravel(np.asarray(seeds, dtype=object)))
+  if not values:
+    raise ValueError(f"seeds={seeds!r} must be a non-empty sequence of integers.")
+  for seed in values:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+      raise ValueError(f"seeds must be integers in [0, 2**32); got {seed!r}.")
+    if not 0 <= int(seed) < SEED_LIMIT:
+      raise ValueError(
+        f"seeds must be integers in [0, 2**32); got {seed!r} "
+        "(jax.random.key would wrap it onto another seed)."
+      )
+  return np.asarray([int(s) for s in values], np.int64)
+
+
+def check_weight_decay(weight_decay) -> float:
+  """``weight_decay`` as a float: a finite number ``>= 0``."""
+  if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real):
+    raise TypeError(f"weight_decay={weight_decay!r} must be a finite number >= 0.")
+  if not math.isfinite(weight_decay) or weight_decay < 0:
+    raise ValueError(f"weight_decay={weight_decay!r} must be a finite number >= 0.")
+  return float(weight_decay)
+
+
+def check_optimizer(label: str, make_tx, init_lr: float) -> None:
+  """Checks that ``make_tx(init_lr)`` returns an optax transformation (``init``/``update``)."""
+  try:
+    tx = make_tx(float(init_lr))
+  except (TypeError, ValueError) as err:
+    raise type(err)(
+      f"variants: {label!r} failed when called with init_lr={float(init_lr):g}: {err}"
+    ) from err
+  if not (callable(getattr(tx, "init", None)) and callable(getattr(tx, "update", None))):
+    raise TypeError(
+      f"variants: {label!r} returned {type(tx).__name__} for init_lr={float(init_lr):g}; "
+      "a callable variant must map init_lr to an optax transformation "
+      "(e.g. lambda lr: optax.sgd(lr))."
+    )

@@ -1,0 +1,419 @@
+"""Bad data and bad arguments: stopped on the host, before compiling, by an error naming them.
+
+Hand-written cases per kind of problem, then property tests (hypothesis) over the
+arguments of ``hr.sweep``, ``hr.hyperreg`` and the data loaders: every generated input
+either runs or raises ``ValueError``/``TypeError`` whose message names a bad argument.
+"""
+
+import functools
+import importlib
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import hyperreg_jax as hr
+from hyperreg_jax import data, models, train
+from hyperreg_jax.train import Trainer
+
+sweep_module = importlib.import_module("hyperreg_jax.sweep")
+
+RNG = np.random.default_rng(0)
+X = RNG.random((24, 4)).astype(np.float32)
+Y = np.arange(24, dtype=np.int32) % 3
+XT, YT = X[:8].copy(), Y[:8].copy()
+CLASSIFIER = models.MLP(hidden=8, num_classes=3)
+REGRESSION = data.synthetic_linear_regression(num_train=16, num_test=8, dim=2, seed=2)
+
+
+def _set(array, index, value, dtype=None):
+  out = np.array(array, dtype=dtype or array.dtype)
+  out[index] = value
+  return out
+
+
+# (case, (x_train, y_train, x_test, y_test), expected error, pattern naming the problem)
+BAD_CLASSIFICATION_DATA = [
+  ("label == num_classes", (X, _set(Y, 5, 3), XT, YT), ValueError, r"y_train .* \[0, 3\)"),
+  ("label 12", (X, _set(Y, 0, 12), XT, YT), ValueError, r"y_train holds labels from 0 to 12"),
+  ("label -1", (X, _set(Y, 3, -1), XT, YT), ValueError, r"y_train holds labels from -1"),
+  ("test label 99", (X, Y, XT, _set(YT, 2, 99)), ValueError, r"y_test .* \[0, 3\)"),
+  ("test label -7", (X, Y, XT, _set(YT, 2, -7)), ValueError, r"y_test holds labels from -7"),
+  ("NaN input", (_set(X, (4, 1), np.nan), Y, XT, YT), ValueError, r"x_train holds NaN"),
+  ("inf input", (_set(X, (0, 0), np.inf), Y, XT, YT), ValueError, r"x_train .*index 0"),
+  ("-inf test input", (X, Y, _set(XT, (7, 3), -np.inf), YT), ValueError, r"x_test holds NaN"),
+  ("empty train", (X[:0], Y[:0], XT, YT), ValueError, r"x_train is empty"),
+  ("empty test", (X, Y, XT[:0], YT[:0]), ValueError, r"x_test is empty"),
+  ("x_test alone", (X, Y, XT, None), ValueError, r"x_test was given without y_test"),
+  ("y_test alone", (X, Y, None, YT), ValueError, r"y_test was given without x_test"),
+  ("float labels", (X, Y.astype(np.float32), XT, YT), TypeError, r"y_train has dtype float32"),
+  ("float test labels", (X, Y, XT, YT + 0.5), TypeError, r"y_test has dtype float64"),
+  ("2-D labels", (X, Y[:, None], XT, YT), ValueError, r"y_train has shape \(24, 1\)"),
+  ("short labels", (X, Y[:20], XT, YT), ValueError, r"x_train has 24 .* y_train has 20"),
+  ("short test labels", (X, Y, XT, YT[:3]), ValueError, r"x_test has 8 .* y_test has 3"),
+  ("text inputs", (X.astype(str), Y, XT, YT), TypeError, r"x_train has dtype <U"),
+  ("complex inputs", (X + 1j, Y, XT, YT), TypeError, r"x_train has dtype complex"),
+]
+
+RX, RY, RXT, RYT = REGRESSION.x_train, REGRESSION.y_train, REGRESSION.x_test, REGRESSION.y_test
+BAD_REGRESSION_DATA = [
+  ("NaN target", (RX, _set(RY, 3, np.nan)), r"y_train holds NaN .* index 3"),
+  ("inf target", (RX, _set(RY, 0, np.inf)), r"y_train holds NaN or infinity"),
+  ("NaN test target", (RX, RY, RXT, _set(RYT, 1, np.nan)), r"y_test holds NaN"),
+  ("inf test input", (RX, RY, _set(RXT, (2, 1), -np.inf), RYT), r"x_test holds NaN"),
+  ("empty regression", (RX[:0], RY[:0]), r"x_train is empty"),
+  ("regression test half", (RX, RY, RXT, None), r"x_test was given without y_test"),
+]
+
+
+@pytest.fixture
+def nothing_compiles(monkeypatch):
+  """Fails the test if a sweep or a fit reaches compilation."""
+
+  def refuse(*args, **kwargs):
+    raise AssertionError("reached compilation: the bad input was not caught first")
+
+  monkeypatch.setattr(sweep_module, "_grid_runner", refuse)
+  monkeypatch.setattr(train, "_jit_init", refuse)
+
+
+def _run(entry, model, arrays, loss=None):
+  if entry == "sweep":
+    return hr.sweep(
+      model, arrays, ["sgd"], [0.1], epochs=1, batch_size=8, progress=False, loss=loss
+    )
+  trainer = Trainer(model, make_tx=optax.sgd, loss=loss or "cross_entropy", batch_size=8)
+  return trainer.fit(0.1, jax.random.key(0), *arrays, progress=False)
+
+
+@pytest.mark.parametrize("entry", ["sweep", "fit"])
+@pytest.mark.parametrize(
+  "arrays, error, match",
+  [c[1:] for c in BAD_CLASSIFICATION_DATA],
+  ids=[c[0] for c in BAD_CLASSIFICATION_DATA],
+)
+def test_bad_classification_data_is_named_before_compiling(
+  entry, arrays, error, match, nothing_compiles
+):
+  with pytest.raises(error, match=match):
+    _run(entry, CLASSIFIER, arrays, loss="cross_entropy")
+
+
+@pytest.mark.parametrize("entry", ["sweep", "fit"])
+@pytest.mark.parametrize(
+  "arrays, match", [c[1:] for c in BAD_REGRESSION_DATA], ids=[c[0] for c in BAD_REGRESSION_DATA]
+)
+def test_bad_regression_data_is_named_before_compiling(entry, arrays, match, nothing_compiles):
+  with pytest.raises(ValueError, match=match):
+    _run(entry, models.LinearRegression(), arrays, loss="mse")
+
+
+def test_images_in_0_255_warn_and_still_train():
+  images = (X * 255).astype(np.uint8)
+  with pytest.warns(UserWarning, match=r"x_train holds integers up to 2\d\d .*/ 255"):
+    result = hr.sweep(
+      CLASSIFIER, (images, Y), ["sgd"], [0.1], epochs=1, batch_size=8, progress=False
+    )
+  assert result.final("train_loss").shape == (1, 1, 1)
+
+
+def test_optimizer_divergence_is_still_reported_as_diverged():
+  # Clean data, an absurd learning rate: a divergence with its step, not a data error.
+  result = hr.sweep(
+    CLASSIFIER, (X, Y, XT, YT), ["sgd"], [0.1, 1e30], epochs=1, batch_size=8, progress=False
+  )
+  assert result.diverged[0].tolist() == [[False], [True]]
+  assert result.diverged_at[0, 1, 0] >= 0 and result.diverged_at[0, 0, 0] == -1
+
+
+# ----------------------------------------------------------------------------- arguments
+
+
+def _returns(value):
+  return lambda lr: value
+
+
+BAD_SWEEP_ARGUMENTS = [
+  ({"seeds": [2**32]}, ValueError, r"seeds must be integers in \[0, 2\*\*32\); got 4294967296"),
+  ({"seeds": [2**64 + 3]}, ValueError, r"seeds must be"),
+  ({"seeds": [-1]}, ValueError, r"seeds must be .* got -1"),
+  ({"seeds": [0, 1.5]}, ValueError, r"seeds must be .* got 1.5"),
+  ({"seeds": [True]}, ValueError, r"seeds must be"),
+  ({"seeds": ["0"]}, ValueError, r"seeds must be"),
+  ({"seeds": []}, ValueError, r"seeds="),
+  ({"weight_decay": math.nan}, ValueError, r"weight_decay=nan must be a finite number >= 0"),
+  ({"weight_decay": math.inf}, ValueError, r"weight_decay=inf"),
+  ({"weight_decay": -1e-4}, ValueError, r"weight_decay=-0.0001"),
+  ({"weight_decay": "1e-4"}, TypeError, r"weight_decay='1e-4'"),
+  ({"weight_decay": None}, TypeError, r"weight_decay=None"),
+  ({"variants": [_returns(None)]}, TypeError, r"variants: '<lambda>' returned NoneType"),
+  ({"variants": {"x": _returns(0.1)}}, TypeError, r"variants: 'x' returned float"),
+  ({"variants": {"x": _returns(optax.sgd)}}, TypeError, r"variants: 'x' returned function"),
+  ({"variants": {"g": lambda lr: hr.hyperreg(lr, growth="2")}}, TypeError, r"variants: 'g' failed"),
+  (
+    {"variants": {"a": lambda lr: hr.hyperreg(lr, algorithm=7)}},
+    ValueError,
+    r"variants: 'a'.*algorithm",
+  ),
+  ({"variants": ["bogus"]}, ValueError, r"variant must be one of"),
+  ({"ilrs": "abc"}, ValueError, r"ilrs must be"),
+  ({"ilrs": [0.0]}, ValueError, r"ilrs must be"),
+  ({"ilrs": [math.nan]}, ValueError, r"ilrs must be"),
+  ({"ilrs": []}, ValueError, r"ilrs must be"),
+  ({"max_parallel": 1.5}, ValueError, r"max_parallel must be"),
+  ({"max_parallel": "2"}, ValueError, r"max_parallel must be"),
+  ({"epochs": 0}, ValueError, r"epochs=0"),
+  ({"batch_size": -3}, ValueError, r"batch_size=-3"),
+  ({"loss": "hinge"}, ValueError, r"loss='hinge'"),
+  ({"dataset": (X, Y, XT)}, ValueError, r"dataset must be"),
+  ({"dataset": ([[1.0, 2.0], [3.0]], [0, 1])}, ValueError, r"dataset: x_train"),
+]
+
+
+@pytest.mark.parametrize(
+  "bad, error, match", BAD_SWEEP_ARGUMENTS, ids=[str(c[0])[:40] for c in BAD_SWEEP_ARGUMENTS]
+)
+def test_bad_sweep_arguments_are_named(bad, error, match, nothing_compiles):
+  kwargs = dict(model=CLASSIFIER, dataset=(X, Y), variants=["sgd"], ilrs=[0.1], progress=False)
+  kwargs.update(bad)
+  with pytest.raises(error, match=match):
+    hr.sweep(**kwargs)
+
+
+BAD_LOADER_ARGUMENTS = [
+  (functools.partial(data.synthetic_linear_regression, noise="abc"), r"noise='abc'"),
+  (functools.partial(data.synthetic_linear_regression, noise=None), r"noise=None"),
+  (functools.partial(data.synthetic_linear_regression, seed=-1), r"seed=-1"),
+  (functools.partial(data.synthetic_linear_regression, seed="x"), r"seed='x'"),
+  (functools.partial(data.synthetic_cifar10, seed=1.5), r"seed=1.5"),
+  (functools.partial(data.load_mnist, "local", 3), r"data_dir=3"),
+  (functools.partial(data.load_mnist, max_train=0), r"max_train=0"),
+  (functools.partial(data.load_mnist, max_test=-2), r"max_test=-2"),
+]
+
+
+@pytest.mark.parametrize("load, match", BAD_LOADER_ARGUMENTS)
+def test_bad_loader_arguments_are_named(load, match):
+  with pytest.raises(ValueError, match=match):
+    load()
+
+
+@pytest.mark.xfail(
+  strict=True,
+  reason="an integer init_lr >= 2**31 overflows int32 in the state (raw OverflowError); a "
+  "transform-level check in hr.hyperreg (being rewritten): remove this mark once fixed",
+)
+def test_hyperreg_large_integer_init_lr_works_or_is_named():
+  params = {"w": jnp.ones(2)}
+  try:
+    state = hr.hyperreg(2**32).init(params)
+  except ValueError as err:
+    assert "init_lr" in str(err)
+  else:
+    assert np.isfinite(jax.tree.leaves(state)[0]).all()
+
+
+@pytest.mark.xfail(
+  strict=True,
+  reason="transform-level checks of growth/weight_decay/warmup_lr belong to hr.hyperreg "
+  "(being rewritten): remove this mark once it validates them",
+)
+@pytest.mark.parametrize(
+  "bad",
+  [{"growth": "2"}, {"weight_decay": math.nan}, {"weight_decay": -1.0}, {"warmup_lr": -1.0}],
+  ids=str,
+)
+def test_hyperreg_names_bad_growth_weight_decay_warmup_lr(bad):
+  (name,) = bad
+  with pytest.raises(ValueError, match=name):
+    hr.hyperreg(0.1, **bad)
+
+
+# ----------------------------------------------------------------------------- properties
+#
+# Each property draws which arguments to break (none, one or two), then a value for every
+# argument from its "allowed" or its "not allowed" strategy: inputs without a broken
+# argument must run, the others must raise ValueError/TypeError naming a broken one.
+
+BAD_NUMBER = st.one_of(
+  st.floats(max_value=0.0),
+  st.sampled_from([math.nan, math.inf, -math.inf, None, "abc", [1.0]]),
+)
+
+
+def _with_bad(good_list, bad_element):
+  """A list of allowed values with one value that is not allowed, somewhere in it."""
+  return st.builds(
+    lambda good, bad, where: good[:where] + [bad] + good[where:],
+    good_list,
+    bad_element,
+    st.integers(0, 2),
+  )
+
+
+def _draw(draw, allowed: dict, not_allowed: dict):
+  broken = draw(st.sets(st.sampled_from(sorted(allowed)), max_size=2))
+  values = {name: draw(not_allowed[name] if name in broken else allowed[name]) for name in allowed}
+  return values, broken
+
+
+def _runs_or_names(call, broken):
+  if not broken:
+    return call()
+  with pytest.raises((ValueError, TypeError)) as err:
+    call()
+  assert any(name in str(err.value) for name in broken), (broken, str(err.value))
+  return None
+
+
+SEEDS_OK = st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=2)
+ILRS_OK = st.lists(st.floats(1e-3, 10.0), min_size=1, max_size=3)
+SWEEP_ALLOWED = {
+  "seeds": SEEDS_OK,
+  "ilrs": ILRS_OK,
+  "weight_decay": st.sampled_from([0, 0.0, 1e-4, 1e-3]),
+  "epochs": st.sampled_from([1, 2]),
+  "batch_size": st.sampled_from([None, 8, 16]),
+  "max_parallel": st.one_of(st.none(), st.integers(1, 3)),
+  "variants": st.sampled_from([["sgd"], ["rkl1"], ["sgd", "rkl1"], "kl2"]),
+}
+SWEEP_NOT_ALLOWED = {
+  "seeds": st.one_of(
+    st.just([]),
+    _with_bad(
+      st.lists(st.integers(0, 9), max_size=1),
+      st.one_of(
+        st.integers(max_value=-1),
+        st.integers(min_value=2**32),
+        st.floats(),
+        st.sampled_from([None, "0", True]),
+      ),
+    ),
+  ),
+  "ilrs": st.one_of(
+    st.sampled_from([[], [[0.1, 1.0]], "abc"]),
+    _with_bad(st.lists(st.floats(1e-3, 1.0)), BAD_NUMBER),
+  ),
+  "weight_decay": st.one_of(
+    st.floats(max_value=-1e-12), st.sampled_from([math.nan, math.inf, "1e-4", None, True])
+  ),
+  "epochs": st.sampled_from([0, -1, 1.0, "1", None]),
+  "batch_size": st.sampled_from([0, -3, 2.5, 100, "8"]),
+  "max_parallel": st.sampled_from([0, -1, 1.5, "2", True]),
+  "variants": st.sampled_from([["bogus"], [], ["sgd", "sgd"], [3], "nonsense"]),
+}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_property_sweep_runs_or_names_a_bad_argument(data_strategy):
+  kw, broken = _draw(data_strategy.draw, SWEEP_ALLOWED, SWEEP_NOT_ALLOWED)
+  variants, ilrs = kw.pop("variants"), kw.pop("ilrs")
+  call = functools.partial(
+    hr.sweep, models.LinearRegression(), REGRESSION, variants, ilrs, progress=False, **kw
+  )
+  result = _runs_or_names(call, {"variant" if b == "variants" else b for b in broken})
+  if result is not None:
+    assert result.final("train_loss").shape[1:] == (len(ilrs), len(kw["seeds"]))
+    assert np.isfinite(result.final("train_loss")).all()
+
+
+HYPERREG_ALLOWED = {
+  "init_lr": st.one_of(st.floats(1e-6, 1e3), st.integers(1, 3)),
+  "divergence": st.sampled_from(["kl", "rkl", "hellinger", "chi2", "neyman_chi2"]),
+  "algorithm": st.sampled_from([1, 2, 3]),
+  "growth": st.one_of(st.none(), st.floats(1.0, 1e6), st.integers(1, 3)),
+  "warmup_steps": st.sampled_from([0, 2]),
+  "granularity": st.sampled_from(["coordinate", "tensor", "global"]),
+}
+HYPERREG_NOT_ALLOWED = {
+  "init_lr": BAD_NUMBER,
+  "divergence": st.sampled_from(["bogus", 3, None, ""]),
+  "algorithm": st.sampled_from([0, 4, "1", None, -1]),
+  "growth": st.one_of(st.floats(max_value=0.999), st.sampled_from([math.nan, math.inf, -1])),
+  "warmup_steps": st.sampled_from([-1, 1.5, None, "2"]),
+  "granularity": st.sampled_from(["other", None, 1]),
+}
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_property_hyperreg_runs_or_names_a_bad_argument(data_strategy):
+  kw, broken = _draw(data_strategy.draw, HYPERREG_ALLOWED, HYPERREG_NOT_ALLOWED)
+  if kw["warmup_steps"] == 2:
+    kw["warmup_lr"] = 0.01
+  opt = _runs_or_names(functools.partial(hr.hyperreg, **kw), broken)
+  if opt is None:
+    return
+  params = {"w": jnp.array([1.0, -2.0, 0.5])}
+  state = opt.init(params)
+  for _ in range(3):
+    updates, state = opt.update(jax.tree.map(jnp.sin, params), state, params)
+    params = optax.apply_updates(params, updates)
+  assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves((params, state)))
+
+
+LOADER_ALLOWED = {
+  "source": st.just("embedded"),
+  "data_dir": st.just(None),
+  "max_train": st.one_of(st.none(), st.integers(1, 5000)),
+  "max_test": st.one_of(st.none(), st.integers(1, 2000)),
+}
+LOADER_NOT_ALLOWED = {
+  "source": st.sampled_from(["bogus", None, 3, "synthetic"]),
+  "data_dir": st.sampled_from(["missing", "file", 3]),
+  "max_train": st.one_of(st.integers(max_value=0), st.sampled_from([1.5, "10", True])),
+  "max_test": st.one_of(st.integers(max_value=0), st.sampled_from([0.5, False, "1"])),
+}
+
+
+@settings(
+  max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_property_mnist_loader_loads_or_names_a_bad_argument(tmp_path, data_strategy):
+  kw, broken = _draw(data_strategy.draw, LOADER_ALLOWED, LOADER_NOT_ALLOWED)
+  (tmp_path / "file").write_text("x")
+  if kw["data_dir"] in ("missing", "file"):
+    kw["data_dir"] = str(tmp_path / kw["data_dir"])
+  call = functools.partial(data.load_mnist, kw.pop("source"), kw.pop("data_dir"), **kw)
+  try:
+    ds = _runs_or_names(call, broken)
+  except (FileNotFoundError, NotADirectoryError) as err:  # a missing or wrong data_dir
+    assert "data_dir" in broken and "data_dir" in str(err)
+    return
+  if ds is not None:
+    assert ds.num_train == min(kw["max_train"] or 4000, 4000)
+    assert ds.num_test == min(kw["max_test"] or 1000, 1000)
+
+
+SYNTHETIC_ALLOWED = {
+  "num_train": st.integers(1, 50),
+  "num_test": st.integers(1, 20),
+  "dim": st.integers(1, 4),
+  "noise": st.one_of(st.floats(0.0, 10.0), st.integers(0, 2)),
+  "seed": st.integers(0, 2**40),
+}
+SYNTHETIC_NOT_ALLOWED = {
+  "num_train": st.one_of(st.integers(max_value=0), st.sampled_from([None, "1", True, 1.5])),
+  "num_test": st.one_of(st.integers(max_value=0), st.sampled_from([None, "2", False, 2.0])),
+  "dim": st.sampled_from([0, -1, 2.0, None]),
+  "noise": st.one_of(
+    st.floats(max_value=-1e-9), st.sampled_from([math.nan, math.inf, "0.1", None])
+  ),
+  "seed": st.one_of(st.integers(max_value=-1), st.sampled_from([1.5, "0", None, True])),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_property_synthetic_regression_builds_or_names_a_bad_argument(data_strategy):
+  kw, broken = _draw(data_strategy.draw, SYNTHETIC_ALLOWED, SYNTHETIC_NOT_ALLOWED)
+  ds = _runs_or_names(functools.partial(data.synthetic_linear_regression, **kw), broken)
+  if ds is not None:
+    assert ds.x_train.shape == (kw["num_train"], kw["dim"]) and np.isfinite(ds.y_train).all()
