@@ -108,9 +108,12 @@ def check_writable(path, arg: str) -> pathlib.Path:
   """Makes sure files can be written at ``path`` (a file to be), before any work is done.
 
   Creates the missing parent folders and writes (then removes) a small temporary
-  file beside ``path``. Raises a ``ValueError`` naming ``arg`` otherwise.
+  file beside ``path``. Raises a ``ValueError`` naming ``arg`` otherwise. Only
+  process 0 writes, so only process 0 checks (and creates folders).
   """
   path = pathlib.Path(path)
+  if jax.process_index() != 0:
+    return path
   if path.is_dir():
     raise ValueError(f"{arg}={os.fspath(path)!r} is a directory; give a file path (prefix).")
   blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
