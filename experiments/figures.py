@@ -152,7 +152,7 @@ def robustness_bars(rows, path, *, xlabel):
   return common.save_figure(fig, path)
 
 
-def curves(panels, path, *, title, xlabel, notes=""):
+def curves(panels, path, *, title, xlabel, notes="", log_x=False):
   """Line plots: ``panels`` is a list of (title, ylabel, log_y, {label: (x, mean, low, high)})."""
   plt = common.pyplot()
   fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
@@ -163,6 +163,8 @@ def curves(panels, path, *, title, xlabel, notes=""):
         ax.fill_between(x, low, high, color=line.get_color(), alpha=0.15, lw=0)
     if log_y:
       ax.set_yscale("log")
+    if log_x:
+      ax.set_xscale("log")
     ax.set_title(panel_title, fontsize="medium")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

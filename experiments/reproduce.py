@@ -23,15 +23,32 @@ import pathlib
 import sys
 import time
 
-from experiments import common, ilr_sensitivity, report
+from experiments import (
+  common,
+  convergence,
+  full_vs_minibatch,
+  ilr_sensitivity,
+  linear_regression,
+  report,
+  study_setting,
+  vgg_cifar,
+)
 
 EXPERIMENTS = {
   m.NAME: m
   for m in (
     ilr_sensitivity,
+    study_setting,
+    convergence,
+    linear_regression,
+    vgg_cifar,
+    full_vs_minibatch,
   )
 }
 PROG = "python -m experiments"
+#: VGG-16 costs minutes per optimizer on a CPU even for a 32-image smoke run, so by default
+#: it runs only with --full or when named in --only.
+DEFAULT = [name for name in EXPERIMENTS if name != "vgg_cifar"]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -40,7 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     "--only",
     nargs="+",
     metavar="NAME",
-    help=f"run only these experiments, from: {' '.join(EXPERIMENTS)}",
+    help=f"run only these experiments, from: {' '.join(EXPERIMENTS)} "
+    "(default: all; vgg_cifar only with --full or when named here)",
   )
   parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="seeds (default 0 1)")
   parser.add_argument(
@@ -63,7 +81,7 @@ def _fail(message: str):
 
 def config_from_args(args: argparse.Namespace) -> tuple[common.Config, list[str]]:
   """Validates the arguments; a bad one ends the command with a one-line message."""
-  only = args.only or list(EXPERIMENTS)
+  only = args.only or (list(EXPERIMENTS) if args.full else DEFAULT)
   unknown = [name for name in only if name not in EXPERIMENTS]
   if unknown:
     _fail(f"unknown experiment {unknown[0]!r}; choose from {', '.join(EXPERIMENTS)}")
