@@ -280,8 +280,9 @@ def _study_setting(out: pathlib.Path):
       "RKL1 fine up to ILR 1 and NaN at 10; RKL2 and RKL3 NaN from ILR 0.1 (summed loss).",
       "RKL1/RKL2/RKL3 at the study's ILRs: "
       + "; ".join(
-        f"{v} div. at {', '.join(sorted({f'{r['ilr']:g}' for r in div_jax if r['variant'] == v})) or 'none'}"
-        for v in ("rkl1", "rkl2", "rkl3") if any(r["variant"] == v for r in final)
+        f"{v} diverged at ILR {_diverged_ilrs(div_jax, v)}"
+        for v in ("rkl1", "rkl2", "rkl3")
+        if any(r["variant"] == v for r in final)
       )
       + f"; the study's code literally: NaNs in {len(np_nan)} of {len(numpy_rows)} runs",
       PARTLY,
@@ -290,6 +291,11 @@ def _study_setting(out: pathlib.Path):
     )
   ]
   return "\n".join(text), claims
+
+
+def _diverged_ilrs(rows, variant) -> str:
+  ilrs = sorted({r["ilr"] for r in rows if r["variant"] == variant})
+  return ", ".join(f"{x:g}" for x in ilrs) or "none"
 
 
 def _study_first_bad(row) -> str:

@@ -1,0 +1,211 @@
+"""The reproduction command: end to end at a tiny scale, resuming, and its CLI errors."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from experiments import common, reproduce, study_setting, vgg_cifar
+from experiments.ilr_sensitivity import robustness, width
+from hyperreg_jax.reference import study_mlp
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+TINY = ["--epochs", "1", "--ilrs", "0.1", "10", "--variants", "rkl2", "sgd", "--seeds", "0"]
+TINY_ONLY = ["ilr_sensitivity", "study_setting", "convergence", "linear_regression",
+             "full_vs_minibatch"]
+#: Files holding measured times: they differ from run to run by nature.
+TIMED = {"timing.json", "timing.csv", "REPORT.md"}
+
+
+def run_command(out, *extra, check=True):
+  env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+  proc = subprocess.run(
+    [sys.executable, "-m", "experiments", "--out", str(out), "--no-progress", *extra],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=900,
+  )
+  if check and proc.returncode != 0:
+    raise AssertionError(proc.stderr[-3000:])
+  return proc
+
+
+def files(out: pathlib.Path) -> list[str]:
+  return sorted(
+    p.relative_to(out).as_posix()
+    for p in out.rglob("*")
+    if p.is_file() and "pieces" not in p.parts and "checkpoints" not in p.parts
+  )
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+  out = tmp_path_factory.mktemp("tiny") / "run"
+  run_command(out, *TINY, "--only", *TINY_ONLY)
+  return out
+
+
+@pytest.mark.slow
+def test_tiny_run_writes_every_figure_data_file_and_the_report(tiny_run):
+  written = files(tiny_run)
+  for name in TINY_ONLY:
+    assert f"{name}/settings.json" in written
+    assert f"{name}/timing.json" in written
+    assert any(f.startswith(name) and f.endswith(".csv") for f in written), name
+    assert any(f.startswith(name) and f.endswith(".png") for f in written), name
+  assert "config.json" in written and "REPORT.md" in written
+  report = (tiny_run / "REPORT.md").read_text()
+  for png in [f for f in written if f.endswith(".png")]:
+    assert f"]({png})" in report, png  # every figure is in the report, with its caption
+  for heading in ("## 1.", "## 2.", "## 3.", "## 4.", "## 6.", "## Claims"):
+    assert heading in report
+  assert "## 5." not in report  # VGG was not run: no section pretends it was
+  assert "SPEC 7.3" in report and "reported-numbers: MNIST" in report
+  runs = common.read_csv(tiny_run / "ilr_sensitivity" / "runs.csv")
+  assert {r["variant"] for r in runs} == {"rkl2", "rkl2_noclip", "sgd"}
+  assert {r["ilr"] for r in runs} == {0.1, 10.0}
+  assert not list(tiny_run.rglob(".*.tmp"))  # no temporary file left behind
+
+
+@pytest.mark.slow
+def test_interrupted_run_finishes_only_what_is_missing_with_identical_files(tiny_run, tmp_path):
+  again = tmp_path / "run"
+  shutil.copytree(tiny_run, again)
+  # As if killed after the first experiment: later results, pieces and the report are gone,
+  # and a half-written temporary file is left over.
+  for name in TINY_ONLY[1:3]:
+    shutil.rmtree(again / name)
+  (again / "REPORT.md").unlink()
+  (again / "ilr_sensitivity" / ".runs.csv.tmp").write_text("half a fi")
+  before = (again / "ilr_sensitivity" / "runs.csv").stat().st_mtime_ns
+  run_command(again, *TINY, "--only", *TINY_ONLY)
+  assert (again / "ilr_sensitivity" / "runs.csv").stat().st_mtime_ns == before  # not retrained
+  assert files(tiny_run) == [f for f in files(again) if not f.endswith(".tmp")]
+  for f in files(tiny_run):
+    if pathlib.Path(f).name not in TIMED:
+      assert filecmp.cmp(tiny_run / f, again / f, shallow=False), f
+  # The report differs only where it quotes measured times.
+  old, new = ((d / "REPORT.md").read_text().splitlines() for d in (tiny_run, again))
+  assert len(old) == len(new)
+  differ = [(a, b) for a, b in zip(old, new) if a != b]
+  assert all("Wall time" in a or "us" in a or "x" in a for a, _ in differ), differ
+
+
+@pytest.mark.parametrize(
+  "argv, message",
+  [
+    (["--only", "nope"], "unknown experiment 'nope'"),
+    (["--epochs", "-3"], "--epochs must be an integer >= 1, got -3"),
+    (["--data-dir", "/no/such/folder"], "--data-dir '/no/such/folder' is not an existing folder"),
+    (["--variants", "rkl9"], "unknown variant 'rkl9'"),
+    (["--ilrs", "0", "1"], "--ilrs must be finite numbers > 0"),
+  ],
+)
+def test_bad_arguments_exit_non_zero_with_one_line(argv, message, capsys, tmp_path):
+  with pytest.raises(SystemExit) as exit_info:
+    reproduce.main(["--out", str(tmp_path / "x"), *argv])
+  assert exit_info.value.code != 0
+  err = capsys.readouterr().err
+  assert err.count("\n") == 1 and message in err and err.startswith("python -m experiments")
+  assert not (tmp_path / "x").exists()
+
+
+def test_bad_arguments_from_the_shell(tmp_path):
+  proc = run_command(tmp_path / "x", "--epochs", "-1", check=False)
+  assert proc.returncode == 2
+  assert proc.stderr.strip().count("\n") == 0 and "--epochs" in proc.stderr
+
+
+def test_default_runs_everything_but_vgg_which_needs_full_or_naming():
+  cfg, only = reproduce.config_from_args(reproduce.parse_args([]))
+  assert only == [n for n in reproduce.EXPERIMENTS if n != "vgg_cifar"]
+  assert cfg.out.as_posix() == f"results/embedded-{jax.default_backend()}"
+  _, only = reproduce.config_from_args(reproduce.parse_args(["--full"]))
+  assert "vgg_cifar" in only
+  _, only = reproduce.config_from_args(reproduce.parse_args(["--only", "vgg_cifar"]))
+  assert only == ["vgg_cifar"]
+
+
+# ----------------------------------------------------------------------------- pieces
+
+
+def test_robustness_width_is_the_stretch_around_the_best():
+  ilrs = [1e-3, 1e-2, 1e-1, 1.0, 10.0]
+  assert width(ilrs, [0.5, 0.95, 0.96, 0.955, 0.2], 1) == (2.0, 1e-2, 1.0)
+  # a good ILR that is not connected to the best one does not count
+  assert width(ilrs, [0.96, 0.5, 0.97, 0.5, 0.965], 1) == (0.0, 1e-1, 1e-1)
+  final = [
+    dict(group="clipped", variant="v", ilr=x, seed=0, epoch=1, diverged=d, test_accuracy=a)
+    for x, d, a in zip(ilrs, [False, False, False, True, False], [0.85, 0.95, 0.5, 0.9, 0.15])
+  ]
+  (row,) = robustness(final)
+  assert row["best_ilr"] == 1e-2 and row["width_5pt_decades"] == 0.0
+  assert row["diverged_at_ilrs"] == "1" and row["chance_at_ilrs"] == "10"
+
+
+def test_csv_round_trip_and_atomic_write(tmp_path):
+  rows = [{"a": 1, "b": 0.5, "c": True, "d": float("nan"), "e": "x y"}]
+  path = common.write_csv(tmp_path / "sub" / "t.csv", rows)
+  back = common.read_csv(path)
+  assert back[0]["a"] == 1 and back[0]["b"] == 0.5 and back[0]["c"] is True
+  assert np.isnan(back[0]["d"]) and back[0]["e"] == "x y"
+  assert [p.name for p in path.parent.iterdir()] == ["t.csv"]
+  calls = []
+  assert common.cached_csv(path, lambda: calls.append(1) or rows)[0]["e"] == "x y"
+  assert not calls  # the saved rows are used, nothing is recomputed
+
+
+def test_study_code_rules_are_unguarded_as_written():
+  b, g = np.array([1.0, 1.0]), np.array([0.5, 2.0])
+  rkl2 = study_mlp.new_beta("rkl2", b, g)
+  assert rkl2[0] == pytest.approx(1 / 0.75) and rkl2[1] < 0  # g^2 > b^2: negative beta
+  assert np.array_equal(study_mlp.new_beta("rkl3", b, g), rkl2)
+  assert np.isinf(study_mlp.new_beta("kl2", b, np.array([30.0])))[0]
+  assert study_mlp.new_beta("gd", b, g) is b
+
+
+def test_study_code_reported_loss_overflows_where_the_shifted_one_does_not():
+  params = {k: np.zeros_like(v) for k, v in study_mlp.init_params(0, sizes=(4, 3, 2)).items()}
+  params["b2"] = np.array([800.0, 0.0])  # logit 800 > log(max float64) ~ 709
+  _, _, unshifted, shifted = study_mlp.forward(params, np.zeros((1, 4)))
+  assert not np.isfinite(unshifted).all() and np.isfinite(shifted).all()
+
+
+def test_study_code_warm_up_counter_never_resets_with_few_batches():
+  rng = np.random.default_rng(0)
+  x, y = rng.uniform(0, 1, (64, 784)), rng.integers(0, 10, 64)
+  literal = study_mlp.train("rkl1", 1.0, x, y, epochs=1, batch_size=1)
+  assert literal["reset"] is True  # 64 batches per epoch: the counter passes 50
+  short = study_mlp.train("rkl1", 1.0, x[:40], y[:40], epochs=2, batch_size=1)
+  assert short["reset"] is False  # 40 batches: 0..39, then 1000..1039, never 50
+  steps = study_mlp.train("rkl1", 1.0, x[:40], y[:40], epochs=2, batch_size=1, literal_counter=False)
+  assert steps["reset"] is True
+
+
+def test_first_bad_names_what_broke_first():
+  row = {"first_bad_beta": 50, "first_bad_weights": 51, "first_bad_loss": 51}
+  assert study_setting.first_bad(row) == "beta at step 50"
+  row = {"first_bad_beta": -1, "first_bad_weights": -1, "first_bad_loss": 7}
+  assert study_setting.first_bad(row) == "reported loss at step 7"
+
+
+def test_vgg_augmentation_crops_and_flips_each_image():
+  x = np.arange(2 * 32 * 32 * 3, dtype=np.float32).reshape(2, 32, 32, 3) + 1
+  out = np.asarray(vgg_cifar.augment(jax.random.key(3), x))
+  assert out.shape == x.shape
+  for img, src in zip(out, x):
+    inner = img[img.sum(-1) > 0]  # the part of the crop that is not padding
+    assert set(inner.ravel()) <= set(src.ravel())
+    assert inner.shape[0] >= 28 * 28  # a shift of at most 4 pixels each way
+  many = np.asarray(vgg_cifar.augment(jax.random.key(0), np.repeat(x[:1], 64, 0)))
+  assert len({m.tobytes() for m in many}) > 10  # random per image
