@@ -31,7 +31,7 @@ REPORTED = {
 
 def settings(cfg: common.Config) -> dict:
   return {
-    "epochs": cfg.pick(6, 40),
+    "epochs": cfg.pick(5, 40),
     "ilr": ILR,
     "seeds": list(cfg.seeds),
     "batch_size": BATCH,

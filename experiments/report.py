@@ -258,7 +258,7 @@ def _study_setting(out: pathlib.Path):
     "where an epoch has 468 batches; step indices are 0-based, the rule starts at step 50 "
     "after the warm-up for ILR > 0.1, whose initial beta is below 10; at ILR 0.1 the study's code does not warm up):\n",
     _table(["rule", "ILR", "warm-up reset", "first bad beta", "first non-finite weights",
-            "first non-finite reported loss", "max-shifted loss then", "max |logit|",
+            "first non-finite reported loss", "max-shifted loss then", "largest abs. logit",
             "test acc (%)", "what broke first"], np_rows),
     "",
     f"**Findings.** In this library, in the study's units and without the clip, "
@@ -406,7 +406,8 @@ def _linear_regression(out: pathlib.Path):
     "",
     f"Time per iteration (us; {timing['gd']['iterations'] if timing else 0} iterations, best of "
     "repeats, measured in the same run on this machine; NumPy: a Python loop as the study's; "
-    "JAX: one jitted `lax.scan`):\n",
+    "JAX: one jitted `lax.scan`). The machine was shared while it ran: treat ratios within "
+    "about 1.3x of each other as equal.\n",
     _table(["method", "NumPy here", "JAX here", "study (NumPy)"],
            [[k, r["numpy_us"], r["jax_us"], r["study_numpy_us"]] for k, r in timing.items()]),
     "",

@@ -75,6 +75,9 @@ def test_tiny_run_writes_every_figure_data_file_and_the_report(tiny_run):
   assert {r["variant"] for r in runs} == {"rkl2", "rkl2_noclip", "sgd"}
   assert {r["ilr"] for r in runs} == {0.1, 10.0}
   assert not list(tiny_run.rglob(".*.tmp"))  # no temporary file left behind
+  # The report is rebuilt from the saved results alone, identically.
+  before = report.read_text()
+  assert reproduce.report.write_report(tiny_run).read_text() == before
 
 
 @pytest.mark.slow
