@@ -158,7 +158,12 @@ def curves(panels, path, *, title, xlabel, notes="", log_x=False):
   fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
   for ax, (panel_title, ylabel, log_y, series) in zip(axes[0], panels):
     for label, (x, mean, low, high) in series.items():
-      (line,) = ax.plot(x, mean, label=label)
+      style = {}
+      if label.startswith("study"):  # numbers the study reported: black squares
+        style = dict(color="k", ls="--", marker="s", ms=4)
+      elif label.startswith("GD"):
+        style = dict(color="0.5", ls=":")
+      (line,) = ax.plot(x, mean, label=label, **style)
       if low is not None:
         ax.fill_between(x, low, high, color=line.get_color(), alpha=0.15, lw=0)
     if log_y:

@@ -78,7 +78,7 @@ def run(cfg: common.Config) -> dict:
   common.write_csv(out / "final.csv", final)
   plt = common.pyplot()
   panels = max(1, len(s["rules"]))
-  fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels, 3.6), squeeze=False)
+  fig, axes = plt.subplots(1, panels, figsize=(max(9.0, 3.6 * panels), 3.8), squeeze=False)
   for ax, rule in zip(axes[0], s["rules"]):
     for mode, style in (("mini-batch 128", "-"), ("full batch", "--")):
       sub = [dict(r, variant=mode) for r in final if r["variant"] == rule and r["mode"] == mode]

@@ -76,8 +76,7 @@ def test_tiny_run_writes_every_figure_data_file_and_the_report(tiny_run):
   assert {r["ilr"] for r in runs} == {0.1, 10.0}
   assert not list(tiny_run.rglob(".*.tmp"))  # no temporary file left behind
   # The report is rebuilt from the saved results alone, identically.
-  before = report.read_text()
-  assert reproduce.report.write_report(tiny_run).read_text() == before
+  assert reproduce.report.write_report(tiny_run).read_text() == report
 
 
 @pytest.mark.slow
