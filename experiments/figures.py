@@ -15,7 +15,6 @@ import numpy as np
 
 from experiments import common
 
-MARKS_NOTE = "line: mean over seeds; band: min-max over seeds; x: a seed diverged; o: ended at chance"
 
 
 def _by_ilr(rows, variant, metric):
@@ -73,7 +72,9 @@ def _mark_legend(ax, fail_where):
   handles = [
     Line2D([], [], color="k", marker=".", label="mean over seeds"),
     Patch(color="k", alpha=0.15, label="min-max over seeds"),
-    Line2D([], [], color="k", marker="x", ls="none", mew=2, label=f"a seed diverged ({fail_where})"),
+    Line2D(
+      [], [], color="k", marker="x", ls="none", mew=2, label=f"a seed diverged ({fail_where})"
+    ),
     Line2D([], [], color="k", marker="o", mfc="none", ls="none", label="ended at chance (<20%)"),
     Line2D([], [], color="0.4", ls=":", label="best learning-rate-free optimizer"),
   ]

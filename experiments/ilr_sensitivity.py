@@ -1,7 +1,8 @@
 """Experiment 1: ILR sensitivity (paper Fig. 1; study Fig. 2a/b), with and without the clip.
 
 The MNIST MLP 784-500(sigmoid)-10, batch 128, L2 1e-4, trained from every initial learning
-rate of a log grid (eight decades in 13 steps by default) with every paper rule and ``adagrad_diag``,
+rate of a log grid (eight decades in 13 steps by default) with every paper rule and
+``adagrad_diag``,
 each with the paper's growth clipping (``growth=2``) and without it, beside SGD, AdaGrad and
 Adam at the same learning rates and the learning-rate-free optimizers of ``optax.contrib`` at
 their defaults. The loss is averaged over the batch (this library's ILR units).

@@ -4,10 +4,10 @@ Part A trains with this library in the study's units: the loss **summed** over e
 of 128 (``Trainer(loss_reduction="sum")``), the study's ILR grid 1e-4 ... 10, L2 as in its
 code (``1e-4 * W / batch_size`` added to the summed gradient, i.e. ``weight_decay=1e-4/128``
 here), no growth clipping, and its warm-up for ILR > 0.1 (50 steps at learning rate 1e-2,
-then beta = 1 / ILR; the code warms up when the initial beta is below 10). Part B re-runs the study's NumPy code as it was written
-(:mod:`hyperreg_jax.reference.study_mlp`: standard-normal init, unguarded formulas,
-unshifted log-softmax, float64) and records whether beta, the weights or only the reported
-loss went non-finite first.
+then beta = 1 / ILR; the code warms up when the initial beta is below 10). Part B re-runs the
+study's NumPy code as it was written (:mod:`hyperreg_jax.reference.study_mlp`: standard-normal
+init, unguarded formulas, unshifted log-softmax, float64) and records whether beta, the
+weights or only the reported loss went non-finite first.
 """
 
 from __future__ import annotations
