@@ -726,6 +726,13 @@ def _header(out: pathlib.Path) -> str:
       + "; each the run that trained it)"
       + (f"; CPU time {cpu / 60:.1f} min (all threads)" if np.isfinite(cpu) and cpu else "")
       + ".",
+      (
+        "* **Scale:** reduced (2-5 epochs on 4,000 digits instead of 40 on 60,000). The paper's "
+        "scale (`--full`: full MNIST 40 epochs, CIFAR-10 100 epochs) did not run here: this "
+        "machine has neither those data sets nor an accelerator."
+        if not command.get("full")
+        else "* **Scale:** the paper's (`--full`)."
+      ),
       "* **ILR conventions:** this library averages the loss over the batch; the study summed "
       "it over batches of 128. Every rule is 1-homogeneous, so the study's ILR x 128 is ours. "
       "Every figure names its convention.\n",
