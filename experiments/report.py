@@ -704,8 +704,12 @@ def _header(out: pathlib.Path) -> str:
     "full MNIST / CIFAR-10 where available (--full)"
     if command.get("full")
     else "the embedded MNIST subset (4,000 train / 1,000 test real digits shipped with the "
-    "package), synthetic linear-regression data, and synthetic CIFAR-shaped images for the "
-    "VGG smoke run"
+    "package) and synthetic linear-regression data"
+    + (
+      ", and synthetic CIFAR-shaped images for the VGG smoke run"
+      if (out / "vgg_cifar" / "settings.json").exists()
+      else " (no CIFAR-10: the VGG experiment did not run)"
+    )
   )
   return "\n".join(
     [
