@@ -6,8 +6,8 @@
 
 By default everything runs offline on the MNIST digits embedded in the package (4,000 train /
 1,000 test) and on synthetic data where the real data is not shipped (CIFAR-shaped images for
-the VGG smoke run, a linear-regression problem), at a scale that fits in about ten minutes on
-a 2-core CPU. ``--full`` is the paper's scale where the data is available (full MNIST, 40
+the VGG smoke run, a linear-regression problem), at a scale meant for a 2-core CPU (each
+experiment's wall time is in its ``timing.json`` and in the report). ``--full`` is the paper's scale where the data is available (full MNIST, 40
 epochs; CIFAR-10, 100 epochs; through a local ``--data-dir`` or tensorflow-datasets).
 
 Writes ``OUT/config.json`` (the configuration, library versions, device), one folder per
