@@ -158,12 +158,13 @@ def curves(panels, path, *, title, xlabel, notes="", log_x=False):
   plt = common.pyplot()
   fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
   for ax, (panel_title, ylabel, log_y, series) in zip(axes[0], panels):
-    for label, (x, mean, low, high) in series.items():
-      style = {}
+    colors = plt.get_cmap("tab20" if len(series) > 10 else "tab10").colors
+    for i, (label, (x, mean, low, high)) in enumerate(series.items()):
+      style = dict(color=colors[i % len(colors)])
       if label.startswith("study"):  # numbers the study reported: black squares
         style = dict(color="k", ls="--", marker="s", ms=4)
-      elif label.startswith("GD"):
-        style = dict(color="0.5", ls=":")
+      elif label.lower().startswith("gd"):
+        style = dict(color="k", lw=2.5, ls=":")
       (line,) = ax.plot(x, mean, label=label, **style)
       if low is not None:
         ax.fill_between(x, low, high, color=line.get_color(), alpha=0.15, lw=0)
