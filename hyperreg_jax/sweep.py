@@ -412,6 +412,7 @@ def sweep(
   epochs: int = 1,
   batch_size: int | None = 128,
   loss: str | None = None,
+  loss_reduction: str = "mean",
   weight_decay: float = 1e-4,
   full_batch_steps: int = 1,
   eval_batch_size: int = 1000,
@@ -437,6 +438,9 @@ def sweep(
     epochs, batch_size, full_batch_steps, eval_batch_size: see
       :class:`hyperreg_jax.train.Trainer` (``batch_size=None``: full batch).
     loss: ``"cross_entropy"`` or ``"mse"``; inferred from the labels by default.
+    loss_reduction: ``"mean"`` (default) or ``"sum"`` over each training batch, see
+      :class:`hyperreg_jax.train.Trainer`; with ``"sum"`` the ILR axis moves by
+      ``batch_size`` (the reproducibility study's units).
     max_parallel: at most this many runs at once (rounded up to a multiple of the
       device count). Seeds run one after the other, each over its ILRs in equal
       chunks of this size; default: all ILRs of a seed at once.
@@ -495,6 +499,7 @@ def sweep(
       epochs=epochs,
       eval_batch_size=eval_batch_size,
       full_batch_steps=full_batch_steps,
+      loss_reduction=loss_reduction,
     )
     for label, make_tx in factories.items()
   }
@@ -551,6 +556,7 @@ def sweep(
       epochs=epochs,
       batch_size=batch_size,
       loss=loss,
+      loss_reduction=loss_reduction,
       weight_decay=weight_decay,
       model=type(model).__name__,
       dataset=getattr(dataset, "name", "arrays"),

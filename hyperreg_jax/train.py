@@ -14,11 +14,16 @@ Conventions:
 * The optimizer is a **factory** ``make_tx(init_lr) -> optax.GradientTransformation``; the
   initial learning rate enters as data (possibly a traced scalar), so one compiled program
   serves every ILR.
-* Losses are **means** over the batch: softmax cross-entropy with integer labels, or
-  ``0.5 * mean((prediction - y)**2)``. L2 regularisation belongs in the optimizer chain
-  (``optax.add_decayed_weights``), not in the loss. Hyper-regularized rules are
-  1-homogeneous (SPEC.md section 1), so a mean loss puts the ILR axis 1/batch_size away from
-  the reproducers', who summed.
+* The training loss is the **mean** over the batch by default (``loss_reduction="mean"``):
+  softmax cross-entropy with integer labels, or ``0.5 * mean((prediction - y)**2)``.
+  ``loss_reduction="sum"`` sums it over the batch instead, as the reproducibility study did:
+  the gradient is ``batch_size`` times larger. Hyper-regularized rules are 1-homogeneous
+  (SPEC.md section 1), so the sum moves the ILR axis by ``batch_size`` (an ILR ``lr`` with
+  the sum acts like ``batch_size * lr`` with the mean) and a weight decay ``wd`` with the sum
+  weighs like ``wd / batch_size`` with the mean. Reported losses (``loss``, ``train_loss``,
+  ``test_loss``) are per-example means either way, so curves stay comparable. L2
+  regularisation belongs in the optimizer chain (``optax.add_decayed_weights``), not in the
+  loss.
 * Models are duck-typed: anything with Flax-linen-style ``init(key, x, [train=])`` and
   ``apply(variables, x, [train=], [mutable=["batch_stats"]])``; ``train=`` is passed when the
   model's ``__call__`` accepts it. Flax itself is never imported here.
@@ -47,9 +52,10 @@ import optax
 from hyperreg_jax import checkpoint as checkpoint_io
 from hyperreg_jax import transform, validate
 
-__all__ = ["TrainState", "Trainer", "LOSSES"]
+__all__ = ["TrainState", "Trainer", "LOSSES", "LOSS_REDUCTIONS"]
 
 LOSSES = ("cross_entropy", "mse")
+LOSS_REDUCTIONS = ("mean", "sum")
 
 
 class TrainState(NamedTuple):
@@ -118,6 +124,9 @@ class Trainer:
       runs 20,000 full-batch steps with 100 evaluations. Must be 1 otherwise.
     batch_sharding: optional sharding of each training batch (data parallelism, see
       :func:`hyperreg_jax.sweep.data_parallel`); ``None`` leaves placement to the compiler.
+    loss_reduction: ``"mean"`` (default) or ``"sum"``: how the per-example losses of a
+      training batch are reduced into the loss that is differentiated (see the module
+      docstring). Logged losses are means in both cases.
   """
 
   model: Any
@@ -128,6 +137,7 @@ class Trainer:
   eval_batch_size: int = 1000
   full_batch_steps: int = 1
   batch_sharding: Any = None
+  loss_reduction: str = "mean"
 
   def __post_init__(self):
     def positive_int(name, value):
@@ -136,6 +146,11 @@ class Trainer:
 
     if self.loss not in LOSSES:
       raise ValueError(f"loss={self.loss!r} is not supported; choose one of {LOSSES}.")
+    if self.loss_reduction not in LOSS_REDUCTIONS:
+      raise ValueError(
+        f"loss_reduction={self.loss_reduction!r} is not supported; "
+        f"choose one of {LOSS_REDUCTIONS}."
+      )
     if self.batch_size is not None:
       positive_int("batch_size", self.batch_size)
     positive_int("epochs", self.epochs)
@@ -202,7 +217,8 @@ class Trainer:
   def train_step(self, state: TrainState, init_lr, batch) -> tuple[TrainState, dict]:
     """One guarded optimizer step on ``batch = (x, y)``.
 
-    Returns the new state and metrics ``loss`` (mean over the batch, before the step),
+    The differentiated loss is the batch mean or sum (``loss_reduction``). Returns the new
+    state and metrics ``loss`` (mean over the batch, before the step, either way),
     ``accuracy`` (classification) and the ``hr.lr_stats`` of the new optimizer state
     (``lr_min``/``lr_mean``/``lr_max``) when the optimizer has any. Loss and accuracy
     are NaN on refused steps (see the module docstring).
@@ -213,9 +229,13 @@ class Trainer:
 
     def loss_fn(params):
       out, batch_stats = self._apply(params, state.batch_stats, x, train=True)
-      return self._per_example_loss(out, y).mean(), (out, batch_stats)
+      per_example = self._per_example_loss(out, y)
+      reduced = per_example.sum() if self.loss_reduction == "sum" else per_example.mean()
+      return reduced, (out, batch_stats, per_example.mean())
 
-    (loss, (out, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    (_, (out, batch_stats, loss)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      state.params
+    )
     updates, opt_state = self.make_tx(init_lr).update(grads, state.opt_state, state.params)
     new = (optax.apply_updates(state.params, updates), batch_stats, opt_state)
     ok = ~state.diverged & jnp.isfinite(loss) & _all_finite(new)
@@ -420,6 +440,7 @@ class Trainer:
       epochs=self.epochs,
       eval_batch_size=self.eval_batch_size,
       full_batch_steps=self.full_batch_steps,
+      loss_reduction=self.loss_reduction,
     )
 
   def _checkpoint_path(self, directory, init_lr, key, arrays) -> pathlib.Path:

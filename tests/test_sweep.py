@@ -163,6 +163,36 @@ def test_absurd_ilr_is_frozen_and_reported_others_untouched():
     np.testing.assert_array_equal(result.curves[metric][:, [0, 2]], curve, err_msg=metric)
 
 
+def test_sweep_passes_the_loss_reduction_on():
+  result = hr.sweep(
+    models.LinearRegression(),
+    REGRESSION,
+    ["sgd"],
+    [0.01],
+    epochs=2,
+    batch_size=16,
+    loss_reduction="sum",
+    progress=False,
+  )
+  trainer = Trainer(
+    models.LinearRegression(),
+    make_optimizer("sgd"),
+    loss="mse",
+    batch_size=16,
+    epochs=2,
+    loss_reduction="sum",
+  )
+  _, history = trainer.run(0.01, jax.random.key(0), *_arrays())
+  np.testing.assert_allclose(result.curves["train_loss"][0, 0, 0], history["train_loss"], rtol=1e-5)
+  assert result.meta["loss_reduction"] == "sum"
+  with pytest.raises(ValueError, match="loss_reduction='avg'"):
+    hr.sweep(models.LinearRegression(), REGRESSION, ["sgd"], [0.01], loss_reduction="avg")
+
+
+def _arrays():
+  return REGRESSION.x_train, REGRESSION.y_train, REGRESSION.x_test, REGRESSION.y_test
+
+
 def test_save_load_and_tidy_table(regression_sweep, tmp_path):
   npz, js = regression_sweep.save(tmp_path / "sweep")
   loaded = SweepResult.load(tmp_path / "sweep.npz")

@@ -62,6 +62,8 @@ def test_bad_config():
     Trainer(model, sgd, eval_batch_size=0)
   with pytest.raises(ValueError, match="full_batch_steps"):
     Trainer(model, sgd, batch_size=32, full_batch_steps=5)
+  with pytest.raises(ValueError, match=r"loss_reduction='median'.*\('mean', 'sum'\)"):
+    Trainer(model, sgd, loss_reduction="median")
   trainer = Trainer(model, sgd, batch_size=64)
   state = trainer.init(jax.random.key(0), 0.1, jnp.zeros((1, 4)))
   with pytest.raises(ValueError, match="batch_size=64 exceeds the 10"):
@@ -289,6 +291,37 @@ def test_short_mnist_run_learns(mnist):
   assert hist["train_loss"][1] < hist["train_loss"][0]
   assert float(hist["test_accuracy"][-1]) > 0.75
   assert float(hist["lr_max"][-1]) <= 0.5 and float(hist["lr_min"][-1]) > 0
+
+
+def test_summed_loss_moves_the_ilr_axis_by_the_batch_size(linreg):
+  """Sum with ILR lr / B and decay B * wd is the mean with lr and wd (1-homogeneity)."""
+  batch, lr, wd = 32, 0.3, 1e-2
+
+  def run(reduction, ilr, decay):
+    make_tx = lambda init_lr: hr.rkl1(init_lr, weight_decay=decay)  # noqa: E731
+    trainer = Trainer(
+      LinearRegression(),
+      make_tx,
+      loss="mse",
+      batch_size=batch,
+      epochs=2,
+      loss_reduction=reduction,
+    )
+    return trainer.run(ilr, jax.random.key(0), linreg.x_train, linreg.y_train)
+
+  mean_state, mean_history = run("mean", lr, wd)
+  sum_state, sum_history = run("sum", lr / batch, wd * batch)
+  jax.tree.map(
+    lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6),
+    mean_state.params,
+    sum_state.params,
+  )
+  # Logged losses are per-example means with either reduction.
+  np.testing.assert_allclose(sum_history["train_loss"], mean_history["train_loss"], rtol=2e-4)
+  # The same ILR with the sum is a different (larger) effective step.
+  other_state, _ = run("sum", lr, wd * batch)
+  kernel = lambda state: state.params["linear"]["kernel"]  # noqa: E731
+  assert not np.allclose(kernel(other_state), kernel(mean_state))
 
 
 def test_full_batch_linear_regression_reaches_optimum(linreg):

@@ -6,6 +6,9 @@ Derived from ``SPEC.md`` alone; the test-suite compares the JAX implementation a
   WNGrad and AdaGrad references.
 * :mod:`hyperreg_jax.reference.numpy_mlp`: the 784-500-10 MLP with a manual NumPy
   forward/backward pass and a plain mini-batch training loop.
+* :mod:`hyperreg_jax.reference.study_mlp`: the reproducibility study's own MNIST code,
+  literally (its initialisation, summed gradients, unguarded formulas and float handling),
+  used to find where its NaNs came from.
 """
 
 from hyperreg_jax.reference.rules import (
