@@ -207,7 +207,7 @@ def test_inject_hyperparams_matches_plain(name):
   assert float(state.hyperparams["init_lr"]) == pytest.approx(0.2)
 
 
-@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32"])
 @pytest.mark.parametrize("name", NAMES)
 def test_dtypes_preserved_and_stable_under_cond(name, dtype):
   dtype = jnp.dtype(dtype)
@@ -957,3 +957,60 @@ def test_lr_median_is_exact_and_sees_weights_without_gradient():
     stats = jax.jit(hr.lr_stats)(state)
     assert stats["lr_median"].dtype == jnp.float64
     assert float(stats["lr_median"]) == pytest.approx(np.median(lr), rel=1e-15)
+
+
+# === beta in low precision ===================================================================
+
+
+def _constant_gradient_betas(dtype, steps, g, init_lr, name="rkl1", **kwargs):
+  """beta after each of ``steps`` steps of the constant gradient ``g`` (params in ``dtype``)."""
+  opt = ALIASES[name](init_lr, weight_decay=0.0, **kwargs)
+  params = jnp.zeros(2, dtype)
+  grads = jnp.full((steps, 2), g, dtype)
+  updates, betas = trajectory(opt, params, grads)
+  assert updates.dtype == dtype  # updates keep the params' dtype
+  return np.asarray(betas, np.float64).reshape(steps, -1)[:, 0]
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("name", ["rkl1", "kl2", "hellinger3", "chi2_1", "adagrad_diag", "wngrad"])
+def test_low_precision_beta_follows_the_float32_run(name, dtype):
+  g = float(jnp.asarray(0.03, dtype))  # the same gradient, exactly, in both runs
+  low = _constant_gradient_betas(jnp.dtype(dtype), 200, g, 1.0, name)
+  single = _constant_gradient_betas(jnp.float32, 200, g, 1.0, name)
+  np.testing.assert_allclose(low, single, rtol=1e-6)
+  assert low[-1] > 1.001  # beta really grows (bf16 storage would hold it at 1.0)
+
+
+def test_bfloat16_beta_storage_would_freeze_beta():
+  """Why beta defaults to float32: growth factors below 1 + 2^-8 round back in bfloat16."""
+  g = float(jnp.asarray(0.03, jnp.bfloat16))
+  frozen = _constant_gradient_betas(jnp.bfloat16, 200, g, 1.0, beta_dtype=jnp.bfloat16)
+  kept = _constant_gradient_betas(jnp.bfloat16, 200, g, 1.0)
+  assert frozen[-1] == 1.0
+  assert kept[-1] == pytest.approx(1.166, abs=1e-3)  # rkl1's float32 value
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_float16_finite_input_never_gives_a_non_finite_beta(name):
+  # init_lr = 1e-5: beta_0 = 1e5 overflows float16; g = 6e4 doubles beta every step.
+  betas = _constant_gradient_betas(jnp.float16, 300, 6e4, 1e-5, name)
+  assert np.all(np.isfinite(betas)) and np.all(np.diff(betas) >= 0)
+  assert betas[0] >= 1e5
+  params = jnp.ones(3, jnp.float16)
+  opt = ALIASES[name](1e-5)
+  updates, state = jax.jit(opt.update)(jnp.full(3, 6e4, jnp.float16), opt.init(params), params)
+  assert updates.dtype == jnp.float16 and bool(jnp.all(jnp.isfinite(updates)))
+  assert all(b.dtype == jnp.float32 for b in jax.tree.leaves(_beta(state)))
+
+
+def test_beta_dtype_option():
+  params = {"w": jnp.ones(3, jnp.bfloat16)}
+  for beta_dtype, expected in ((None, jnp.float32), (jnp.bfloat16, jnp.bfloat16)):
+    state = hr.kl1(0.1, beta_dtype=beta_dtype).init(params)
+    assert _beta(state)["w"].dtype == expected
+  with jax.enable_x64(True):
+    state = hr.kl1(0.1, beta_dtype=jnp.float64).init({"w": jnp.ones(3, jnp.float32)})
+    assert _beta(state)["w"].dtype == jnp.float64
+    state = hr.wngrad(0.1).init({"a": jnp.ones(2, jnp.float16), "b": jnp.ones(2, jnp.float64)})
+    assert _beta(state).dtype == jnp.float64  # the global beta: the widest params' dtype
