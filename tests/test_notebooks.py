@@ -13,6 +13,7 @@ import pathlib
 
 import nbformat
 import pytest
+from nbclient.exceptions import CellExecutionError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -50,6 +51,14 @@ def test_cells_of_a_percent_source():
     ("code", "x = 1"),
     ("code", "# a comment\nprint(x)"),
   ]
+
+
+@pytest.mark.slow
+def test_a_failing_cell_fails_the_run(tmp_path):
+  nb = nbformat.v4.new_notebook()
+  nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise ValueError(x)")]
+  with pytest.raises(CellExecutionError, match="ValueError"):
+    build.execute(nb, cwd=tmp_path)
 
 
 @pytest.mark.parametrize("name", EXPECTED)
