@@ -157,8 +157,9 @@ plt.show()
 # %% [markdown]
 # ## A two-dimensional grid: ILR x weight decay
 #
-# Any numeric hyperparameter can be swept beside the ILR. Here `rkl2` at four ILRs and three
-# weight decays, twelve runs in one call.
+# Other hyperparameters are swept beside the ILR as labelled variants: here `rkl2` at four
+# ILRs and three weight decays, twelve runs in one call (one compiled program per weight
+# decay, each vmapped over the ILRs).
 
 # %%
 decays = [0.0, 1e-4, 1e-2]
