@@ -191,6 +191,7 @@ ours = train(hr.adagrad_diag(ilr, weight_decay=0.0))
 rule = train(hr.hyperreg(ilr, divergence="neyman_chi2", algorithm=1, growth=None, weight_decay=0.0))
 adagrad = train(optax.adagrad(1.0, initial_accumulator_value=1 / ilr**2, eps=0.0))
 w_err = np.abs(ours.w - adagrad.w).max() / np.abs(adagrad.w).max()
+assert w_err < 1e-4 and np.array_equal(rule.beta, ours.beta)
 print(f"weights after 300 steps, max relative difference: {w_err:.1e}")
 print(
   f"loss curves, max relative difference:             {np.max(np.abs(ours.loss / adagrad.loss - 1)):.1e}"
@@ -234,6 +235,9 @@ for label, b_lib, b_ref in [
   ("chi2 alg. 2 (global) vs WNGrad", beta_chi2[:, 0], b_wn),
 ]:
   print(f"{label:52s} max relative difference of b: {np.max(np.abs(b_lib / b_ref - 1)):.1e}")
+assert np.allclose(beta_lib_wn[:, 0], b_wn, rtol=1e-4) and np.allclose(
+  beta_chi2[:, 0], b_half, rtol=1e-4
+)
 
 fig, ax = plt.subplots(figsize=(6, 3.8))
 ax.plot(t, 1 / b_wn, label="WNGrad (NumPy)")
