@@ -14,6 +14,7 @@ import importlib
 from hyperreg_jax import distributed, divergences, rules
 from hyperreg_jax.divergences import Divergence
 from hyperreg_jax.transform import (
+  DEFAULT_WEIGHT_DECAY,
   GRANULARITIES,
   PAPER_RULES,
   HyperRegState,
@@ -46,6 +47,7 @@ from hyperreg_jax.sweep import (  # noqa: E402  (the function shadows the module
 __version__ = "0.1.0"
 
 __all__ = [
+  "DEFAULT_WEIGHT_DECAY",
   "Divergence",
   "GRANULARITIES",
   "HyperRegState",

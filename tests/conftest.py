@@ -9,3 +9,6 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+# Scripts run in subprocesses by the tests, not modules to import (--doctest-modules).
+collect_ignore_glob = ["helpers/*"]

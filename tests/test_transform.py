@@ -207,7 +207,7 @@ def test_inject_hyperparams_matches_plain(name):
   assert float(state.hyperparams["init_lr"]) == pytest.approx(0.2)
 
 
-@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32"])
 @pytest.mark.parametrize("name", NAMES)
 def test_dtypes_preserved_and_stable_under_cond(name, dtype):
   dtype = jnp.dtype(dtype)
@@ -235,7 +235,9 @@ def test_dtypes_preserved_and_stable_under_cond(name, dtype):
     assert params.dtype == dtype
     assert jax.tree.map(lambda x: x.dtype, new_state) == dtypes0
     assert jax.tree.map(lambda x: x.dtype, state) == dtypes0
-  assert all(b.dtype == dtype for b in jax.tree.leaves(_beta(state)))
+  # beta is kept in at least float32, so bf16 params neither freeze nor overflow it.
+  beta_dtype = jnp.promote_types(dtype, jnp.float32)
+  assert all(b.dtype == beta_dtype for b in jax.tree.leaves(_beta(state)))
 
 
 MULTISTEPS_CASES = [(name, "float32") for name in NAMES] + [
@@ -294,7 +296,7 @@ def test_beta_logging_and_lr_stats(name):
   params = _small_params()
   state = opt.init(params)
   stats = hr.lr_stats(state)
-  assert set(stats) == {"lr_min", "lr_mean", "lr_max"}
+  assert set(stats) == {"lr_min", "lr_median", "lr_mean", "lr_max"}
   for value in stats.values():
     assert float(value) == pytest.approx(0.25)
 
@@ -308,8 +310,8 @@ def test_beta_logging_and_lr_stats(name):
   lr = 1.0 / np.concatenate([np.ravel(np.asarray(b, np.float64)) for b in jax.tree.leaves(beta)])
   stats = hr.lr_stats(state)
   np.testing.assert_allclose(
-    [float(stats["lr_min"]), float(stats["lr_mean"]), float(stats["lr_max"])],
-    [lr.min(), lr.mean(), lr.max()],
+    [float(stats[k]) for k in ("lr_min", "lr_median", "lr_mean", "lr_max")],
+    [lr.min(), np.median(lr), lr.mean(), lr.max()],
     rtol=1e-6,
   )
   assert float(stats["lr_max"]) <= 0.25  # the learning rate never increases
@@ -394,7 +396,7 @@ def test_adagrad_diag_equals_optax_adagrad(x64):
     dtype = jnp.float64 if x64 else jnp.float32
     params = _small_params(dtype)
     grads = _random_grads(50, SMALL_SHAPES, seed=4, dtype=np.float64 if x64 else np.float32)
-    ours, betas = trajectory(hr.adagrad_diag(init_lr), params, grads)
+    ours, betas = trajectory(hr.adagrad_diag(init_lr, weight_decay=0.0), params, grads)
     reference = optax.adagrad(1.0, initial_accumulator_value=1.0 / init_lr**2, eps=0.0)
     expected, _ = trajectory(reference, params, grads)
     assert all(u.dtype == dtype for u in jax.tree.leaves(ours))
@@ -430,7 +432,7 @@ def test_wngrad_equals_numpy_wngrad(x64):
 
   with jax.enable_x64(x64):
     dtype = jnp.float64 if x64 else jnp.float32
-    opt = hr.wngrad(init_lr)
+    opt = hr.wngrad(init_lr, weight_decay=0.0)
     cur = {k: jnp.asarray(v, dtype) for k, v in curvature.items()}
     tgt = {k: jnp.asarray(v, dtype) for k, v in target.items()}
     loss = lambda p: sum(0.5 * jnp.sum(cur[k] * (p[k] - tgt[k]) ** 2) for k in p)  # noqa: E731
@@ -439,7 +441,7 @@ def test_wngrad_equals_numpy_wngrad(x64):
       p, s = carry
       u, s = opt.update(jax.grad(loss)(p), s, p)
       p = optax.apply_updates(p, u)
-      return (p, s), (p, s.beta)
+      return (p, s), (p, _beta(s))
 
     params = {k: jnp.asarray(v, dtype) for k, v in x0.items()}
     _, (params_t, betas) = jax.jit(lambda p: jax.lax.scan(body, (p, opt.init(p)), length=steps))(
@@ -469,20 +471,20 @@ def test_algorithm3_steps_with_the_old_beta():
   u3, s3 = lagged.update(jnp.asarray(g1, jnp.float32), s3)
   u2, s2 = alternating.update(jnp.asarray(g1, jnp.float32), s2)
   b1 = b0 * np.exp((g1 / b0) ** 2)  # KL, Algorithm 2: b exp(c)
-  np.testing.assert_allclose(u3, -g1 / b0, rtol=1e-7)  # the step uses beta_0
-  np.testing.assert_allclose(u2, -g1 / b1, rtol=1e-6)  # Algorithm 2 uses beta_1
+  np.testing.assert_allclose(u3, g1 / b0, rtol=1e-7)  # the direction uses beta_0
+  np.testing.assert_allclose(u2, g1 / b1, rtol=1e-6)  # Algorithm 2 uses beta_1
   np.testing.assert_allclose(s3.beta, b1, rtol=1e-6)
   np.testing.assert_allclose(s2.beta, b1, rtol=1e-6)
 
   u3, s3 = lagged.update(jnp.asarray(g2, jnp.float32), s3)
   b2 = b1 * np.exp((g2 / b1) ** 2)
-  np.testing.assert_allclose(u3, -g2 / b1, rtol=1e-6)
+  np.testing.assert_allclose(u3, g2 / b1, rtol=1e-6)
   np.testing.assert_allclose(s3.beta, b2, rtol=1e-6)
 
   # With clipping, a huge gradient doubles beta, but the lagged step still uses b.
   clipped = hr.scale_by_hyperreg("rkl", 3, init_lr=init_lr)
   u, s = clipped.update(jnp.array([1e4]), clipped.init(jnp.zeros(1)))
-  np.testing.assert_allclose(u, [-1e4 / b0], rtol=1e-7)
+  np.testing.assert_allclose(u, [1e4 / b0], rtol=1e-7)
   np.testing.assert_array_equal(s.beta, [2.0 * b0])
 
 
@@ -498,14 +500,14 @@ def test_warmup(divergence, algorithm):
   first = lambda tree: jax.tree.map(lambda x: x[:warmup], tree)  # noqa: E731
   rest = lambda tree: jax.tree.map(lambda x: x[warmup:], tree)  # noqa: E731
   _leaves_close(
-    first(updates), jax.tree.map(lambda g: -warmup_lr * g, first(grads)), rtol=1e-7, atol=0
+    first(updates), jax.tree.map(lambda g: warmup_lr * g, first(grads)), rtol=1e-7, atol=0
   )
   _leaves_equal(
     first(betas), jax.tree.map(lambda g: np.full(g.shape, 1 / init_lr, np.float32), first(grads))
   )
   # Then the rule starts from beta = 1 / init_lr, as a fresh optimizer would.
   fresh = hr.scale_by_hyperreg(divergence, algorithm, init_lr=init_lr)
-  after = jax.tree.map(lambda p, u: p + u.sum(0), params, first(updates))
+  after = jax.tree.map(lambda p, u: p - u.sum(0), params, first(updates))
   expected_updates, expected_betas = trajectory(fresh, after, rest(grads))
   _leaves_close(rest(updates), expected_updates, rtol=1e-6, atol=0)
   _leaves_close(rest(betas), expected_betas, rtol=1e-6, atol=0)
@@ -524,7 +526,7 @@ def test_weight_decay_enters_the_gradient_that_drives_beta():
     u, s = opt.update(g, s, p)
     u_ref, s_ref = scale.update(jax.tree.map(lambda g, x: g + wd * x, g, p), s_ref)
     _, s_nodecay = scale.update(g, s_nodecay)
-    _leaves_close(u, u_ref, rtol=1e-6, atol=0)
+    _leaves_close(u, jax.tree.map(jnp.negative, u_ref), rtol=1e-6, atol=0)
     _leaves_close(_beta(s), _beta(s_ref), rtol=1e-6, atol=0)
     p = optax.apply_updates(p, u)
   # ... and the decay does change beta (the check above has teeth).
@@ -562,7 +564,7 @@ def test_granularity_matches_hand_computation(granularity, divergence, algorithm
       new = float(hr.rules.new_beta(divergence, algorithm, beta, norm, growth=2.0))
       step = {k: beta if algorithm == 3 else new for k in g}
     updates, state = tx.update(jax.tree.map(lambda v: v[t], grads), state)  # noqa: B023
-    _leaves_close(updates, {k: -g[k] / step[k] for k in g}, rtol=2e-6, atol=0)
+    _leaves_close(updates, {k: g[k] / step[k] for k in g}, rtol=2e-6, atol=0)
     _leaves_close(state.beta, new, rtol=2e-6, atol=0)
     beta = new
 
@@ -789,3 +791,226 @@ def test_paper_rules_registry():
     assert getattr(hr, name) is alias
     assert alias.__name__ == name
   assert math.isclose(_default_weight_decay("kl1"), 1e-4)
+
+
+# === the optax conventions ==================================================================
+
+
+def test_direction_composes_with_scale_by_learning_rate_like_optax():
+  """scale_by_hyperreg returns g / beta: chained with scale_by_learning_rate it descends."""
+  x0, _, loss = _parabola()
+  for tx, factor in (
+    (
+      optax.chain(hr.scale_by_hyperreg("rkl", 1, init_lr=1.0), optax.scale_by_learning_rate(0.5)),
+      1e-3,
+    ),
+    (optax.chain(optax.scale_by_rss(), optax.scale_by_learning_rate(0.5)), 0.2),  # the peer
+  ):
+    params, _ = jax.jit(lambda p, tx=tx: _run(tx, p, loss, 100))(x0)
+    assert float(loss(params)) < factor * float(loss(x0))
+  g = jnp.array([0.5, -2.0, 0.0])
+  direction, state = hr.scale_by_hyperreg("kl", 2, init_lr=0.5).update(
+    g, hr.scale_by_hyperreg("kl", 2, init_lr=0.5).init(jnp.zeros(3))
+  )
+  np.testing.assert_allclose(direction, g / state.beta, rtol=1e-7)  # same sign as g
+
+
+@pytest.mark.parametrize("name", ["kl1", "rkl3", "chi2_2", "adagrad_diag", "wngrad"])
+def test_learning_rate_multiplies_one_over_beta_also_as_a_schedule(name):
+  params = _small_params()
+  grads = _random_grads(12, SMALL_SHAPES, seed=11)
+  plain, betas = trajectory(ALIASES[name](0.3, weight_decay=0.0), params, grads)
+  schedule = optax.warmup_cosine_decay_schedule(0.0, 2.0, warmup_steps=4, decay_steps=12)
+  for learning_rate, factors in (
+    (0.25, np.full(12, 0.25)),
+    (schedule, np.array([schedule(t) for t in range(12)])),
+  ):
+    scaled, scaled_betas = trajectory(
+      ALIASES[name](0.3, learning_rate=learning_rate, weight_decay=0.0), params, grads
+    )
+    # beta does not depend on the multiplier; the step is scaled by it, step by step.
+    _leaves_close(scaled_betas, betas, rtol=1e-6, atol=0)
+    expected = jax.tree.map(
+      lambda u: np.asarray(u) * factors.reshape(-1, *[1] * (u.ndim - 1)),  # noqa: B023
+      plain,
+    )
+    _leaves_close(scaled, expected, rtol=1e-5, atol=1e-30)
+  assert np.any(np.asarray(jax.tree.leaves(scaled)[0][0]) == 0)  # the schedule starts at 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_structure_does_not_depend_on_hyperparameter_values(name):
+  params = _small_params()
+  alias = ALIASES[name]
+  reference = jax.tree.structure(alias(0.1).init(params))
+  for kwargs in (
+    {"weight_decay": 0},
+    {"weight_decay": 0.0},
+    {"weight_decay": jnp.float32(0)},
+    {"weight_decay": 0.3},
+    {"growth": 1.0},
+    {"growth": None},
+    {"warmup_steps": 3, "warmup_lr": 0.2},
+    {"learning_rate": 0.0},
+  ):
+    assert jax.tree.structure(alias(0.1, **kwargs).init(params)) == reference, kwargs
+
+
+@pytest.mark.parametrize("mask_kind", ["tree", "callable"])
+def test_mask_limits_weight_decay_like_adamw(mask_kind):
+  wd, params = 0.5, _small_params()
+  tree_mask = {"w": True, "b": False}
+  mask = tree_mask if mask_kind == "tree" else (lambda p: jax.tree.map(lambda x: x.ndim > 1, p))
+  grads = jax.tree.map(lambda p: 0.1 * p, params)
+  opt = hr.rkl1(0.2, weight_decay=wd, mask=mask)
+  updates, state = opt.update(grads, opt.init(params), params)
+  decayed = {"w": grads["w"] + wd * params["w"], "b": grads["b"]}
+  scale = hr.scale_by_hyperreg("rkl", 1, init_lr=0.2)
+  direction, expected_state = scale.update(decayed, scale.init(params))
+  _leaves_close(updates, jax.tree.map(jnp.negative, direction), rtol=1e-6, atol=0)
+  _leaves_close(_beta(state), expected_state.beta, rtol=1e-6, atol=0)
+
+
+def test_arguments_after_init_lr_are_keyword_only():
+  for name, alias in {**ALIASES, "hyperreg": hr.hyperreg}.items():
+    parameters = list(inspect.signature(alias).parameters.values())
+    assert parameters[0].name == "init_lr", name
+    assert parameters[0].kind == inspect.Parameter.POSITIONAL_OR_KEYWORD, name
+    assert all(p.kind == inspect.Parameter.KEYWORD_ONLY for p in parameters[1:]), name
+    with pytest.raises(TypeError, match="positional argument"):
+      alias(0.1, 1e-4)
+  with pytest.raises(TypeError, match="positional argument"):
+    hr.hyperreg("rkl", 1)
+  with pytest.raises(ValueError, match=r"init_lr must be .*'rkl'.*by keyword"):
+    hr.hyperreg("rkl")
+  params = inspect.signature(hr.scale_by_hyperreg).parameters
+  assert [p for p in params if params[p].kind != inspect.Parameter.KEYWORD_ONLY] == [
+    "divergence",
+    "algorithm",
+    "init_lr",
+  ]
+
+
+def test_one_documented_weight_decay_default_everywhere():
+  assert hr.DEFAULT_WEIGHT_DECAY == 1e-4
+  for name in [*NAMES, "hyperreg"]:
+    alias = ALIASES.get(name, hr.hyperreg)
+    assert inspect.signature(alias).parameters["weight_decay"].default == 1e-4, name
+    assert "weight_decay" in alias.__doc__ and "1e-4" in alias.__doc__, name
+  # The default really decays: one step from a zero gradient moves the params.
+  for name in NAMES:
+    params = {"w": jnp.ones(2)}
+    opt = ALIASES[name](0.5)
+    updates, _ = opt.update({"w": jnp.zeros(2)}, opt.init(params), params)
+    assert float(updates["w"][0]) < 0, name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_aliases_are_documented_functions(name):
+  alias = ALIASES[name]
+  assert inspect.isfunction(alias) and alias.__code__.co_name == name
+  assert alias.__module__ == "hyperreg_jax.transform"
+  doc = inspect.getdoc(alias)
+  summary = doc.splitlines()[0]
+  assert summary.endswith(".") and len(summary) < 100
+  for section in (".. math::", "Args:", "Returns:", "Example:", "References:", ">>> "):
+    assert section in doc, (name, section)
+  documented = {line.split(":")[0].strip() for line in doc.split("Args:")[1].splitlines()}
+  assert set(inspect.signature(alias).parameters) <= documented
+  assert f"hr.{name}(" in doc
+
+
+@pytest.mark.parametrize(
+  "kwargs, match",
+  [
+    ({"weight_decay": -1e-4}, r"weight_decay must be a finite number >= 0, got -0\.0001"),
+    ({"weight_decay": float("nan")}, r"weight_decay must be a finite number >= 0, got nan"),
+    ({"weight_decay": float("inf")}, r"weight_decay must be a finite number >= 0, got inf"),
+    ({"learning_rate": -0.5}, r"learning_rate must be a finite number >= 0, got -0\.5"),
+    ({"learning_rate": float("nan")}, r"learning_rate must be a finite number >= 0"),
+    ({"beta_dtype": jnp.int32}, r"beta_dtype must be None .* floating dtype"),
+    ({"beta_dtype": "complex64"}, r"beta_dtype must be None .* floating dtype"),
+  ],
+)
+def test_bad_optax_arguments_raise(kwargs, match):
+  for factory in (hr.hyperreg, hr.kl2, hr.adagrad_diag, hr.wngrad):
+    with pytest.raises(ValueError, match=match):
+      factory(0.1, **kwargs)
+
+
+def test_lr_median_is_exact_and_sees_weights_without_gradient():
+  """The median, not the mean, shows that most weights here still sit at the ILR."""
+  params = {"w": jnp.ones((7, 3)), "b": jnp.ones(4)}  # 25 entries
+  opt = hr.rkl1(0.5, weight_decay=0.0)
+  grads = {"w": jnp.zeros((7, 3)).at[:2].set(jnp.arange(6.0).reshape(2, 3) + 1), "b": jnp.ones(4)}
+  _, state = opt.update(grads, opt.init(params), params)
+  stats = hr.lr_stats(state)
+  lr = 1.0 / np.concatenate([np.ravel(b) for b in jax.tree.leaves(_beta(state))])
+  assert float(stats["lr_median"]) == pytest.approx(np.median(lr), rel=1e-7)
+  assert float(stats["lr_median"]) == pytest.approx(0.5) and float(stats["lr_mean"]) < 0.45
+  # An even count: the mean of the two middle entries; float64 beta too.
+  with jax.enable_x64(True):
+    rng = np.random.default_rng(3)
+    beta = {"a": jnp.asarray(10 ** rng.uniform(-3, 3, (6, 5))), "b": jnp.asarray([1e-300, 1e300])}
+    state = hr.HyperRegState(count=jnp.zeros([], jnp.int32), beta=beta)
+    lr = 1.0 / np.concatenate([np.ravel(b) for b in beta.values()])
+    stats = jax.jit(hr.lr_stats)(state)
+    assert stats["lr_median"].dtype == jnp.float64
+    assert float(stats["lr_median"]) == pytest.approx(np.median(lr), rel=1e-15)
+
+
+# === beta in low precision ===================================================================
+
+
+def _constant_gradient_betas(dtype, steps, g, init_lr, name="rkl1", **kwargs):
+  """beta after each of ``steps`` steps of the constant gradient ``g`` (params in ``dtype``)."""
+  opt = ALIASES[name](init_lr, weight_decay=0.0, **kwargs)
+  params = jnp.zeros(2, dtype)
+  grads = jnp.full((steps, 2), g, dtype)
+  updates, betas = trajectory(opt, params, grads)
+  assert updates.dtype == dtype  # updates keep the params' dtype
+  return np.asarray(betas, np.float64).reshape(steps, -1)[:, 0]
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("name", ["rkl1", "kl2", "hellinger3", "chi2_1", "adagrad_diag", "wngrad"])
+def test_low_precision_beta_follows_the_float32_run(name, dtype):
+  g = float(jnp.asarray(0.03, dtype))  # the same gradient, exactly, in both runs
+  low = _constant_gradient_betas(jnp.dtype(dtype), 200, g, 1.0, name)
+  single = _constant_gradient_betas(jnp.float32, 200, g, 1.0, name)
+  np.testing.assert_allclose(low, single, rtol=1e-6)
+  assert low[-1] > 1.001  # beta really grows (bf16 storage would hold it at 1.0)
+
+
+def test_bfloat16_beta_storage_would_freeze_beta():
+  """Why beta defaults to float32: growth factors below 1 + 2^-8 round back in bfloat16."""
+  g = float(jnp.asarray(0.03, jnp.bfloat16))
+  frozen = _constant_gradient_betas(jnp.bfloat16, 200, g, 1.0, beta_dtype=jnp.bfloat16)
+  kept = _constant_gradient_betas(jnp.bfloat16, 200, g, 1.0)
+  assert frozen[-1] == 1.0
+  assert kept[-1] == pytest.approx(1.166, abs=1e-3)  # rkl1's float32 value
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_float16_finite_input_never_gives_a_non_finite_beta(name):
+  # init_lr = 1e-5: beta_0 = 1e5 overflows float16; g = 6e4 doubles beta every step.
+  betas = _constant_gradient_betas(jnp.float16, 300, 6e4, 1e-5, name)
+  assert np.all(np.isfinite(betas)) and np.all(np.diff(betas) >= 0)
+  assert betas[0] >= 1e5
+  params = jnp.ones(3, jnp.float16)
+  opt = ALIASES[name](1e-5)
+  updates, state = jax.jit(opt.update)(jnp.full(3, 6e4, jnp.float16), opt.init(params), params)
+  assert updates.dtype == jnp.float16 and bool(jnp.all(jnp.isfinite(updates)))
+  assert all(b.dtype == jnp.float32 for b in jax.tree.leaves(_beta(state)))
+
+
+def test_beta_dtype_option():
+  params = {"w": jnp.ones(3, jnp.bfloat16)}
+  for beta_dtype, expected in ((None, jnp.float32), (jnp.bfloat16, jnp.bfloat16)):
+    state = hr.kl1(0.1, beta_dtype=beta_dtype).init(params)
+    assert _beta(state)["w"].dtype == expected
+  with jax.enable_x64(True):
+    state = hr.kl1(0.1, beta_dtype=jnp.float64).init({"w": jnp.ones(3, jnp.float32)})
+    assert _beta(state)["w"].dtype == jnp.float64
+    state = hr.wngrad(0.1).init({"a": jnp.ones(2, jnp.float16), "b": jnp.ones(2, jnp.float64)})
+    assert _beta(state).dtype == jnp.float64  # the global beta: the widest params' dtype
