@@ -215,6 +215,8 @@ def test_mnist_mlp_sweep_learns():
   [
     (dict(ilrs=[0.1, -1.0]), "ilrs must be"),
     (dict(ilrs=[]), "ilrs must be"),
+    (dict(ilrs=[0.1, 1e-45]), r"ilrs must be normal float32 numbers .*1e-45"),
+    (dict(ilrs=[1e39]), r"ilrs must be normal float32 numbers .*1e\+39"),
     (dict(seeds=[0.5]), "seeds must be"),
     (dict(variants=["adamw2"]), "variant must be one of"),
     (dict(variants=[]), "at least one"),
