@@ -47,11 +47,13 @@ ALGORITHMS = (1, 2, 3)
 
 
 # Steps of the generic solver. From its first-order start, a bracket no wider than
-# [1, 10] takes at most 10 steps to float64 precision; a wider one (large growth, no
-# clipping, or a traced growth that may be either) at most about 20: geometric bisection
-# first halves the bracket's logarithm, then Newton converges quadratically (tested on the
-# built-in divergences, Jensen-Shannon and a cubic one, c from 0 to 1e30).
-_NARROW_ITERATIONS, _WIDE_ITERATIONS = 12, 64
+# [1, 10] takes at most 10 steps to float64 precision. A wider one (large growth, no
+# clipping, or a traced growth that may be either) takes more: geometric bisection first
+# halves the bracket's logarithm, then Newton converges quadratically, except where a
+# user's f' loses its second derivative to underflow (roots past 1e154), where it only
+# halves the error per step; 96 steps cover that (tested on the built-in divergences,
+# copies of them through from_f, Jensen-Shannon and a cubic one, c from 0 to 1e30).
+_NARROW_ITERATIONS, _WIDE_ITERATIONS = 12, 96
 _NARROW_GROWTH = 10.0
 
 
@@ -221,7 +223,9 @@ def solve_ratio(divergence, algorithm, c, b, lo, hi, iterations: int = 30):
     move = -f / (x * df)  # the Newton step in log r
     newton = x * jnp.exp(move)
     # Newton inside the bracket and at least halving its step (as in rtsafe), or bisect.
-    fast = (newton >= lo) & (newton <= hi) & (2.0 * jnp.abs(move) <= last)  # False for NaN
+    # (A converged iterate, whose steps are rounding noise, keeps taking them.)
+    halving = (2.0 * jnp.abs(move) <= last) | (jnp.abs(move) <= 8 * jnp.finfo(x.dtype).eps)
+    fast = (newton >= lo) & (newton <= hi) & halving  # False for NaN
     middle = jnp.sqrt(lo) * jnp.sqrt(hi)
     x_new = jnp.where(fast, newton, middle)
     return lo, hi, x_new, jnp.where(fast, jnp.abs(move), jnp.abs(jnp.log(middle / x)))
@@ -234,7 +238,9 @@ def solve_ratio(divergence, algorithm, c, b, lo, hi, iterations: int = 30):
   middle = jnp.sqrt(lo) * jnp.sqrt(hi)  # without overflow
   start = jnp.where((linear <= 2.0) & (linear >= lo) & (linear <= hi), linear, middle)
   width = jnp.log(hi) - jnp.log(lo)
-  _, _, x, _ = jax.lax.fori_loop(0, iterations, step, (lo, hi, start, width), unroll=True)
+  # Unrolled when short (fast to run), a loop when long (fast to compile).
+  unroll = iterations <= _NARROW_ITERATIONS
+  _, _, x, _ = jax.lax.fori_loop(0, iterations, step, (lo, hi, start, width), unroll=unroll)
   return x
 
 
@@ -333,7 +339,7 @@ def new_beta(
     growth: clip ``beta_{t+1}`` to ``[b, growth * b]``; ``None`` or ``inf``: only
       ``>= b``. May be traced (then ``inf`` still means no clip).
     solver_iterations: Newton steps for divergences without a closed form; by
-      default 12 for a concrete ``growth <= 10`` and 32 otherwise (a wider bracket, no
+      default 12 for a concrete ``growth <= 10`` and 96 otherwise (a wider bracket, no
       clip, or a traced growth), enough for float64 precision.
 
   Returns:

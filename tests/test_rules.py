@@ -372,7 +372,7 @@ CUSTOM = {
 @pytest.mark.parametrize("name", sorted(CUSTOM))
 @pytest.mark.parametrize("growth", [2.0, 10.0, None])
 def test_default_solver_steps_reach_float64_precision(name, growth):
-  """The default step counts (12 for growth <= 10, 64 otherwise) suffice for custom divergences."""
+  """The default step counts (12 for growth <= 10, 96 otherwise) suffice for custom divergences."""
   div = hr.Divergence.from_f(CUSTOM[name], name=name)
   rule = jax.jit(
     rules.new_beta, static_argnums=(0, 1), static_argnames=("growth", "solver_iterations")
