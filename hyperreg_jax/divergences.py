@@ -49,6 +49,35 @@ def _as_float_pair(beta, eta):
   return jnp.broadcast_arrays(beta, jnp.asarray(eta, beta.dtype))
 
 
+def _check_f(f, name):
+  """``f`` is callable, ``f(1) = f'(1) = 0`` and ``f`` is convex around 1."""
+  if not callable(f):
+    raise ValueError(f"Divergence.from_f({name!r}): f must be callable, got {f!r}.")
+  u = jnp.array([0.99, 1.0, 1.01], jnp.float32)
+  try:
+    value = jnp.asarray(f(u), jnp.float32)
+    slope = _elementwise_derivative(f, u)
+  except Exception as error:  # noqa: BLE001  (any failure of user code, reported)
+    raise ValueError(
+      f"Divergence.from_f({name!r}): f must map an array of ratios u elementwise to "
+      f"f(u); f(jnp.array([0.99, 1.0, 1.01])) failed with {error!r}."
+    ) from error
+  if isinstance(value, jax.core.Tracer) or isinstance(slope, jax.core.Tracer):
+    return  # f closes over traced values: nothing concrete to check
+  value, slope = value.tolist(), jnp.asarray(slope).tolist()
+  if not abs(value[1]) <= 1e-6 or not abs(slope[1]) <= 1e-6:
+    raise ValueError(
+      f"Divergence.from_f({name!r}): f must have f(1) = 0 and f'(1) = 0, got "
+      f"f(1) = {value[1]!r} and f'(1) = {slope[1]!r}."
+    )
+  if not (slope[0] < 0 < slope[2] and value[0] > 0 and value[2] > 0):
+    raise ValueError(
+      f"Divergence.from_f({name!r}): f must be convex near 1 (f' increasing through 0), got "
+      f"f'(0.99) = {slope[0]!r}, f'(1.01) = {slope[2]!r}, f(0.99) = {value[0]!r}, "
+      f"f(1.01) = {value[2]!r}."
+    )
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Divergence:
   """A divergence ``D(beta, eta)`` and its derivative in ``beta``.
@@ -89,8 +118,12 @@ class Divergence:
     """The phi-divergence ``D(beta, eta) = eta * f(beta / eta)``.
 
     ``f`` must be convex with ``f(1) = 0`` and ``f'(1) = 0``; then
-    ``dD/dbeta = f'(beta / eta)``, taken with :func:`jax.grad`.
+    ``dD/dbeta = f'(beta / eta)``, taken with :func:`jax.grad`. This is checked here:
+    ``f`` callable, ``|f(1)|`` and ``|f'(1)|`` below ``1e-6``, and ``f'`` increasing
+    through 0 near 1 (``f'(0.99) < 0 < f'(1.01)``, ``f(0.99), f(1.01) > 0``); a
+    ``ValueError`` says which fails.
     """
+    _check_f(f, name)
 
     def D(beta, eta):
       return eta * f(beta / eta)

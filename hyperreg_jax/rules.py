@@ -46,10 +46,15 @@ from hyperreg_jax.divergences import Divergence
 ALGORITHMS = (1, 2, 3)
 
 
-# Steps of the generic solver. From its first-order start it reaches float64 precision
-# in at most 10 steps on [1, growth] for growth up to 10 and about 20 without clipping
-# (tested on the built-in divergences, Jensen-Shannon and a cubic one).
-_DEFAULT_ITERATIONS = {False: 12, True: 30}
+# Steps of the generic solver. From its first-order start, a bracket no wider than
+# [1, 10] takes at most 10 steps to float64 precision. A wider one (large growth, no
+# clipping, or a traced growth that may be either) takes more: geometric bisection first
+# halves the bracket's logarithm, then Newton converges quadratically, except where a
+# user's f' loses its second derivative to underflow (roots past 1e154), where it only
+# halves the error per step; 96 steps cover that (tested on the built-in divergences,
+# copies of them through from_f, Jensen-Shannon and a cubic one, c from 0 to 1e30).
+_NARROW_ITERATIONS, _WIDE_ITERATIONS = 12, 96
+_NARROW_GROWTH = 10.0
 
 
 def check_algorithm(algorithm) -> int:
@@ -72,15 +77,42 @@ def check_algorithm(algorithm) -> int:
 
 
 def check_growth(growth):
-  """Validates ``growth`` (``None`` or a number >= 1; traced values pass)."""
+  """Validates ``growth``: ``None`` or ``inf`` (no upper clip, returned as ``None``), or a
+  number >= 1. Traced values pass (a traced ``inf`` means no upper clip too)."""
   if growth is None or isinstance(growth, jax.core.Tracer):
     return growth
-  value = np.asarray(growth)
-  if value.shape != () or not np.isfinite(value) or value < 1:
+  value = np.asarray(growth) if not isinstance(growth, (str, bytes, bool)) else None
+  if (
+    value is None
+    or value.shape != ()
+    or not (np.issubdtype(value.dtype, np.integer) or np.issubdtype(value.dtype, np.floating))
+    or np.isnan(value)
+    or value < 1
+  ):
     raise ValueError(
-      f"growth must be None (no upper clip) or a finite number >= 1, got {growth!r}."
+      f"growth must be None or inf (no upper clip) or a number >= 1, got {growth!r}."
     )
-  return growth
+  return None if np.isposinf(value) else growth
+
+
+def check_solver_iterations(solver_iterations, growth) -> int:
+  """``solver_iterations`` (an integer >= 1), or the default for ``growth``."""
+  if solver_iterations is None:
+    narrow = (
+      growth is not None
+      and not isinstance(growth, jax.core.Tracer)
+      and float(growth) <= _NARROW_GROWTH
+    )
+    return _NARROW_ITERATIONS if narrow else _WIDE_ITERATIONS
+  if (
+    isinstance(solver_iterations, bool)
+    or not isinstance(solver_iterations, (int, np.integer))
+    or solver_iterations < 1
+  ):
+    raise ValueError(
+      f"solver_iterations must be None (automatic) or an integer >= 1, got {solver_iterations!r}."
+    )
+  return int(solver_iterations)
 
 
 def compute_dtype(*arrays) -> jnp.dtype:
@@ -171,40 +203,53 @@ def foc_lhs(divergence: Divergence, algorithm: int, r, b) -> jax.Array:
 def solve_ratio(divergence, algorithm, c, b, lo, hi, iterations: int = 30):
   """Safeguarded Newton for ``foc_lhs(r) = c`` on a bracket ``[lo, hi]``.
 
-  Small roots start from the linearisation at ``r = 1``, exact to first order in ``c``. A
-  Newton step is taken when it stays inside the current bracket (a converged
-  iterate maps to itself and stays), otherwise the bracket is bisected geometrically (``sqrt(lo * hi)``), so a huge
-  bracket shrinks quickly in log scale. The iteration count is fixed (unrolled),
-  so the solver is jit- and vmap-friendly.
+  Small roots start from the linearisation at ``r = 1``, exact to first order in ``c``.
+  The Newton step is taken in ``log r`` (``r <- r exp(-f / (r f'))``, the plain step to
+  first order, so a bracket spanning hundreds of decades is no harder than a narrow
+  one) when it stays inside the current bracket and is at most half the step before
+  (as in Numerical Recipes' ``rtsafe``; a converged iterate maps to itself and stays);
+  otherwise the bracket is bisected geometrically (``sqrt(lo * hi)``). The
+  iteration count is fixed (unrolled), so the solver is jit- and vmap-friendly.
   """
 
   def residual(r):
     return foc_lhs(divergence, algorithm, r, b) - c
 
   def step(_, carry):
-    lo, hi, x = carry
+    lo, hi, x, last = carry
     f, df = jax.jvp(residual, (x,), (jnp.ones_like(x),))
     lo = jnp.where(f <= 0, x, lo)
     hi = jnp.where(f >= 0, x, hi)
-    newton = x - f / df
-    inside = (newton >= lo) & (newton <= hi)  # False for NaN
-    return lo, hi, jnp.where(inside, newton, jnp.sqrt(lo * hi))
+    move = -f / (x * df)  # the Newton step in log r
+    newton = x * jnp.exp(move)
+    # Newton inside the bracket and at least halving its step (as in rtsafe), or bisect.
+    # (A converged iterate, whose steps are rounding noise, keeps taking them.)
+    halving = (2.0 * jnp.abs(move) <= last) | (jnp.abs(move) <= 8 * jnp.finfo(x.dtype).eps)
+    fast = (newton >= lo) & (newton <= hi) & halving  # False for NaN
+    middle = jnp.sqrt(lo) * jnp.sqrt(hi)
+    x_new = jnp.where(fast, newton, middle)
+    return lo, hi, x_new, jnp.where(fast, jnp.abs(move), jnp.abs(jnp.log(middle / x)))
 
   lo, hi = jnp.broadcast_arrays(lo, hi)
   # Small steps start from the linearisation at r = 1 (where foc_lhs = 0),
   # r = 1 + c / foc_lhs'(1); larger ones from the bracket's geometric middle.
   _, slope = jax.jvp(residual, (jnp.ones_like(lo),), (jnp.ones_like(lo),))
   linear = 1.0 + c / jnp.where(slope > 0, slope, jnp.inf)
-  start = jnp.where((linear <= 2.0) & (linear >= lo) & (linear <= hi), linear, jnp.sqrt(lo * hi))
-  _, _, x = jax.lax.fori_loop(0, iterations, step, (lo, hi, start), unroll=True)
+  middle = jnp.sqrt(lo) * jnp.sqrt(hi)  # without overflow
+  start = jnp.where((linear <= 2.0) & (linear >= lo) & (linear <= hi), linear, middle)
+  width = jnp.log(hi) - jnp.log(lo)
+  # Unrolled when short (fast to run), a loop when long (fast to compile).
+  unroll = iterations <= _NARROW_ITERATIONS
+  _, _, x, _ = jax.lax.fori_loop(0, iterations, step, (lo, hi, start, width), unroll=unroll)
   return x
 
 
-def _upper_bracket(divergence, algorithm, c, b, squarings: int = 8):
-  """An ``hi`` with ``foc_lhs(hi) >= c`` (2, 4, 16, ... up to ~1e77 after 8 squarings)."""
+def _upper_bracket(divergence, algorithm, c, b):
+  """The smallest of 2, 4, 16, 256, ... (capped at the largest float) with ``foc_lhs >= c``."""
+  top = jnp.finfo(c.dtype).max
   hi = jnp.full_like(c, 2.0)
-  for _ in range(squarings):
-    hi = jnp.where(foc_lhs(divergence, algorithm, hi, b) < c, hi * hi, hi)
+  for _ in range(int(np.log2(jnp.finfo(c.dtype).maxexp))):
+    hi = jnp.where(foc_lhs(divergence, algorithm, hi, b) < c, jnp.minimum(hi * hi, top), hi)
   return hi
 
 
@@ -216,11 +261,40 @@ def _closed_form(divergence, algorithm):
   return (_ALGORITHM_1 if algorithm == 1 else _ALGORITHM_2).get(divergence)
 
 
+def _generic_unclipped_ratio(divergence, algorithm, c, b, iterations):
+  """The generic solver without an upper clip, with the closed forms' conventions.
+
+  The bracket grows up to the largest float. Where even that is too small (the left
+  side stays below ``c``), either ``f'`` has levelled off at a finite limit, so ``c`` is
+  at or past it, Algorithm 2 has no finite root and the Algorithm 1 root is used, as
+  for the closed forms; or the root lies beyond the float range and the ratio is
+  infinite (the rule then saturates at the largest float, as the closed forms do).
+  """
+  hi = _upper_bracket(divergence, algorithm, c, b)
+  ratio = solve_ratio(divergence, algorithm, c, b, jnp.ones_like(c), hi, iterations)
+  top = jnp.finfo(c.dtype).max
+  at_hi = foc_lhs(divergence, algorithm, hi, b)
+  beyond = (hi >= top) & ~(at_hi > c)  # the root lies past the largest float
+  if algorithm == 1:
+    return jnp.where(beyond, jnp.inf, ratio)
+  # Does f' level off? From max^(1/8) to max^(1/4) it grows by less than 1% (a
+  # logarithm doubles there; 1 - 1/r, 1 - 1/sqrt(r) and 1 - 1/r^2 are flat to 4e-3 in
+  # float32). Then a value above that level is rounding garbage of an overflow, and
+  # unless the bracket found a true value above c, c is at or past the limit.
+  far, farther = (
+    foc_lhs(divergence, algorithm, jnp.asarray(top, c.dtype) ** p, b) for p in (1 / 8, 1 / 4)
+  )
+  ceiling = farther + 1e-2 * jnp.abs(farther)
+  levels_off = farther - far <= 1e-2 * jnp.abs(farther)
+  no_root = levels_off & ~((at_hi > c) & (at_hi <= ceiling))
+  exact = _generic_unclipped_ratio(divergence, 1, c, b, iterations)
+  return jnp.where(no_root, exact, jnp.where(beyond, jnp.inf, ratio))
+
+
 def _unclipped_ratio(divergence, algorithm, c, b, iterations):
   closed = _closed_form(divergence, algorithm)
   if closed is None:
-    hi = _upper_bracket(divergence, algorithm, c, b)
-    return solve_ratio(divergence, algorithm, c, b, jnp.ones_like(c), hi, iterations)
+    return _generic_unclipped_ratio(divergence, algorithm, c, b, iterations)
   if algorithm == 2 and divergence in _UNBOUNDED_2:
     finite = c < 1
     return jnp.where(finite, closed(jnp.where(finite, c, 0.0)), _ALGORITHM_1[divergence](c))
@@ -236,6 +310,21 @@ def _clipped_ratio(divergence, algorithm, c, b, growth, iterations):
   return closed(c)
 
 
+def _unclipped(divergence, algorithm, b, c, iterations):
+  huge = jnp.finfo(b.dtype).max
+  c = jnp.minimum(c, huge / 16)  # keeps 1 + 4c and friends finite
+  ratio = _unclipped_ratio(divergence, algorithm, c, b, iterations)
+  return jnp.clip(b * ratio, b, huge)
+
+
+def _clipped(divergence, algorithm, b, c, growth, iterations):
+  ceiling = foc_lhs(divergence, algorithm, growth, b)
+  capped = jnp.minimum(c, ceiling)
+  ratio = _clipped_ratio(divergence, algorithm, capped, b, growth, iterations)
+  ratio = jnp.where(c >= ceiling, growth, jnp.clip(ratio, 1.0, growth))
+  return jnp.minimum(b * ratio, jnp.finfo(b.dtype).max)
+
+
 def new_beta(
   divergence, algorithm, beta, grad, growth=2.0, *, solver_iterations: int | None = None
 ) -> jax.Array:
@@ -247,14 +336,18 @@ def new_beta(
     algorithm: 1 (exact), 2 (alternating) or 3 (lagged: same beta update as 2).
     beta: the current inverse learning rate ``b > 0``.
     grad: the gradient (or, per tensor / globally, its root-mean-square or norm).
-    growth: clip ``beta_{t+1}`` to ``[b, growth * b]``; ``None``: only ``>= b``.
+    growth: clip ``beta_{t+1}`` to ``[b, growth * b]``; ``None`` or ``inf``: only
+      ``>= b``. May be traced (then ``inf`` still means no clip).
     solver_iterations: Newton steps for divergences without a closed form; by
-      default 12 with clipping (bracket ``[1, growth]``), 30 without.
+      default 12 for a concrete ``growth <= 10`` and 96 otherwise (a wider bracket, no
+      clip, or a traced growth), enough for float64 precision.
 
   Returns:
     ``beta_{t+1}``, in ``beta``'s dtype promoted to at least float32. Finite
     input gives a finite result with ``b <= beta_{t+1} <= growth * b`` (without
-    clipping it saturates at the largest finite float).
+    clipping it saturates at the largest finite float). Where Algorithm 2 has no
+    finite root (``c`` at or past the limit of ``f'``) and there is no clip, it is the
+    Algorithm 1 root, for the closed forms and the generic solver alike.
 
   Example:
     >>> import hyperreg_jax as hr
@@ -264,21 +357,18 @@ def new_beta(
   divergence = divergences.get(divergence)
   algorithm = 2 if check_algorithm(algorithm) == 3 else algorithm
   growth = check_growth(growth)
-  if solver_iterations is None:
-    solver_iterations = _DEFAULT_ITERATIONS[growth is None]
+  iterations = check_solver_iterations(solver_iterations, growth)
   dtype = compute_dtype(beta, grad)
   b = jnp.asarray(beta, dtype)
   c = jnp.square(jnp.asarray(grad, dtype) / b)
-  huge = jnp.finfo(dtype).max
   # NaN in, NaN out: the generic solver would otherwise return a finite ratio.
   nan = jnp.where(jnp.isnan(c), jnp.nan, 1.0).astype(dtype)
   if growth is None:
-    c = jnp.minimum(c, huge / 16)  # keeps 1 + 4c and friends finite
-    ratio = _unclipped_ratio(divergence, algorithm, c, b, solver_iterations)
-    return jnp.clip(b * ratio * nan, b, huge)
+    return _unclipped(divergence, algorithm, b, c, iterations) * nan
   growth = jnp.asarray(growth, dtype)
-  ceiling = foc_lhs(divergence, algorithm, growth, b)
-  capped = jnp.minimum(c, ceiling)
-  ratio = _clipped_ratio(divergence, algorithm, capped, b, growth, solver_iterations)
-  ratio = jnp.where(c >= ceiling, growth, jnp.clip(ratio, 1.0, growth))
-  return jnp.minimum(b * ratio * nan, huge)
+  if not isinstance(growth, jax.core.Tracer):
+    return _clipped(divergence, algorithm, b, c, growth, iterations) * nan
+  # A traced growth may be inf: both paths, one chosen per entry (same numbers as None).
+  finite = jnp.isfinite(growth)
+  clipped = _clipped(divergence, algorithm, b, c, jnp.where(finite, growth, 2.0), iterations)
+  return jnp.where(finite, clipped, _unclipped(divergence, algorithm, b, c, iterations)) * nan

@@ -110,6 +110,13 @@ def _check_grid(ilrs, seeds):
     ilrs = None
   if ilrs is None or ilrs.size == 0 or not np.all(np.isfinite(ilrs) & (ilrs > 0)):
     raise ValueError("ilrs must be a non-empty 1-D sequence of finite numbers > 0.")
+  info = np.finfo(np.float32)  # the sweep runs its ILRs in float32
+  outside = ilrs[(ilrs < info.tiny) | (ilrs > info.max)]
+  if outside.size:
+    raise ValueError(
+      f"ilrs must be normal float32 numbers (between {info.tiny:.3g} and {info.max:.3g}), "
+      f"got {outside.tolist()}."
+    )
   seeds = np.asarray(seeds).reshape(-1)
   if seeds.size == 0 or not np.issubdtype(seeds.dtype, np.integer):
     raise ValueError(f"seeds must be a non-empty sequence of integers, got {seeds!r}.")

@@ -82,7 +82,7 @@ def _check_nonnegative(value, name):
     raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
 
 
-def _check_static(warmup_steps, warmup_lr, granularity, solver_iterations, beta_dtype):
+def _check_static(warmup_steps, warmup_lr, granularity, beta_dtype):
   if granularity not in GRANULARITIES:
     raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}.")
   if _concrete(warmup_steps) and (
@@ -97,14 +97,6 @@ def _check_static(warmup_steps, warmup_lr, granularity, solver_iterations, beta_
     if warmup_lr is None:
       raise ValueError("warmup_lr must be given (a finite number > 0) when warmup_steps > 0.")
     _check_positive(warmup_lr, "warmup_lr")
-  if solver_iterations is not None and (
-    isinstance(solver_iterations, bool)
-    or not isinstance(solver_iterations, (int, np.integer))
-    or solver_iterations < 1
-  ):
-    raise ValueError(
-      f"solver_iterations must be None (automatic) or an integer >= 1, got {solver_iterations!r}."
-    )
   if beta_dtype is not None:
     try:
       floating = jnp.issubdtype(jnp.dtype(beta_dtype), jnp.floating)
@@ -143,11 +135,13 @@ def _check_beta0(init_lr, dtype):
 # --- magnitudes -------------------------------------------------------------------------------
 
 
-def _norm(x):
-  """``sqrt(sum(x^2))``, scaled by a power of two near ``max|x|`` so that it cannot overflow.
+def _scaled_root(x, reduce):
+  """``sqrt(reduce(x^2))``, computed on ``x / 2^e`` with ``2^e`` near ``max|x|``.
 
   Scaling by an exact power of two (in two halves, so the factor itself is never
-  subnormal) keeps gradients near the float maximum from being flushed to zero.
+  subnormal) keeps gradients near the float maximum from being flushed to zero. A
+  result past the float range saturates at its maximum; non-finite input gives
+  non-finite output.
   """
   x = x.astype(rules.compute_dtype(x))
   if x.size == 0:
@@ -156,12 +150,16 @@ def _norm(x):
   _, exponent = jnp.frexp(jnp.where(jnp.isfinite(scale), scale, 1.0))
   half = exponent // 2
   scaled = jnp.ldexp(jnp.ldexp(x, -half), half - exponent)  # x / 2^exponent, |.| <= 1
-  norm = jnp.ldexp(jnp.ldexp(jnp.sqrt(jnp.sum(jnp.square(scaled))), half), exponent - half)
-  return jnp.where(jnp.isfinite(scale), norm, scale)
+  root = jnp.ldexp(jnp.ldexp(jnp.sqrt(reduce(jnp.square(scaled))), half), exponent - half)
+  return jnp.where(jnp.isfinite(scale), jnp.minimum(root, jnp.finfo(x.dtype).max), scale)
+
+
+def _norm(x):
+  return _scaled_root(x, jnp.sum)
 
 
 def _rms(x):
-  return _norm(x) / np.sqrt(max(x.size, 1))
+  return _scaled_root(x, jnp.mean)
 
 
 def _global_norm(tree):
@@ -263,7 +261,8 @@ def scale_by_hyperreg(
   algorithm = rules.check_algorithm(algorithm)
   _check_positive(init_lr, "init_lr")
   growth = rules.check_growth(growth)
-  _check_static(warmup_steps, warmup_lr, granularity, solver_iterations, beta_dtype)
+  _check_static(warmup_steps, warmup_lr, granularity, beta_dtype)
+  rules.check_solver_iterations(solver_iterations, growth)
   rule_algorithm = 2 if algorithm == 3 else algorithm
 
   def new_beta(beta, magnitude):

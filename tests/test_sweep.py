@@ -245,6 +245,8 @@ def test_mnist_mlp_sweep_learns():
   [
     (dict(ilrs=[0.1, -1.0]), "ilrs must be"),
     (dict(ilrs=[]), "ilrs must be"),
+    (dict(ilrs=[0.1, 1e-45]), r"ilrs must be normal float32 numbers .*1e-45"),
+    (dict(ilrs=[1e39]), r"ilrs must be normal float32 numbers .*1e\+39"),
     (dict(seeds=[0.5]), "seeds must be"),
     (dict(variants=["adamw2"]), "variant must be one of"),
     (dict(variants=[]), "at least one"),
@@ -308,3 +310,12 @@ def test_interrupted_sweep_resumes_from_its_checkpoint(tmp_path, monkeypatch):
   other = hr.sweep(models.LinearRegression(), REGRESSION, ["sgd"], ILRS * 2, **kwargs)
   assert len(list(tmp_path.glob("piece-*.npz"))) == 8 + 4
   assert other.final("train_loss").shape == (1, 3, 2)
+
+
+@pytest.mark.parametrize("name", [n for n in hr.variant_names() if n not in ("sgd", "adagrad")])
+def test_every_sweep_variant_name_computes_its_own_rule(name):
+  """Checked against the reference with a hand-written oracle, not the sweep's own table."""
+  from test_transform import one_step_matches_reference
+
+  weight_decay = 0.0 if name == "wngrad" else 1e-4
+  one_step_matches_reference(make_optimizer(name, weight_decay), name, weight_decay=weight_decay)
