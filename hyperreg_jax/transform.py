@@ -93,9 +93,9 @@ def _check_static(warmup_steps, warmup_lr, granularity, beta_dtype):
   ):
     raise ValueError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}.")
   # Concrete arrays count too: inject_hyperparams passes warmup_steps as one.
-  if _concrete(warmup_steps) and warmup_steps > 0:
-    if warmup_lr is None:
-      raise ValueError("warmup_lr must be given (a finite number > 0) when warmup_steps > 0.")
+  if _concrete(warmup_steps) and warmup_steps > 0 and warmup_lr is None:
+    raise ValueError("warmup_lr must be given (a finite number > 0) when warmup_steps > 0.")
+  if warmup_lr is not None:
     _check_positive(warmup_lr, "warmup_lr")
   if beta_dtype is not None:
     try:

@@ -203,11 +203,6 @@ def test_bad_loader_arguments_are_named(load, match):
     load()
 
 
-@pytest.mark.xfail(
-  strict=True,
-  reason="an integer init_lr >= 2**31 overflows int32 in the state (raw OverflowError); a "
-  "transform-level check in hr.hyperreg (being rewritten): remove this mark once fixed",
-)
 def test_hyperreg_large_integer_init_lr_works_or_is_named():
   params = {"w": jnp.ones(2)}
   try:
@@ -218,11 +213,6 @@ def test_hyperreg_large_integer_init_lr_works_or_is_named():
     assert np.isfinite(jax.tree.leaves(state)[0]).all()
 
 
-@pytest.mark.xfail(
-  strict=True,
-  reason="transform-level checks of growth/weight_decay/warmup_lr belong to hr.hyperreg "
-  "(being rewritten): remove this mark once it validates them",
-)
 @pytest.mark.parametrize(
   "bad",
   [{"growth": "2"}, {"weight_decay": math.nan}, {"weight_decay": -1.0}, {"warmup_lr": -1.0}],
