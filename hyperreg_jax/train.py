@@ -220,7 +220,8 @@ class Trainer:
     The differentiated loss is the batch mean or sum (``loss_reduction``). Returns the new
     state and metrics ``loss`` (mean over the batch, before the step, either way),
     ``accuracy`` (classification) and the ``hr.lr_stats`` of the new optimizer state
-    (``lr_min``/``lr_mean``/``lr_max``) when the optimizer has any. Loss and accuracy
+    (``lr_min``/``lr_mean``/``lr_max``; the median only per epoch, see :meth:`run`)
+    when the optimizer has any. Loss and accuracy
     are NaN on refused steps (see the module docstring).
     """
     x, y = batch
@@ -248,7 +249,7 @@ class Trainer:
     if self.classification:
       accuracy = jnp.mean(jnp.argmax(out, axis=-1) == y)
       metrics["accuracy"] = jnp.where(diverged, jnp.nan, accuracy)
-    metrics.update(transform.lr_stats(opt_state))
+    metrics.update(transform.lr_stats(opt_state, median=False))
     new_state = TrainState(params, batch_stats, opt_state, state.step + 1, diverged, diverged_at)
     return new_state, metrics
 
@@ -317,6 +318,7 @@ class Trainer:
       for k, v in self.evaluate(state, x_test, y_test).items():
         record[f"test_{k}"] = jnp.where(state.diverged, jnp.nan, v)
     record.update({k: v[-1] for k, v in m.items() if k not in ("loss", "accuracy")})
+    record.update(transform.lr_stats(state.opt_state))  # the median too, once an epoch
     record.update({f"step_{k}": v for k, v in m.items()})
     return state, record
 
@@ -333,7 +335,7 @@ class Trainer:
 
     * per epoch (epochs,): ``train_loss`` and ``train_accuracy`` (means over the epoch's
       steps; NaN from the epoch a run diverges in), ``test_loss`` and ``test_accuracy`` (after the epoch; only with test data;
-      NaN once diverged), ``lr_min``/``lr_mean``/``lr_max`` at the epoch's last step
+      NaN once diverged), ``lr_min``/``lr_median``/``lr_mean``/``lr_max`` at the epoch's last step
       (hyper-regularized optimizers only);
     * per step (epochs, steps_per_epoch): ``step_loss``, ``step_accuracy``,
       ``step_lr_min``, ``step_lr_mean``, ``step_lr_max``.

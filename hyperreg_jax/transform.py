@@ -1404,7 +1404,7 @@ def _kth_smallest(leaves, k):
   return jax.lax.bitcast_convert_type(prefix, dtype)
 
 
-def lr_stats(state) -> dict[str, jax.Array]:
+def lr_stats(state, *, median: bool = True) -> dict[str, jax.Array]:
   """Min, median, mean and max effective learning rate ``1 / beta`` in an optimizer state.
 
   Finds every :class:`HyperRegState` inside ``state`` (a chain,
@@ -1415,7 +1415,8 @@ def lr_stats(state) -> dict[str, jax.Array]:
   pixels) keep the initial learning rate forever. It is exact (the mean of the two
   middle entries for an even count) and costs a few passes over beta, no sort. Returns
   ``{}`` when there is no such state, e.g. for ``optax.sgd``, and NaNs when beta has
-  no entries.
+  no entries. ``median=False`` leaves ``lr_median`` out, for logging at every step
+  (min, mean and max are one pass each; the median costs several).
 
   Example:
     >>> import jax.numpy as jnp, hyperreg_jax as hr
@@ -1428,17 +1429,19 @@ def lr_stats(state) -> dict[str, jax.Array]:
     return {}
   leaves = [jnp.asarray(b) for s in states for b in jax.tree.leaves(s.beta)]
   leaves = [b for b in leaves if b.size]
+  keys = ("lr_min", "lr_median", "lr_mean", "lr_max") if median else ("lr_min", "lr_mean", "lr_max")
   if not leaves:
-    nan = jnp.full((), jnp.nan, jnp.float32)
-    return {"lr_min": nan, "lr_median": nan, "lr_mean": nan, "lr_max": nan}
+    return dict.fromkeys(keys, jnp.full((), jnp.nan, jnp.float32))
   dtype = jnp.result_type(*leaves)
   leaves = [b.astype(dtype) for b in leaves]
   n = sum(b.size for b in leaves)
   # Reduce leaf by leaf (no concatenated copy); 1/beta is decreasing in beta.
-  lower, upper = _kth_smallest(leaves, (n - 1) // 2), _kth_smallest(leaves, n // 2)
-  return {
+  stats = {
     "lr_min": 1.0 / jnp.max(jnp.stack([jnp.max(b) for b in leaves])),
-    "lr_median": 0.5 * (1.0 / lower + 1.0 / upper),
     "lr_mean": sum(jnp.sum(1.0 / b) for b in leaves) / n,
     "lr_max": 1.0 / jnp.min(jnp.stack([jnp.min(b) for b in leaves])),
   }
+  if median:
+    lower, upper = _kth_smallest(leaves, (n - 1) // 2), _kth_smallest(leaves, n // 2)
+    stats["lr_median"] = 0.5 * (1.0 / lower + 1.0 / upper)
+  return {k: stats[k] for k in keys}

@@ -113,6 +113,11 @@ def test_vmapped_run_equals_looped(small):
   for k in ("lr_min", "lr_mean", "lr_max"):  # beta statistics are logged every step
     assert hist[k].shape == (3, 2) and hist[f"step_{k}"].shape == (3, 2, steps)
   np.testing.assert_array_equal(hist["lr_max"], hist["step_lr_max"][:, :, -1])
+  # The median is logged once an epoch (it costs several passes over beta), not per step.
+  assert hist["lr_median"].shape == (3, 2) and "step_lr_median" not in hist
+  assert np.all((hist["lr_min"] <= hist["lr_median"]) & (hist["lr_median"] <= hist["lr_max"]))
+  final = [hr.lr_stats(jax.tree.map(lambda a, i=i: a[i], states.opt_state)) for i in range(3)]
+  np.testing.assert_allclose(hist["lr_median"][:, -1], [float(f["lr_median"]) for f in final])
   assert np.all(np.diff(hist["step_lr_max"].reshape(3, -1), axis=1) <= 0)  # LR never grows
   assert np.all(hist["step_lr_max"] <= ilrs[:, None, None] * (1 + 1e-6))
   assert np.all(hist["step_lr_min"] < ilrs[:, None, None])  # and it did adapt

@@ -315,6 +315,9 @@ def test_beta_logging_and_lr_stats(name):
     rtol=1e-6,
   )
   assert float(stats["lr_max"]) <= 0.25  # the learning rate never increases
+  cheap = hr.lr_stats(state, median=False)
+  assert list(cheap) == ["lr_min", "lr_mean", "lr_max"]
+  assert all(float(cheap[k]) == float(stats[k]) for k in cheap)
   # Found through wrappers too, and jit-able for logging inside a train step.
   wrapped = optax.apply_if_finite(optax.MultiSteps(opt, 2).gradient_transformation(), 2)
   jitted = jax.jit(hr.lr_stats)(wrapped.init(params))
