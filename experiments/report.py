@@ -239,8 +239,8 @@ def _study_setting(out: pathlib.Path):
   div_jax = [r for r in final if common.outcome(r) == "diverged"]
   chance_jax = [r for r in final if common.outcome(r) == "chance"]
   np_rows = [
-    [r["rule"], r["ilr"], r["reset"], r["first_bad_beta"], r["first_bad_weights"],
-     r["first_bad_loss"], _fmt(r["shifted_loss_at_first_bad_loss"]), _fmt(r["max_logit"]),
+    [r["rule"], r["ilr"], r["reset"], _step(r["first_bad_beta"]), _step(r["first_bad_weights"]),
+     _step(r["first_bad_loss"]), _fmt(r["shifted_loss_at_first_bad_loss"]), _fmt(r["max_logit"]),
      _pct(r["test_accuracy"]), _study_first_bad(r)]
     for r in numpy_rows
   ]
@@ -296,9 +296,9 @@ def _study_setting(out: pathlib.Path):
     Claim(
       "reported-numbers: MNIST loss after 40 epochs vs ILR (RKL1/RKL2/RKL3)",
       "RKL1 fine up to ILR 1 and NaN at 10; RKL2 and RKL3 NaN from ILR 0.1 (summed loss).",
-      "RKL1/RKL2/RKL3 at the study's ILRs: "
+      "ILRs of the study's grid where a run went non-finite: "
       + "; ".join(
-        f"{v} diverged at ILR {_diverged_ilrs(div_jax, v)}"
+        f"{v} {_diverged_ilrs(div_jax, v)}"
         for v in ("rkl1", "rkl2", "rkl3")
         if any(r["variant"] == v for r in final)
       )
@@ -309,6 +309,11 @@ def _study_setting(out: pathlib.Path):
     )
   ]
   return "\n".join(text), claims
+
+
+def _step(index) -> str:
+  """A 0-based step index, or "never" for the -1 the experiments record when none."""
+  return "never" if index < 0 else str(index)
 
 
 def _diverged_ilrs(rows, variant) -> str:
