@@ -390,9 +390,7 @@ class SweepResult:
     grid = {k: z.get(f"grid/{k}", z["ilrs"] if k == "init_lr" else None) for k in names}
     if any(v is None for v in grid.values()):
       raise checkpoint_io.damaged(base + ".npz", KeyError(names), hint)
-    return cls(
-      variants, z["ilrs"], z["seeds"], curves, z["diverged"], z["diverged_at"], meta, grid
-    )
+    return cls(variants, z["ilrs"], z["seeds"], curves, z["diverged"], z["diverged_at"], meta, grid)
 
   def _by_ilr(self, array: np.ndarray):
     """``array`` of shape ``(V, *G, S)`` as ``(V, O, K, S)`` (``O``: the other axes'
@@ -672,7 +670,10 @@ def sweep(
       for c in range(n_chunks):
         piece = None if store is None else store.load(v, s, c)
         if piece is None:
-          part = {k: _global_array(v[c * chunk : (c + 1) * chunk], ilr_sharding) for k, v in padded.items()}
+          part = {
+            k: _global_array(v[c * chunk : (c + 1) * chunk], ilr_sharding)
+            for k, v in padded.items()
+          }
           part = part["init_lr"] if only_ilrs else part
           piece = _to_host(run_grid(part, key, data))
           if store is not None:
