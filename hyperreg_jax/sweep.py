@@ -1,4 +1,4 @@
-"""Vectorised sweeps: a grid of initial learning rates x seeds in one compiled call.
+"""Vectorised sweeps: a grid of initial learning rates (and other hyperparameters) x seeds.
 
 For each optimizer variant the whole training run (:meth:`Trainer.run`) is vmapped
 over the ILRs, jitted once, and the ILR axis is sharded over every device with
@@ -548,7 +548,11 @@ def sweep(
   checkpoint: str | os.PathLike | None = None,
   resume: bool = True,
 ) -> SweepResult:
-  """Trains every (variant, ILR, seed) combination, each variant in one compiled call.
+  """Trains every (variant, grid point, seed) combination, each variant in one compiled call.
+
+  The grid is the cartesian product of ``ilrs`` or, with ``grid=``, of any numeric
+  hyperparameters of the variants. It is flattened into one axis, vmapped and sharded
+  over the devices, so a variant compiles once for the whole grid: the values are data.
 
   Args:
     model: a Flax-linen-style model (see :mod:`hyperreg_jax.models`).
@@ -558,9 +562,18 @@ def sweep(
       ``"sgd"``, ``"adagrad"``; see :func:`variant_names`), callables
       ``init_lr -> optax transformation``, or a ``{label: name or callable}`` dict.
       Named variants all get L2 ``weight_decay`` through ``add_decayed_weights``.
-    ilrs: the initial learning rates (for ``sgd``/``adagrad``: the learning rate).
+    ilrs: the initial learning rates (for ``sgd``/``adagrad``: the learning rate);
+      short for ``grid={"init_lr": ilrs}``.
     seeds: a seed fixes the initial parameters and the data order; runs with the
       same seed see the same batches whatever their ILR or variant.
+    grid: ``{hyperparameter: values}``, the axes of a full cartesian grid, in order;
+      must include ``init_lr`` unless ``ilrs`` is given (then ``init_lr`` is the first
+      axis). Named variants take ``init_lr``, ``weight_decay``, ``growth`` (``inf``: no
+      clip, the same as ``None``), ``learning_rate`` (a number) and ``warmup_lr`` as
+      keyword arguments of their alias (traced); the baselines ``sgd`` and ``adagrad``
+      only ``init_lr`` and ``weight_decay`` (a grid ``weight_decay`` replaces the
+      argument ``weight_decay``). Callable variants are called as
+      ``variant(init_lr, **other_values)``.
     epochs, batch_size, full_batch_steps, eval_batch_size: see
       :class:`hyperreg_jax.train.Trainer` (``batch_size=None``: full batch).
     loss: ``"cross_entropy"`` or ``"mse"``; inferred from the labels by default.
@@ -568,8 +581,8 @@ def sweep(
       :class:`hyperreg_jax.train.Trainer`; with ``"sum"`` the ILR axis moves by
       ``batch_size`` (the reproducibility study's units).
     max_parallel: at most this many runs at once (rounded up to a multiple of the
-      device count). Seeds run one after the other, each over its ILRs in equal
-      chunks of this size; default: all ILRs of a seed at once.
+      device count). Seeds run one after the other, each over its grid points in equal
+      chunks of this size; default: all grid points of a seed at once.
     devices: the devices to shard the grid over (default: all of them).
     progress: show a progress bar over chunks.
     checkpoint: a directory where every finished (variant, seed, chunk) is saved;
@@ -583,11 +596,27 @@ def sweep(
       included) is deleted first and everything is trained again.
 
   Returns:
-    A :class:`SweepResult`.
+    A :class:`SweepResult`, indexed ``[variant, *grid axes, seed, ...]``
+    (``[variant, ilr, seed, ...]`` with ``ilrs=``).
 
   Raises:
     ValueError, TypeError: bad arguments or data (checked before anything compiles):
-      see :mod:`hyperreg_jax.validate`.
+      see :mod:`hyperreg_jax.validate`; a grid key a named variant does not have, or
+      values outside the hyperparameter's range (``ValueError`` naming the key).
+
+  Example:
+    A 2-D grid, ILR x weight decay:
+
+    >>> import hyperreg_jax as hr
+    >>> from hyperreg_jax import data, models
+    >>> ds = data.synthetic_linear_regression(num_train=128, num_test=32)
+    >>> result = hr.sweep(models.LinearRegression(), ds, ["rkl1", "sgd"],
+    ...                   grid={"init_lr": [0.1, 1.0], "weight_decay": [0.0, 1e-3, 1e-2]},
+    ...                   epochs=1, batch_size=32, progress=False)
+    >>> result.final("train_loss").shape  # (variants, ILRs, weight decays, seeds)
+    (2, 2, 3, 1)
+    >>> list(result.grid)
+    ['init_lr', 'weight_decay']
   """
   x_train, y_train, x_test, y_test = _as_arrays(dataset)
   seeds = validate.check_seeds(seeds)
