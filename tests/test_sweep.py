@@ -504,3 +504,35 @@ def test_ilrs_and_grid_init_lr_together_raise():
       grid={"init_lr": [0.2]},
       progress=False,
     )
+
+
+def test_ilrs_with_a_grid_over_the_learning_rate_multiplier():
+  result = hr.sweep(
+    models.LinearRegression(),
+    REGRESSION,
+    ["rkl1"],
+    [0.1, 1.0],
+    grid={"learning_rate": [0.5, 1.0]},
+    **GRID_KW,
+  )
+  assert list(result.grid) == ["init_lr", "learning_rate"]  # ilrs= is the first axis
+  for k, ilr in enumerate([0.1, 1.0]):
+    for m, multiplier in enumerate([0.5, 1.0]):
+      make_tx = functools.partial(
+        lambda lr, m: hr.rkl1(lr, learning_rate=m, weight_decay=1e-4), m=multiplier
+      )
+      _assert_equals_alias_runs(result, 0, (k, m), make_tx, ilr)
+
+
+def _kl1_with_warmup(lr, warmup_lr):
+  return hr.kl1(lr, warmup_steps=3, warmup_lr=warmup_lr, weight_decay=1e-4)
+
+
+def test_grid_over_warmup_lr_of_a_callable_variant():
+  grid = {"init_lr": [0.5], "warmup_lr": [1e-3, 0.1]}
+  result = hr.sweep(models.LinearRegression(), REGRESSION, [_kl1_with_warmup], grid=grid, **GRID_KW)
+  for w, warmup_lr in enumerate(grid["warmup_lr"]):
+    make_tx = functools.partial(_kl1_with_warmup, warmup_lr=warmup_lr)
+    _assert_equals_alias_runs(result, 0, (0, w), make_tx, 0.5)
+  steps = result.curves["step_loss"][0, 0, :, 0, 0]  # (warmup_lr, step): first steps differ
+  assert not np.allclose(steps[0, 1:3], steps[1, 1:3])
