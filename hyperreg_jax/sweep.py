@@ -1,10 +1,11 @@
 """Vectorised sweeps: a grid of initial learning rates (and other hyperparameters) x seeds.
 
 For each optimizer variant the whole training run (:meth:`Trainer.run`) is vmapped
-over the ILRs, jitted once, and the ILR axis is sharded over every device with
+over the grid (the ILRs, or the flattened product of a ``grid=`` over several
+hyperparameters), jitted once, and the grid axis is sharded over every device with
 :class:`jax.sharding.NamedSharding` (the runs are independent: no collectives).
 Seeds run one after the other through the same compiled program; all ILRs of a
-seed share its initial parameters and data order. More ILRs than ``max_parallel``
+seed share its initial parameters and data order. More grid points than ``max_parallel``
 are processed in equal, padded chunks, again with the same program, so the
 results do not depend on the chunking or on the number of devices.
 
@@ -202,7 +203,7 @@ def _to_host(tree):
 
 @functools.lru_cache(maxsize=64)
 def _grid_runner(trainer: Trainer, mesh: Mesh):
-  """``trainer.run`` vmapped over ILRs for one key, jitted; and a trace counter.
+  """``trainer.run`` vmapped over grid points (ILRs) for one key, jitted; and a trace counter.
 
   The key is not batched, so all ILRs of a seed share the data order: their
   batches are gathered once and the first layer's matmuls of all ILRs become one
@@ -222,7 +223,7 @@ def _grid_runner(trainer: Trainer, mesh: Mesh):
 
 
 class _Pieces:
-  """Finished pieces of a sweep, one (variant, seed, chunk of ILRs) a file."""
+  """Finished pieces of a sweep, one (variant, seed, chunk of grid points) a file."""
 
   RETRY = "delete it, or run again with resume=False (--no-resume) to train every piece afresh"
 
