@@ -1,10 +1,11 @@
-"""Vectorised sweeps: a grid of initial learning rates x seeds in one compiled call.
+"""Vectorised sweeps: a grid of initial learning rates (and other hyperparameters) x seeds.
 
 For each optimizer variant the whole training run (:meth:`Trainer.run`) is vmapped
-over the ILRs, jitted once, and the ILR axis is sharded over every device with
+over the grid (the ILRs, or the flattened product of a ``grid=`` over several
+hyperparameters), jitted once, and the grid axis is sharded over every device with
 :class:`jax.sharding.NamedSharding` (the runs are independent: no collectives).
 Seeds run one after the other through the same compiled program; all ILRs of a
-seed share its initial parameters and data order. More ILRs than ``max_parallel``
+seed share its initial parameters and data order. More grid points than ``max_parallel``
 are processed in equal, padded chunks, again with the same program, so the
 results do not depend on the chunking or on the number of devices.
 
@@ -59,29 +60,50 @@ def variant_names() -> list[str]:
   return [*transform.PAPER_RULES, *SPECIAL, *_BASELINES]
 
 
+GRID_KEYS = ("init_lr", "weight_decay", "growth", "learning_rate", "warmup_lr")
+_BASELINE_KEYS = ("init_lr", "weight_decay")
+
+
 @functools.lru_cache(maxsize=None)
 def make_optimizer(name: str, weight_decay: float = 1e-4) -> Callable:
-  """``init_lr -> GradientTransformation`` for a variant name, with L2 ``weight_decay``.
+  """``(init_lr, **hyperparameters) -> GradientTransformation`` for a variant name.
 
-  Every variant, baselines included, gets the same ``optax.add_decayed_weights``
-  in front, so they are compared on the same objective. Cached: the same name
-  gives the same factory, so repeated sweeps reuse their compiled programs.
+  Every variant, baselines included, gets the same L2 ``weight_decay`` (through
+  ``optax.add_decayed_weights``), so they are compared on the same objective. The
+  keyword arguments (a grid point of :func:`sweep`, possibly traced) override the
+  alias's defaults and ``weight_decay``: any of :data:`GRID_KEYS` for the hyperreg
+  variants, only ``weight_decay`` for the baselines ``sgd`` and ``adagrad``. Cached:
+  the same name gives the same factory, so repeated sweeps reuse their programs.
   """
-  if name in transform.PAPER_RULES:
-    rule = transform.PAPER_RULES[name]
-    return lambda lr: rule(lr, weight_decay=weight_decay)
-  if name in SPECIAL:
-    return lambda lr: SPECIAL[name](lr, weight_decay=weight_decay)
+  if name in transform.PAPER_RULES or name in SPECIAL:
+    alias = transform.PAPER_RULES.get(name) or SPECIAL[name]
+    return lambda lr, **kw: alias(lr, **{"weight_decay": weight_decay, **kw})
   if name in _BASELINES:
     base = _BASELINES[name]
-    return lambda lr: optax.chain(optax.add_decayed_weights(weight_decay), base(lr))
+    return lambda lr, weight_decay=weight_decay: optax.chain(
+      optax.add_decayed_weights(weight_decay), base(lr)
+    )
   raise ValueError(
     f"variant must be one of {variant_names()} or a callable "
     f"init_lr -> optax transformation, got {name!r}."
   )
 
 
-def _variants(variants, weight_decay) -> dict[str, Callable]:
+def _apply_point(make_tx, point):
+  """``make_tx(init_lr, **others)`` for a grid point ``{axis: value}``."""
+  others = {k: v for k, v in point.items() if k != "init_lr"}
+  return make_tx(point["init_lr"], **others)
+
+
+@functools.lru_cache(maxsize=None)
+def _point_factory(make_tx):
+  """The trainer's factory when the grid has more axes than ``init_lr``: the trainer's
+  "ILR" is then the grid point, a dict of scalars. Cached, so that the same variant
+  gives an equal trainer and reuses its compiled program."""
+  return functools.partial(_apply_point, make_tx)
+
+
+def _variants(variants, weight_decay, axes=("init_lr",)) -> dict[str, Callable]:
   if isinstance(variants, (str, Callable)):
     variants = [variants]
   if isinstance(variants, Mapping):
@@ -97,30 +119,75 @@ def _variants(variants, weight_decay) -> dict[str, Callable]:
   for label, v in items:
     if label in out:
       raise ValueError(f"variants has the label {label!r} twice.")
+    if isinstance(v, str) and v in _BASELINES:
+      for key in axes:
+        if key not in _BASELINE_KEYS:
+          raise ValueError(
+            f"grid: variant {label!r} ({v}) has no hyperparameter {key!r}; a baseline "
+            f"sweeps only {list(_BASELINE_KEYS)} (init_lr is its learning rate)."
+          )
+    elif isinstance(v, str):
+      for key in axes:
+        if key not in GRID_KEYS:
+          raise ValueError(
+            f"grid: variant {label!r} ({v}) has no hyperparameter {key!r}; "
+            f"a named variant sweeps {list(GRID_KEYS)}."
+          )
     out[label] = make_optimizer(v, weight_decay) if isinstance(v, str) else v
     if not callable(out[label]):
       raise ValueError(f"variant {label!r} must be a name or a callable, got {v!r}.")
   return out
 
 
-def _check_grid(ilrs, seeds):
+_AXIS_RULES = {  # allowed values of each grid axis: (test, description)
+  "init_lr": (lambda a: np.isfinite(a) & (a > 0), "finite numbers > 0"),
+  "weight_decay": (lambda a: np.isfinite(a) & (a >= 0), "finite numbers >= 0"),
+  "growth": (lambda a: ~np.isnan(a) & (a >= 1), "numbers >= 1 (inf: no clip)"),
+  "learning_rate": (lambda a: np.isfinite(a) & (a > 0), "finite numbers > 0"),
+  "warmup_lr": (lambda a: np.isfinite(a) & (a > 0), "finite numbers > 0"),
+}
+
+
+def _check_axis(name: str, key: str, values) -> np.ndarray:
+  test, allowed = _AXIS_RULES.get(key, (lambda a: np.isfinite(a), "finite numbers"))
   try:
-    ilrs = np.asarray(ilrs, np.float64).reshape(-1) if np.ndim(ilrs) <= 1 else None
+    a = np.asarray(values, np.float64).reshape(-1) if np.ndim(values) <= 1 else None
   except (TypeError, ValueError):
-    ilrs = None
-  if ilrs is None or ilrs.size == 0 or not np.all(np.isfinite(ilrs) & (ilrs > 0)):
-    raise ValueError("ilrs must be a non-empty 1-D sequence of finite numbers > 0.")
-  info = np.finfo(np.float32)  # the sweep runs its ILRs in float32
-  outside = ilrs[(ilrs < info.tiny) | (ilrs > info.max)]
+    a = None
+  if a is None or a.size == 0 or not np.all(test(a)):
+    raise ValueError(f"{name} must be a non-empty 1-D sequence of {allowed}, got {values!r}.")
+  info = np.finfo(np.float32)  # the sweep runs its grid in float32
+  outside = a[np.isfinite(a) & (a != 0) & ((np.abs(a) < info.tiny) | (np.abs(a) > info.max))]
   if outside.size:
     raise ValueError(
-      f"ilrs must be normal float32 numbers (between {info.tiny:.3g} and {info.max:.3g}), "
+      f"{name} must be normal float32 numbers (between {info.tiny:.3g} and {info.max:.3g}), "
       f"got {outside.tolist()}."
     )
-  seeds = np.asarray(seeds).reshape(-1)
-  if seeds.size == 0 or not np.issubdtype(seeds.dtype, np.integer):
-    raise ValueError(f"seeds must be a non-empty sequence of integers, got {seeds!r}.")
-  return ilrs, seeds
+  return a
+
+
+def _check_grid(ilrs, grid) -> dict[str, np.ndarray]:
+  """The grid's axes ``{name: float64 values}`` in order; ``ilrs`` is ``grid["init_lr"]``."""
+  if grid is None:
+    grid = {}
+  if not isinstance(grid, Mapping):
+    raise ValueError(f"grid must be a dict {{hyperparameter: values}}, got {grid!r}.")
+  if ilrs is not None and "init_lr" in grid:
+    raise ValueError("pass the initial learning rates either as ilrs or as grid['init_lr'].")
+  if ilrs is None and "init_lr" not in grid:
+    raise ValueError("sweep needs the initial learning rates: ilrs=[...] or grid['init_lr'].")
+  axes = {"init_lr": _check_axis("ilrs", "init_lr", ilrs)} if ilrs is not None else {}
+  for key, values in grid.items():
+    if not isinstance(key, str) or not key.isidentifier():
+      raise ValueError(f"grid keys must be keyword argument names, got {key!r}.")
+    axes[key] = _check_axis(f"grid[{key!r}]", key, values)
+  return axes
+
+
+def _grid_points(axes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """The cartesian product, flattened in C order: ``{name: (P,) values}``."""
+  mesh = np.meshgrid(*axes.values(), indexing="ij")
+  return {k: m.reshape(-1) for k, m in zip(axes, mesh)}
 
 
 def _global_array(host: np.ndarray, sharding: NamedSharding) -> jax.Array:
@@ -136,7 +203,7 @@ def _to_host(tree):
 
 @functools.lru_cache(maxsize=64)
 def _grid_runner(trainer: Trainer, mesh: Mesh):
-  """``trainer.run`` vmapped over ILRs for one key, jitted; and a trace counter.
+  """``trainer.run`` vmapped over grid points (ILRs) for one key, jitted; and a trace counter.
 
   The key is not batched, so all ILRs of a seed share the data order: their
   batches are gathered once and the first layer's matmuls of all ILRs become one
@@ -156,7 +223,7 @@ def _grid_runner(trainer: Trainer, mesh: Mesh):
 
 
 class _Pieces:
-  """Finished pieces of a sweep, one (variant, seed, chunk of ILRs) a file."""
+  """Finished pieces of a sweep, one (variant, seed, chunk of grid points) a file."""
 
   RETRY = "delete it, or run again with resume=False (--no-resume) to train every piece afresh"
 
@@ -194,19 +261,24 @@ class _Pieces:
 
 @dataclasses.dataclass
 class SweepResult:
-  """Everything a sweep measured, indexed ``[variant, ilr, seed, ...]``.
+  """Everything a sweep measured, indexed ``[variant, *grid axes, seed, ...]``.
+
+  With only initial learning rates swept (``ilrs=``) the index is ``[variant, ilr,
+  seed, ...]``; a ``grid=`` adds one axis per hyperparameter, in the grid's order.
 
   Attributes:
     variants: variant labels.
-    ilrs: the initial learning rates, shape ``(K,)``.
+    ilrs: the initial learning rates, shape ``(K,)`` (``grid["init_lr"]``).
     seeds: the seeds, shape ``(S,)``.
-    curves: per-epoch metrics, each ``(V, K, S, epochs)`` (``train_loss``,
-      ``test_accuracy``, ``lr_mean``, ...), and per-step ones ``step_*`` of shape
-      ``(V, K, S, epochs, steps_per_epoch)``. Metrics a variant does not have
-      (``lr_*`` for sgd) are NaN.
-    diverged: ``(V, K, S)`` bool, the run went non-finite and was frozen.
-    diverged_at: ``(V, K, S)`` int, the 0-based step that went non-finite, -1 if none.
+    curves: per-epoch metrics, each ``(V, *G, S, epochs)`` with ``G`` the grid's axis
+      lengths (``train_loss``, ``test_accuracy``, ``lr_mean``, ...), and per-step ones
+      ``step_*`` of shape ``(V, *G, S, epochs, steps_per_epoch)``. Metrics a variant
+      does not have (``lr_*`` for sgd) are NaN.
+    diverged: ``(V, *G, S)`` bool, the run went non-finite and was frozen.
+    diverged_at: ``(V, *G, S)`` int, the 0-based step that went non-finite, -1 if none.
     meta: JSON-able description of the sweep.
+    grid: the swept hyperparameters ``{name: values}`` in axis order (default
+      ``{"init_lr": ilrs}``).
   """
 
   variants: list[str]
@@ -216,31 +288,48 @@ class SweepResult:
   diverged: np.ndarray
   diverged_at: np.ndarray
   meta: dict = dataclasses.field(default_factory=dict)
+  grid: dict[str, np.ndarray] | None = None
+
+  def __post_init__(self):
+    if self.grid is None:
+      self.grid = {"init_lr": np.asarray(self.ilrs)}
 
   def final(self, metric: str = "train_loss") -> np.ndarray:
-    """The last epoch's value of a per-epoch metric, ``(V, K, S)``."""
+    """The last epoch's value of a per-epoch metric, ``(V, *G, S)``."""
     if metric not in self.curves or metric.startswith("step_"):
       per_epoch = sorted(k for k in self.curves if not k.startswith("step_"))
       raise ValueError(f"metric must be one of {per_epoch}, got {metric!r}.")
     return self.curves[metric][..., -1]
 
+  def _columns(self, point: tuple) -> dict:
+    """The record columns of a grid index: ``ilr`` for init_lr, the name for the rest."""
+    return {
+      ("ilr" if k == "init_lr" else k): float(v[i]) for (k, v), i in zip(self.grid.items(), point)
+    }
+
   def records(self) -> list[dict]:
-    """A tidy table: one record per (variant, ILR, seed, epoch)."""
+    """A tidy table: one record per (variant, grid point, seed, epoch).
+
+    One column per grid axis: ``ilr`` for ``init_lr``, the hyperparameter's name for
+    the others.
+    """
     per_epoch = sorted(k for k in self.curves if not k.startswith("step_"))
+    lengths = tuple(len(v) for v in self.grid.values())
     rows = []
     for v, label in enumerate(self.variants):
-      for k, ilr in enumerate(self.ilrs):
+      for point in np.ndindex(*lengths):
         for s, seed in enumerate(self.seeds):
           for e in range(self.meta.get("epochs", self.curves[per_epoch[0]].shape[-1])):
+            at = (v, *point, s)
             row = {
               "variant": label,
-              "ilr": float(ilr),
+              **self._columns(point),
               "seed": int(seed),
               "epoch": e + 1,
-              "diverged": bool(self.diverged[v, k, s]),
-              "diverged_at": int(self.diverged_at[v, k, s]),
+              "diverged": bool(self.diverged[at]),
+              "diverged_at": int(self.diverged_at[at]),
             }
-            row.update({m: float(self.curves[m][v, k, s, e]) for m in per_epoch})
+            row.update({m: float(self.curves[m][(*at, e)]) for m in per_epoch})
             rows.append(row)
     return rows
 
@@ -266,6 +355,7 @@ class SweepResult:
     with checkpoint_io.atomic_write(base + ".npz") as f:
       np.savez_compressed(
         f,
+        **{f"grid/{k}": v for k, v in self.grid.items()},
         ilrs=self.ilrs,
         seeds=self.seeds,
         diverged=self.diverged,
@@ -273,7 +363,9 @@ class SweepResult:
         **arrays,
       )
     with checkpoint_io.atomic_write(base + ".json", "w") as f:
-      json.dump({"variants": self.variants, "meta": self.meta}, f, indent=2)
+      json.dump(
+        {"variants": self.variants, "meta": self.meta, "grid": list(self.grid)}, f, indent=2
+      )
     return base + ".npz", base + ".json"
 
   @classmethod
@@ -291,51 +383,78 @@ class SweepResult:
       with open(base + ".json") as f:
         info = json.load(f)
       variants, meta = info["variants"], info["meta"]
+      names = info.get("grid", ["init_lr"])
     except (ValueError, KeyError, TypeError) as err:
       raise checkpoint_io.damaged(base + ".json", err, hint) from err
     z = checkpoint_io.load(base + ".npz", ("ilrs", "seeds", "diverged", "diverged_at"), hint)
     curves = {k.removeprefix("curve/"): v for k, v in z.items() if k.startswith("curve/")}
-    return cls(variants, z["ilrs"], z["seeds"], curves, z["diverged"], z["diverged_at"], meta)
+    grid = {k: z.get(f"grid/{k}", z["ilrs"] if k == "init_lr" else None) for k in names}
+    if any(v is None for v in grid.values()):
+      raise checkpoint_io.damaged(base + ".npz", KeyError(names), hint)
+    return cls(variants, z["ilrs"], z["seeds"], curves, z["diverged"], z["diverged_at"], meta, grid)
+
+  def _by_ilr(self, array: np.ndarray):
+    """``array`` of shape ``(V, *G, S)`` as ``(V, O, K, S)`` (``O``: the other axes'
+    points, flattened), with a label per other point (empty when only ILRs vary)."""
+    names = list(self.grid)
+    k = names.index("init_lr")
+    array = np.moveaxis(array, 1 + k, -2)
+    others = [(n, v) for n, v in self.grid.items() if n != "init_lr"]
+    labels = [
+      ", ".join(f"{n}={v[i]:g}" for (n, v), i in zip(others, point))
+      for point in np.ndindex(*(len(v) for _, v in others))
+    ]
+    return array.reshape(array.shape[0], len(labels), *array.shape[-2:]), labels
 
   def summary(self, metric: str = "train_loss") -> str:
     """A plain-text table of the final ``metric`` (mean over seeds), variant x ILR.
 
     Diverged runs are left out of the mean; a cell whose runs all diverged says so.
+    A grid over more hyperparameters gives one table per value of the others.
     """
-    values = np.where(self.diverged, np.nan, self.final(metric))
+    values, labels = self._by_ilr(np.where(self.diverged, np.nan, self.final(metric)))
+    diverged, _ = self._by_ilr(self.diverged)
     width = max(len(v) for v in self.variants) + 2
-    lines = ["variant".ljust(width) + "".join(f"{ilr:>11.3g}" for ilr in self.ilrs)]
-    for v, label in enumerate(self.variants):
-      cells = []
-      for k in range(len(self.ilrs)):
-        if self.diverged[v, k].all():
-          cells.append("   diverged")
-        else:
-          cells.append(f"{np.nanmean(values[v, k]):>11.4g}")
-      lines.append(label.ljust(width) + "".join(cells))
+    lines = []
+    for o, other in enumerate(labels):
+      if other:
+        lines.append(f"{other}:")
+      lines.append("variant".ljust(width) + "".join(f"{ilr:>11.3g}" for ilr in self.ilrs))
+      for v, label in enumerate(self.variants):
+        cells = []
+        for k in range(len(self.ilrs)):
+          if diverged[v, o, k].all():
+            cells.append("   diverged")
+          else:
+            cells.append(f"{np.nanmean(values[v, o, k]):>11.4g}")
+        lines.append(label.ljust(width) + "".join(cells))
     return "\n".join(lines)
 
   def plot_sensitivity(self, metric: str = "train_loss", ax=None):
     """LR-sensitivity plot: the final ``metric`` vs ILR (log axis), one line per variant.
 
     Mean over seeds with min-max band; diverged runs are marked with an x at the top.
+    A grid over more hyperparameters gives one line per variant and value of the others.
     """
     import matplotlib.pyplot as plt
 
     ax = ax or plt.subplots(figsize=(6, 4))[1]
-    values = np.where(self.diverged, np.nan, self.final(metric))
+    values, others = self._by_ilr(np.where(self.diverged, np.nan, self.final(metric)))
+    diverged, _ = self._by_ilr(self.diverged)
     finite = values[np.isfinite(values)]
     top = finite.max() if finite.size else 1.0
     for v, label in enumerate(self.variants):
-      with warnings.catch_warnings():  # an ILR whose seeds all diverged is left blank
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(values[v], axis=-1)
-        low, high = np.nanmin(values[v], axis=-1), np.nanmax(values[v], axis=-1)
-      (line,) = ax.plot(self.ilrs, mean, marker="o", label=label)
-      if values.shape[-1] > 1:
-        ax.fill_between(self.ilrs, low, high, color=line.get_color(), alpha=0.15)
-      blown = self.diverged[v].any(-1)
-      ax.plot(self.ilrs[blown], np.full(blown.sum(), top), "x", color=line.get_color(), ms=9)
+      for o, other in enumerate(others):
+        with warnings.catch_warnings():  # an ILR whose seeds all diverged is left blank
+          warnings.simplefilter("ignore", RuntimeWarning)
+          mean = np.nanmean(values[v, o], axis=-1)
+          low, high = np.nanmin(values[v, o], axis=-1), np.nanmax(values[v, o], axis=-1)
+        name = f"{label} ({other})" if other else label
+        (line,) = ax.plot(self.ilrs, mean, marker="o", label=name)
+        if values.shape[-1] > 1:
+          ax.fill_between(self.ilrs, low, high, color=line.get_color(), alpha=0.15)
+        blown = diverged[v, o].any(-1)
+        ax.plot(self.ilrs[blown], np.full(blown.sum(), top), "x", color=line.get_color(), ms=9)
     ax.set_xscale("log")
     if metric.endswith("loss"):
       ax.set_yscale("log")
@@ -413,9 +532,10 @@ def sweep(
   model,
   dataset,
   variants: str | Callable | Sequence | Mapping,
-  ilrs: Sequence[float],
+  ilrs: Sequence[float] | None = None,
   seeds: Sequence[int] = (0,),
   *,
+  grid: Mapping[str, Sequence[float]] | None = None,
   epochs: int = 1,
   batch_size: int | None = 128,
   loss: str | None = None,
@@ -429,7 +549,11 @@ def sweep(
   checkpoint: str | os.PathLike | None = None,
   resume: bool = True,
 ) -> SweepResult:
-  """Trains every (variant, ILR, seed) combination, each variant in one compiled call.
+  """Trains every (variant, grid point, seed) combination, each variant in one compiled call.
+
+  The grid is the cartesian product of ``ilrs`` or, with ``grid=``, of any numeric
+  hyperparameters of the variants. It is flattened into one axis, vmapped and sharded
+  over the devices, so a variant compiles once for the whole grid: the values are data.
 
   Args:
     model: a Flax-linen-style model (see :mod:`hyperreg_jax.models`).
@@ -439,9 +563,18 @@ def sweep(
       ``"sgd"``, ``"adagrad"``; see :func:`variant_names`), callables
       ``init_lr -> optax transformation``, or a ``{label: name or callable}`` dict.
       Named variants all get L2 ``weight_decay`` through ``add_decayed_weights``.
-    ilrs: the initial learning rates (for ``sgd``/``adagrad``: the learning rate).
+    ilrs: the initial learning rates (for ``sgd``/``adagrad``: the learning rate);
+      short for ``grid={"init_lr": ilrs}``.
     seeds: a seed fixes the initial parameters and the data order; runs with the
       same seed see the same batches whatever their ILR or variant.
+    grid: ``{hyperparameter: values}``, the axes of a full cartesian grid, in order;
+      must include ``init_lr`` unless ``ilrs`` is given (then ``init_lr`` is the first
+      axis). Named variants take ``init_lr``, ``weight_decay``, ``growth`` (``inf``: no
+      clip, the same as ``None``), ``learning_rate`` (a number) and ``warmup_lr`` as
+      keyword arguments of their alias (traced); the baselines ``sgd`` and ``adagrad``
+      only ``init_lr`` and ``weight_decay`` (a grid ``weight_decay`` replaces the
+      argument ``weight_decay``). Callable variants are called as
+      ``variant(init_lr, **other_values)``.
     epochs, batch_size, full_batch_steps, eval_batch_size: see
       :class:`hyperreg_jax.train.Trainer` (``batch_size=None``: full batch).
     loss: ``"cross_entropy"`` or ``"mse"``; inferred from the labels by default.
@@ -449,8 +582,8 @@ def sweep(
       :class:`hyperreg_jax.train.Trainer`; with ``"sum"`` the ILR axis moves by
       ``batch_size`` (the reproducibility study's units).
     max_parallel: at most this many runs at once (rounded up to a multiple of the
-      device count). Seeds run one after the other, each over its ILRs in equal
-      chunks of this size; default: all ILRs of a seed at once.
+      device count). Seeds run one after the other, each over its grid points in equal
+      chunks of this size; default: all grid points of a seed at once.
     devices: the devices to shard the grid over (default: all of them).
     progress: show a progress bar over chunks.
     checkpoint: a directory where every finished (variant, seed, chunk) is saved;
@@ -464,17 +597,38 @@ def sweep(
       included) is deleted first and everything is trained again.
 
   Returns:
-    A :class:`SweepResult`.
+    A :class:`SweepResult`, indexed ``[variant, *grid axes, seed, ...]``
+    (``[variant, ilr, seed, ...]`` with ``ilrs=``).
 
   Raises:
     ValueError, TypeError: bad arguments or data (checked before anything compiles):
-      see :mod:`hyperreg_jax.validate`.
+      see :mod:`hyperreg_jax.validate`; a grid key a named variant does not have, or
+      values outside the hyperparameter's range (``ValueError`` naming the key).
+
+  Example:
+    A 2-D grid, ILR x weight decay:
+
+    >>> import hyperreg_jax as hr
+    >>> from hyperreg_jax import data, models
+    >>> ds = data.synthetic_linear_regression(num_train=128, num_test=32)
+    >>> result = hr.sweep(models.LinearRegression(), ds, ["rkl1", "sgd"],
+    ...                   grid={"init_lr": [0.1, 1.0], "weight_decay": [0.0, 1e-3, 1e-2]},
+    ...                   epochs=1, batch_size=32, progress=False)
+    >>> result.final("train_loss").shape  # (variants, ILRs, weight decays, seeds)
+    (2, 2, 3, 1)
+    >>> list(result.grid)
+    ['init_lr', 'weight_decay']
   """
   x_train, y_train, x_test, y_test = _as_arrays(dataset)
   seeds = validate.check_seeds(seeds)
   weight_decay = validate.check_weight_decay(weight_decay)
-  ilrs, seeds = _check_grid(ilrs, seeds)
-  factories = _variants(variants, weight_decay)
+  axes = _check_grid(ilrs, grid)
+  ilrs = axes["init_lr"]
+  factories = _variants(variants, weight_decay, tuple(axes))
+  points = _grid_points(axes)
+  n_points = points["init_lr"].size
+  lengths = tuple(a.size for a in axes.values())
+  only_ilrs = list(axes) == ["init_lr"]  # then the trainer's ILR is a number, as before
   mesh = grid_mesh(devices)
   n_dev = mesh.size
   if max_parallel is not None and (
@@ -483,13 +637,14 @@ def sweep(
     or max_parallel < 1
   ):
     raise ValueError(f"max_parallel must be None or an integer >= 1, got {max_parallel!r}.")
-  # One seed at a time; chunks of ILRs, the last padded with copies of the first ILR.
-  chunk = min(max_parallel or ilrs.size, ilrs.size)
+  # One seed at a time; chunks of grid points, the last padded with copies of the first.
+  chunk = min(max_parallel or n_points, n_points)
   chunk = math.ceil(chunk / n_dev) * n_dev
-  n_chunks = math.ceil(ilrs.size / chunk)
-  padded_ilrs = np.concatenate([ilrs, np.full(n_chunks * chunk - ilrs.size, ilrs[0])]).astype(
-    np.float32
-  )
+  n_chunks = math.ceil(n_points / chunk)
+  padded = {
+    k: np.concatenate([v, np.full(n_chunks * chunk - n_points, v[0])]).astype(np.float32)
+    for k, v in points.items()
+  }
   keys = [np.asarray(jax.random.key_data(jax.random.key(int(seed)))) for seed in seeds]
 
   ilr_sharding = NamedSharding(mesh, P("grid"))
@@ -500,7 +655,7 @@ def sweep(
   trainers = {
     label: Trainer(
       model=model,
-      make_tx=make_tx,
+      make_tx=make_tx if only_ilrs else _point_factory(make_tx),
       loss=loss,
       batch_size=batch_size,
       epochs=epochs,
@@ -510,8 +665,8 @@ def sweep(
     )
     for label, make_tx in factories.items()
   }
-  for label, trainer in trainers.items():
-    validate.check_optimizer(label, trainer.make_tx, ilrs[0])
+  for label, make_tx in factories.items():
+    _check_points(label, make_tx, axes)
   next(iter(trainers.values())).check_data(x_train, y_train, x_test, y_test)
   data = tuple(
     None if a is None else _global_array(a, replicated) for a in (x_train, y_train, x_test, y_test)
@@ -522,10 +677,13 @@ def sweep(
     description = dict(
       variants={label: trainer.describe() for label, trainer in trainers.items()},
       weight_decay=weight_decay,
-      ilrs=padded_ilrs.tolist(),
       chunk=chunk,
       seeds=seeds.tolist(),
     )
+    if only_ilrs:
+      description["ilrs"] = padded["init_lr"].tolist()
+    else:
+      description["grid"] = {k: v.tobytes().hex() for k, v in padded.items()}
     tag = checkpoint_io.fingerprint(description, (x_train, y_train, x_test, y_test))
     store = _Pieces(checkpoint, tag)
     if not resume:
@@ -542,21 +700,27 @@ def sweep(
       for c in range(n_chunks):
         piece = None if store is None else store.load(v, s, c)
         if piece is None:
-          part = _global_array(padded_ilrs[c * chunk : (c + 1) * chunk], ilr_sharding)
+          part = {
+            k: _global_array(v[c * chunk : (c + 1) * chunk], ilr_sharding)
+            for k, v in padded.items()
+          }
+          part = part["init_lr"] if only_ilrs else part
           piece = _to_host(run_grid(part, key, data))
           if store is not None:
             store.save(v, s, c, piece)
         pieces.append(piece)
         if bar is not None:
           bar.update(chunk)
-      per_seed.append(jax.tree.map(lambda *p: np.concatenate(p)[: ilrs.size], *pieces))
+      per_seed.append(jax.tree.map(lambda *p: np.concatenate(p)[:n_points], *pieces))
     traces[label] = trace_count[0] - traces_before
-    outputs[label] = jax.tree.map(lambda *p: np.stack(p, axis=1), *per_seed)  # (K, S, ...)
+    outputs[label] = jax.tree.map(  # (*lengths, S, ...)
+      lambda *p: np.stack(p, axis=1).reshape(*lengths, len(keys), *p[0].shape[1:]), *per_seed
+    )
   if bar is not None:
     bar.close()
   return _assemble(
     list(factories),
-    ilrs,
+    axes,
     seeds,
     outputs,
     dict(
@@ -578,8 +742,23 @@ def sweep(
   )
 
 
-def _assemble(labels, ilrs, seeds, outputs, meta) -> SweepResult:
-  """Stacks per-variant ``(diverged, diverged_at, history)`` of shape (K, S, ...)."""
+def _check_points(label: str, make_tx, axes: dict[str, np.ndarray]) -> None:
+  """Builds the variant's optimizer for every value of every axis (the others at their first
+  value), so that a value the variant rejects raises before anything compiles."""
+  first = {k: float(v[0]) for k, v in axes.items()}
+  for key, values in axes.items():
+    for value in values if len(axes) > 1 else values[:1]:
+      point = {**first, key: float(value)}
+      others = {k: v for k, v in point.items() if k != "init_lr"}
+      validate.check_optimizer(
+        label if len(axes) == 1 else f"{label} at {point}",
+        functools.partial(make_tx, **others) if others else make_tx,
+        point["init_lr"],
+      )
+
+
+def _assemble(labels, axes, seeds, outputs, meta) -> SweepResult:
+  """Stacks per-variant ``(diverged, diverged_at, history)`` of shape (*lengths, S, ...)."""
   metrics = sorted({m for out in outputs.values() for m in out[2]})
   curves = {}
   for m in metrics:
@@ -592,4 +771,4 @@ def _assemble(labels, ilrs, seeds, outputs, meta) -> SweepResult:
     )
   diverged = np.stack([out[0] for out in outputs.values()])
   diverged_at = np.stack([out[1] for out in outputs.values()])
-  return SweepResult(labels, ilrs, seeds, curves, diverged, diverged_at, meta)
+  return SweepResult(labels, axes["init_lr"], seeds, curves, diverged, diverged_at, meta, axes)

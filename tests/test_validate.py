@@ -154,7 +154,11 @@ BAD_SWEEP_ARGUMENTS = [
   ({"variants": [_returns(None)]}, TypeError, r"variants: '<lambda>' returned NoneType"),
   ({"variants": {"x": _returns(0.1)}}, TypeError, r"variants: 'x' returned float"),
   ({"variants": {"x": _returns(optax.sgd)}}, TypeError, r"variants: 'x' returned function"),
-  ({"variants": {"g": lambda lr: hr.hyperreg(lr, growth="2")}}, TypeError, r"variants: 'g' failed"),
+  (
+    {"variants": {"g": lambda lr: hr.hyperreg(lr, growth="2")}},
+    ValueError,
+    r"variants: 'g' failed .*growth must be None or inf",
+  ),
   (
     {"variants": {"a": lambda lr: hr.hyperreg(lr, algorithm=7)}},
     ValueError,

@@ -157,18 +157,18 @@ plt.show()
 # %% [markdown]
 # ## A two-dimensional grid: ILR x weight decay
 #
-# Other hyperparameters are swept beside the ILR as labelled variants: here `rkl2` at four
-# ILRs and three weight decays, twelve runs in one call (one compiled program per weight
-# decay, each vmapped over the ILRs).
+# Any numeric hyperparameter of the rules can be an axis of the grid beside the ILR: here
+# `rkl2` at four ILRs and three weight decays, twelve runs in one call and one compiled
+# program (the grid is flattened into the one vmapped axis; the result keeps both axes).
 
 # %%
 decays = [0.0, 1e-4, 1e-2]
 grid_ilrs = np.logspace(0, 3, 4)
-decay_variants = {
-  f"weight_decay={wd:g}": (lambda lr, wd=wd: hr.rkl2(lr, weight_decay=wd)) for wd in decays
-}
-grid = hr.sweep(model, mnist, decay_variants, grid_ilrs, **settings)
-table = grid.final("test_accuracy").mean(-1)  # (weight decays, ILRs)
+grid = hr.sweep(
+  model, mnist, ["rkl2"], grid={"init_lr": grid_ilrs, "weight_decay": decays}, **settings
+)
+print(grid.meta["traces"], grid.final("test_accuracy").shape)  # (variants, ILRs, decays, seeds)
+table = grid.final("test_accuracy")[0].mean(-1).T  # (weight decays, ILRs)
 
 fig, ax = plt.subplots(figsize=(6, 3.2))
 image = ax.imshow(table, vmin=0, vmax=1, cmap="viridis", aspect="auto")
