@@ -355,7 +355,7 @@ class SweepResult:
     with checkpoint_io.atomic_write(base + ".npz") as f:
       np.savez_compressed(
         f,
-        **{f"grid/{k}": v for k, v in self.grid.items()},
+        **{f"grid/{k}": v for k, v in self.grid.items() if k != "init_lr"},
         ilrs=self.ilrs,
         seeds=self.seeds,
         diverged=self.diverged,
