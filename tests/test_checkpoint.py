@@ -4,6 +4,7 @@ import functools
 import json
 import os
 import pathlib
+import struct
 import subprocess
 import sys
 import zipfile
@@ -112,8 +113,13 @@ def _damage(path: pathlib.Path, how: str) -> None:
     path.write_bytes(raw[:264])
   elif how == "garbage":
     path.write_bytes(b"\x93NUMPY not really" * 10)
-  elif how == "flipped":
-    middle = len(raw) // 2
+  elif how == "flipped":  # one bit pattern inverted inside the largest array's stored bytes
+    with zipfile.ZipFile(path) as z:
+      member = max(z.infolist(), key=lambda m: m.compress_size)
+    offset = member.header_offset  # the local header: 30 bytes, then the name and extra field
+    name_len, extra_len = struct.unpack("<HH", raw[offset + 26 : offset + 30])
+    start = offset + 30 + name_len + extra_len
+    middle = start + member.compress_size // 2
     path.write_bytes(raw[:middle] + bytes([raw[middle] ^ 0xFF]) + raw[middle + 1 :])
   elif how == "missing key":
     np.savez(path, something_else=np.zeros(2))
