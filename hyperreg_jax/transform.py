@@ -1246,7 +1246,14 @@ PAPER_RULES = {
 }
 
 
-half_chi2 = divergences.Divergence.from_f(lambda u: 0.5 * (u - 1.0) ** 2, name="half_chi2")
+# f(u) = (u - 1)^2 / 2, written out (as the built-ins are) so that importing the package
+# evaluates nothing: jax.distributed.initialize must come before any computation.
+half_chi2 = divergences.Divergence(
+  "half_chi2",
+  D=lambda beta, eta: 0.5 * (beta - eta) ** 2 / eta,
+  dD=lambda beta, eta: beta / eta - 1.0,
+  phi=True,
+)
 
 
 def adagrad_diag(

@@ -187,3 +187,16 @@ def test_bad_arguments_fail_before_joining(args, env, message, monkeypatch):
     hr.distributed.initialize(*args)
   with pytest.raises(ValueError, match="timeout=0"):
     hr.distributed.initialize("127.0.0.1:1234", 2, 1, timeout=0)
+
+
+def test_importing_the_package_computes_nothing():
+  """``hr.distributed.initialize`` must run before any computation: importing may not start one."""
+  import subprocess
+
+  code = (
+    "import hyperreg_jax, hyperreg_jax.train, hyperreg_jax.sweep, hyperreg_jax.models\n"
+    "from jax._src import xla_bridge\n"
+    "assert not xla_bridge._backends, 'importing hyperreg_jax initialised a JAX backend'\n"
+  )
+  done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+  assert done.returncode == 0, done.stderr
