@@ -82,17 +82,37 @@ class Config:
     }
 
 
+# ----------------------------------------------------------------------------- sweeps
+
+
+def mlp_sweep(cfg, name: str, s: dict, ds, variants, ilrs, **options):
+  """``hr.sweep`` of the paper's MLP with an experiment's seeds, epochs, progress and pieces."""
+  import hyperreg_jax as hr
+  from hyperreg_jax import models
+
+  return hr.sweep(
+    models.MLP(),
+    ds,
+    variants,
+    ilrs,
+    seeds=s["seeds"],
+    epochs=s["epochs"],
+    progress=cfg.progress,
+    checkpoint=cfg.out / name / "pieces",
+    **options,
+  )
+
+
 # ----------------------------------------------------------------------------- atomic files
 
 
 def _atomic_write(path: pathlib.Path, data: bytes) -> pathlib.Path:
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(f".{path.name}.tmp")
-  with open(tmp, "wb") as f:
+  """The library's atomic write (temporary file, fsync, rename), for the experiments' files."""
+  from hyperreg_jax import checkpoint
+
+  with checkpoint.atomic_write(path) as f:
     f.write(data)
-  os.replace(tmp, path)
-  return path
+  return pathlib.Path(path)
 
 
 def write_text(path, text: str) -> pathlib.Path:

@@ -45,23 +45,11 @@ def settings(cfg: common.Config) -> dict:
 
 
 def _train(cfg, s, ds) -> list[dict]:
-  import hyperreg_jax as hr
-  from hyperreg_jax import models
-
   variants = {"gd": common.baseline_variant("sgd", weight_decay=s["weight_decay"])}
   for name in s["rules"]:
     variants[name] = common.rule_variant(name, clipped=False, weight_decay=s["weight_decay"])
-  result = hr.sweep(
-    models.MLP(),
-    ds,
-    variants,
-    [s["ilr"]],
-    seeds=s["seeds"],
-    epochs=s["epochs"],
-    batch_size=BATCH,
-    loss_reduction="sum",
-    progress=cfg.progress,
-    checkpoint=cfg.out / NAME / "pieces",
+  result = common.mlp_sweep(
+    cfg, NAME, s, ds, variants, [s["ilr"]], batch_size=BATCH, loss_reduction="sum"
   )
   return common.sweep_rows(result)
 
@@ -71,8 +59,9 @@ def steps_to_target(rows: list[dict], steps_per_epoch: int) -> list[dict]:
   out = []
   for variant in dict.fromkeys(r["variant"] for r in rows):
     for seed in dict.fromkeys(r["seed"] for r in rows):
-      run = sorted((r for r in rows if r["variant"] == variant and r["seed"] == seed),
-                   key=lambda r: r["epoch"])
+      run = sorted(
+        (r for r in rows if r["variant"] == variant and r["seed"] == seed), key=lambda r: r["epoch"]
+      )
       record = {"variant": variant, "seed": seed}
       for target in TARGETS:
         hit = [r["epoch"] for r in run if r["test_accuracy"] >= target]

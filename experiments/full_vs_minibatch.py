@@ -39,9 +39,6 @@ def settings(cfg: common.Config) -> dict:
 
 
 def _train(cfg, s, ds) -> list[dict]:
-  import hyperreg_jax as hr
-  from hyperreg_jax import models
-
   data = (ds.x_train[:NUM_TRAIN], ds.y_train[:NUM_TRAIN], ds.x_test, ds.y_test)
   variants = {
     name: common.rule_variant(name, clipped=False, weight_decay=s["weight_decay"])
@@ -49,18 +46,16 @@ def _train(cfg, s, ds) -> list[dict]:
   }
   rows = []
   for mode, batch in (("mini-batch 128", BATCH), ("full batch", None)):
-    result = hr.sweep(
-      models.MLP(),
+    result = common.mlp_sweep(
+      cfg,
+      NAME,
+      s,
       data,
       variants,
       s["ilrs"],
-      seeds=s["seeds"],
-      epochs=s["epochs"],
       batch_size=batch,
       full_batch_steps=1 if batch else s["steps_per_epoch"],
       loss_reduction="sum",
-      progress=cfg.progress,
-      checkpoint=cfg.out / NAME / "pieces",
     )
     rows += common.sweep_rows(result, mode=mode)
   return rows

@@ -52,21 +52,9 @@ def _variants(s: dict) -> dict[str, tuple[str, object]]:
 
 
 def _train(cfg, s, ds) -> list[dict]:
-  import hyperreg_jax as hr
-  from hyperreg_jax import models
-
   variants = _variants(s)
-  result = hr.sweep(
-    models.MLP(),
-    ds,
-    {label: make for label, (_, make) in variants.items()},
-    s["ilrs"],
-    seeds=s["seeds"],
-    epochs=s["epochs"],
-    batch_size=s["batch_size"],
-    progress=cfg.progress,
-    checkpoint=cfg.out / NAME / "pieces",
-  )
+  makes = {label: make for label, (_, make) in variants.items()}
+  result = common.mlp_sweep(cfg, NAME, s, ds, makes, s["ilrs"], batch_size=s["batch_size"])
   rows = common.sweep_rows(result, group="")
   for row in rows:
     row["group"] = variants[row["variant"]][0]
@@ -74,20 +62,8 @@ def _train(cfg, s, ds) -> list[dict]:
 
 
 def _train_lr_free(cfg, s, ds) -> list[dict]:
-  import hyperreg_jax as hr
-  from hyperreg_jax import models
-
-  result = hr.sweep(
-    models.MLP(),
-    ds,
-    {name: common.lr_free_variant(name) for name in s["lr_free"]},
-    [1.0],
-    seeds=s["seeds"],
-    epochs=s["epochs"],
-    batch_size=s["batch_size"],
-    progress=cfg.progress,
-    checkpoint=cfg.out / NAME / "pieces",
-  )
+  lr_free = {name: common.lr_free_variant(name) for name in s["lr_free"]}
+  result = common.mlp_sweep(cfg, NAME, s, ds, lr_free, [1.0], batch_size=s["batch_size"])
   return common.final_rows(common.sweep_rows(result, group="lr_free"))
 
 

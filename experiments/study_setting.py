@@ -54,9 +54,6 @@ def settings(cfg: common.Config) -> dict:
 
 
 def _train_jax(cfg, s, ds) -> list[dict]:
-  import hyperreg_jax as hr
-  from hyperreg_jax import models
-
   rows = []
   # The study's code warms up when the initial beta is below 10, i.e. for ILR > 0.1.
   low = [x for x in s["ilrs"] if x <= 0.1]
@@ -70,30 +67,13 @@ def _train_jax(cfg, s, ds) -> list[dict]:
       variants[name] = make
     if not variants:
       continue
-    result = hr.sweep(
-      models.MLP(),
-      ds,
-      variants,
-      ilrs,
-      seeds=s["seeds"],
-      epochs=s["epochs"],
-      batch_size=BATCH,
-      loss_reduction="sum",
-      progress=cfg.progress,
-      checkpoint=cfg.out / NAME / "pieces",
+    result = common.mlp_sweep(
+      cfg, NAME, s, ds, variants, ilrs, batch_size=BATCH, loss_reduction="sum"
     )
     rows += common.sweep_rows(result, warmup=bool(warm))
-  gd = hr.sweep(
-    models.MLP(),
-    ds,
-    {"gd": common.baseline_variant("sgd", weight_decay=s["weight_decay"])},
-    [1e-2],
-    seeds=s["seeds"],
-    epochs=s["epochs"],
-    batch_size=BATCH,
-    loss_reduction="sum",
-    progress=cfg.progress,
-    checkpoint=cfg.out / NAME / "pieces",
+  gd_variant = {"gd": common.baseline_variant("sgd", weight_decay=s["weight_decay"])}
+  gd = common.mlp_sweep(
+    cfg, NAME, s, ds, gd_variant, [1e-2], batch_size=BATCH, loss_reduction="sum"
   )
   return rows + common.sweep_rows(gd, warmup=False)
 
@@ -177,7 +157,10 @@ def run(cfg: common.Config) -> dict:
     if gd:
       value = float(np.nanmean([r[metric] for r in gd]))
       series["GD lr 1e-2 (ILR ignored)"] = (
-        np.asarray(s["ilrs"]), np.full(len(s["ilrs"]), value), None, None
+        np.asarray(s["ilrs"]),
+        np.full(len(s["ilrs"]), value),
+        None,
+        None,
       )
     panels.append((label, label, log_y, series))
   figures.curves(
