@@ -33,11 +33,15 @@ from hyperreg_jax.validate import SEED_LIMIT
 PROG = "python -m hyperreg_jax"
 
 
-def _positive_int(text: str) -> int:
+def _integer(text: str) -> int:
   try:
-    value = int(text)
+    return int(text)
   except ValueError:
     raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def _positive_int(text: str) -> int:
+  value = _integer(text)
   if value < 1:
     raise argparse.ArgumentTypeError(f"{value} must be an integer >= 1")
   return value
@@ -54,10 +58,7 @@ def _positive_float(text: str) -> float:
 
 
 def _seed(text: str) -> int:
-  try:
-    value = int(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+  value = _integer(text)
   if not 0 <= value < SEED_LIMIT:
     raise argparse.ArgumentTypeError(f"{value} must be an integer in [0, 2**32)")
   return value
