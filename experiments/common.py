@@ -172,9 +172,15 @@ def _parse(text: str):
 
 
 def cached_csv(path, compute: Callable[[], Sequence[dict]]) -> list[dict]:
-  """The rows saved at ``path``; when there are none yet, ``compute()`` them and save."""
+  """The rows saved at ``path``; when there are none yet, ``compute()`` them and save.
+
+  Reusing saved rows is said on stdout, so a re-run that trains nothing does not pass for
+  a fresh one.
+  """
   path = pathlib.Path(path)
-  if not path.exists():
+  if path.exists():
+    print(f"  reusing {path} (saved earlier; delete it, or use another --out, to train again)")
+  else:
     write_csv(path, compute())
   return read_csv(path)
 

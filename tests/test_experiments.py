@@ -93,8 +93,10 @@ def test_interrupted_run_finishes_only_what_is_missing_with_identical_files(tiny
   (again / "REPORT.md").unlink()
   (again / "ilr_sensitivity" / ".runs.csv.tmp").write_text("half a fi")
   before = (again / "ilr_sensitivity" / "runs.csv").stat().st_mtime_ns
-  run_command(again, *TINY, "--only", *TINY_ONLY)
+  proc = run_command(again, *TINY, "--only", *TINY_ONLY)
   assert (again / "ilr_sensitivity" / "runs.csv").stat().st_mtime_ns == before  # not retrained
+  assert f"reusing {again / 'ilr_sensitivity' / 'runs.csv'}" in proc.stdout  # and says so
+  assert "reusing" not in proc.stdout.split("== convergence")[1].split("==")[0]  # retrained
   assert files(tiny_run) == [f for f in files(again) if not f.endswith(".tmp")]
   for f in files(tiny_run):
     if f == "config.json":  # names its own folder
