@@ -21,7 +21,7 @@ import numpy as np
 
 import hyperreg_jax as hr
 from hyperreg_jax import data, models
-from hyperreg_jax.sweep import make_optimizer
+from hyperreg_jax._registry import make_optimizer
 from hyperreg_jax.train import Trainer
 from timing import best_of
 

@@ -1,8 +1,8 @@
 """hyperreg_jax: hyper-regularized adaptive learning rates for JAX and Optax.
 
-The core (divergences, rules, transformations, sweeps) needs only jax, optax and
-numpy; so does ``hyperreg_jax.train``. ``.models`` (Flax) and ``.data`` are imported on
-first use.
+The public API, re-exported from private implementation modules (as in optax): no public name
+is a submodule's. The core (divergences, rules, transformations, sweeps) needs only jax, optax
+and numpy; so does ``hyperreg_jax.train``. ``.models`` (Flax) and ``.data`` load on first use.
 
 Example:
   >>> import optax, hyperreg_jax as hr
@@ -12,12 +12,8 @@ Example:
 import importlib
 
 from hyperreg_jax import distributed, divergences, rules
-from hyperreg_jax.divergences import Divergence
-from hyperreg_jax.transform import (
-  DEFAULT_WEIGHT_DECAY,
-  GRANULARITIES,
+from hyperreg_jax._aliases import (
   PAPER_RULES,
-  HyperRegState,
   adagrad_diag,
   chi2_1,
   chi2_2,
@@ -25,33 +21,36 @@ from hyperreg_jax.transform import (
   hellinger1,
   hellinger2,
   hellinger3,
-  hyperreg,
   kl1,
   kl2,
   kl3,
-  lr_stats,
   rkl1,
   rkl2,
   rkl3,
-  scale_by_hyperreg,
   wngrad,
 )
-
-from hyperreg_jax.sweep import (  # noqa: E402  (the function shadows the module)
-  SweepResult,
-  data_parallel,
-  sweep,
-  variant_names,
+from hyperreg_jax._lr_stats import lr_stats
+from hyperreg_jax._parallel import data_parallel
+from hyperreg_jax._registry import variant_names
+from hyperreg_jax._results import SweepResult
+from hyperreg_jax._sweep import sweep
+from hyperreg_jax._transform import (
+  DEFAULT_WEIGHT_DECAY,
+  GRANULARITIES,
+  HyperRegState,
+  hyperreg,
+  scale_by_hyperreg,
 )
+from hyperreg_jax.divergences import Divergence
 
 __version__ = "0.1.0"
 
 __all__ = [
   "DEFAULT_WEIGHT_DECAY",
-  "Divergence",
   "GRANULARITIES",
-  "HyperRegState",
   "PAPER_RULES",
+  "Divergence",
+  "HyperRegState",
   "SweepResult",
   "adagrad_diag",
   "chi2_1",

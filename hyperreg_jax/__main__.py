@@ -27,8 +27,7 @@ import numpy as np
 
 import hyperreg_jax as hr
 from hyperreg_jax import checkpoint as checkpoint_io
-from hyperreg_jax.sweep import variant_names
-from hyperreg_jax.validate import SEED_LIMIT
+from hyperreg_jax._validate import SEED_LIMIT
 
 PROG = "python -m hyperreg_jax"
 
@@ -88,9 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     "--variants",
     nargs="+",
     default=["rkl1", "rkl2", "kl2", "sgd"],
-    choices=variant_names(),
+    choices=hr.variant_names(),
     metavar="NAME",
-    help=f"optimizers, from: {' '.join(variant_names())}",
+    help=f"optimizers, from: {' '.join(hr.variant_names())}",
   )
   parser.add_argument(
     "--ilrs",

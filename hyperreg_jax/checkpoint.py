@@ -177,6 +177,16 @@ def _broadcast_bytes(raw: bytes | None) -> bytes | None:
   return multihost_utils.broadcast_one_to_all(buffer).tobytes()
 
 
+def prefixed(prefix: str, arrays: dict) -> dict:
+  """``{"prefix/name": array}``: a group of arrays under one prefix in a flat ``.npz``."""
+  return {f"{prefix}/{name}": value for name, value in arrays.items()}
+
+
+def unprefixed(prefix: str, arrays: dict) -> dict:
+  """The inverse of :func:`prefixed`: the arrays saved under ``prefix``, by name."""
+  return {k.removeprefix(f"{prefix}/"): v for k, v in arrays.items() if k.startswith(f"{prefix}/")}
+
+
 def damaged(path, err: Exception, retry_hint: str = "") -> DamagedFileError:
   """The error for a saved file that cannot be read back."""
   hint = retry_hint or "delete it and run again"

@@ -4,6 +4,7 @@ import functools
 import json
 import os
 import pathlib
+import shutil
 import struct
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import pytest
 import hyperreg_jax as hr
 from hyperreg_jax import checkpoint as checkpoint_io
 from hyperreg_jax import data, models
-from hyperreg_jax.sweep import SweepResult
+from hyperreg_jax import SweepResult
 from hyperreg_jax.train import Trainer
 
 HELPERS = pathlib.Path(__file__).parent / "helpers"
@@ -181,18 +182,24 @@ def test_damaged_piece_is_named_and_no_resume_cleans_it(swept_pieces, tmp_path, 
     np.testing.assert_array_equal(resumed.curves[metric], curve, err_msg=metric)
 
 
-@pytest.mark.parametrize("how", ["empty", "truncated", "garbage", "missing key"])
+@pytest.mark.parametrize("how", ["empty", "truncated", "garbage", "missing item"])
 def test_damaged_fit_checkpoint_is_named(tmp_path, how):
   trainer = Trainer(models.LinearRegression(), make_tx=hr.rkl1, loss="mse", batch_size=16)
   args = (0.1, jax.random.key(0), REGRESSION.x_train, REGRESSION.y_train)
   trainer.fit(*args, progress=False, checkpoint=tmp_path)
-  (saved,) = tmp_path.glob("fit-*.npz")
-  _damage(saved, how)
+  (run,) = tmp_path.glob("fit-*")
+  saved = run / "1"  # the Orbax step of epoch 1: items "state" and "history"
+  if how == "missing item":
+    shutil.rmtree(saved / "state")
+  else:
+    for path in (p for p in (saved / "state").rglob("*") if p.is_file()):
+      _damage(path, how)
   with pytest.raises(ValueError, match=rf"{saved} is damaged.*resume=False"):
     trainer.fit(*args, progress=False, checkpoint=tmp_path)
   _, history = trainer.fit(*args, progress=False, checkpoint=tmp_path, resume=False)
   assert np.isfinite(history["train_loss"]).all()
-  assert checkpoint_io.load(saved) is not None  # replaced by a good one
+  _, again = trainer.fit(*args, progress=False, checkpoint=tmp_path)  # replaced by a good one
+  np.testing.assert_array_equal(again["train_loss"], history["train_loss"])
 
 
 # ----------------------------------------------------------------------------- fingerprints

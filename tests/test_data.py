@@ -6,11 +6,15 @@ import importlib.util
 import pathlib
 import pickle
 import re
+import sys
 
 import numpy as np
 import pytest
 
 from hyperreg_jax import data
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent / "helpers"))
+import data_writers  # noqa: E402
 
 
 def check_classification(
@@ -132,7 +136,7 @@ def _tiny_mnist(n_train=12, n_test=5, seed=0):
 @pytest.mark.parametrize("gz", [False, True])
 def test_mnist_idx_round_trip(tmp_path, gz):
   xtr, ytr, xte, yte = _tiny_mnist()
-  paths = data.save_mnist_idx(tmp_path, xtr, ytr, xte, yte, gz=gz)
+  paths = data_writers.save_mnist_idx(tmp_path, xtr, ytr, xte, yte, gz=gz)
   names = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -151,7 +155,7 @@ def test_mnist_idx_round_trip(tmp_path, gz):
 
 def test_idx_header_is_the_real_format(tmp_path):
   xtr, ytr, xte, yte = _tiny_mnist(3, 2)
-  data.save_mnist_idx(tmp_path, xtr, ytr, xte, yte)
+  data_writers.save_mnist_idx(tmp_path, xtr, ytr, xte, yte)
   raw = (tmp_path / "train-images-idx3-ubyte").read_bytes()
   assert (
     raw[:16] == bytes.fromhex("00000803") + (3).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
@@ -168,7 +172,7 @@ def test_idx_header_is_the_real_format(tmp_path):
 
 def test_embedded_exported_as_idx_reloads_identically(tmp_path):
   ds = data.load_mnist(max_train=50, max_test=20)
-  data.save_mnist_idx(tmp_path, ds.x_train, ds.y_train, ds.x_test, ds.y_test, gz=True)
+  data_writers.save_mnist_idx(tmp_path, ds.x_train, ds.y_train, ds.x_test, ds.y_test, gz=True)
   back = data.load_mnist("local", tmp_path)
   np.testing.assert_array_equal(back.x_train, ds.x_train)
   np.testing.assert_array_equal(back.y_test, ds.y_test)
@@ -176,7 +180,7 @@ def test_embedded_exported_as_idx_reloads_identically(tmp_path):
 
 def test_idx_wrong_magic(tmp_path):
   xtr, ytr, xte, yte = _tiny_mnist(3, 2)
-  data.save_mnist_idx(tmp_path, xtr, ytr, xte, yte)
+  data_writers.save_mnist_idx(tmp_path, xtr, ytr, xte, yte)
   # Swap in a labels file where images are expected.
   (tmp_path / "train-images-idx3-ubyte").write_bytes(
     (tmp_path / "train-labels-idx1-ubyte").read_bytes()
@@ -190,8 +194,8 @@ def test_idx_wrong_magic(tmp_path):
 def test_idx_truncated_raw_and_gz(tmp_path):
   xtr, ytr, xte, yte = _tiny_mnist(3, 2)
   raw_dir, gz_dir = tmp_path / "raw", tmp_path / "gz"
-  data.save_mnist_idx(raw_dir, xtr, ytr, xte, yte)
-  data.save_mnist_idx(gz_dir, xtr, ytr, xte, yte, gz=True)
+  data_writers.save_mnist_idx(raw_dir, xtr, ytr, xte, yte)
+  data_writers.save_mnist_idx(gz_dir, xtr, ytr, xte, yte, gz=True)
   p = raw_dir / "t10k-images-idx3-ubyte"
   p.write_bytes(p.read_bytes()[:-100])
   with pytest.raises(
@@ -209,8 +213,8 @@ def test_idx_truncated_raw_and_gz(tmp_path):
 
 def test_idx_label_count_mismatch(tmp_path):
   xtr, ytr, xte, yte = _tiny_mnist(4, 2)
-  data.save_mnist_idx(tmp_path, xtr, ytr, xte, yte)
-  data._write_idx(tmp_path / "train-labels-idx1-ubyte", ytr[:3])
+  data_writers.save_mnist_idx(tmp_path, xtr, ytr, xte, yte)
+  data_writers.write_idx(tmp_path / "train-labels-idx1-ubyte", ytr[:3])
   with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte: expected 4 labels"):
     data.load_mnist("local", tmp_path)
 
@@ -234,7 +238,7 @@ def test_cifar_round_trip_and_channel_first_to_hwc(tmp_path):
   y_train = rng.integers(0, 10, n_train)
   x_test = rng.integers(0, 256, (n_test, 32, 32, 3), dtype=np.uint8)
   y_test = np.array([3, 0, 9])
-  root = data.save_cifar10_batches(tmp_path, x_train, y_train, x_test, y_test)
+  root = data_writers.save_cifar10_batches(tmp_path, x_train, y_train, x_test, y_test)
   assert root.name == "cifar-10-batches-py"
   for data_dir in (tmp_path, root):  # the parent or the directory itself
     ds = data.load_cifar10("local", data_dir)
@@ -267,7 +271,7 @@ def test_cifar_layout_hand_built_batch(tmp_path):
 def test_cifar_legacy_numpy_core_pickles_load(tmp_path):
   """The real files were pickled by Python 2 numpy: globals live in ``numpy.core.multiarray``."""
   x = np.random.default_rng(2).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
-  root = data.save_cifar10_batches(tmp_path, x, np.arange(5), x[:1], [4])
+  root = data_writers.save_cifar10_batches(tmp_path, x, np.arange(5), x[:1], [4])
   for path in root.iterdir():
     raw = path.read_bytes()
     assert b"numpy._core.multiarray" in raw or b"numpy.core.multiarray" in raw
@@ -280,7 +284,7 @@ def test_cifar_legacy_numpy_core_pickles_load(tmp_path):
 def test_cifar_corrupt_and_missing(tmp_path):
   x = np.zeros((10, 32, 32, 3), np.uint8)
   y = np.arange(10)
-  root = data.save_cifar10_batches(tmp_path, x, y, x[:2], y[:2])
+  root = data_writers.save_cifar10_batches(tmp_path, x, y, x[:2], y[:2])
   # Truncated pickle.
   p = root / "data_batch_3"
   p.write_bytes(p.read_bytes()[:50])
@@ -381,9 +385,9 @@ def test_unknown_name_and_source():
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True, "10"])
 def test_sizes_must_be_positive_ints(bad):
-  with pytest.raises(ValueError, match=r"num_train=.*positive integer"):
+  with pytest.raises(ValueError, match=r"num_train must be an integer >= 1, got "):
     data.synthetic_linear_regression(num_train=bad)
-  with pytest.raises(ValueError, match=r"max_test=.*positive integer or None"):
+  with pytest.raises(ValueError, match=r"max_test must be None or an integer >= 1, got "):
     data.load_mnist(max_test=bad)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hyperreg_jax import __main__ as main_command
-from hyperreg_jax.sweep import SweepResult
+from hyperreg_jax import SweepResult
 
 
 def test_main_command_sweeps_reports_and_saves(tmp_path, capsys):

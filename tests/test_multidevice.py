@@ -8,7 +8,7 @@ import jax
 import numpy as np
 import pytest
 
-from hyperreg_jax.sweep import SweepResult
+from hyperreg_jax import SweepResult
 
 HELPERS = os.path.join(os.path.dirname(__file__), "helpers")
 sys.path.insert(0, HELPERS)

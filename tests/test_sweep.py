@@ -11,7 +11,9 @@ import pytest
 
 import hyperreg_jax as hr
 from hyperreg_jax import data, models
-from hyperreg_jax.sweep import SweepResult, make_optimizer
+from hyperreg_jax import SweepResult
+from hyperreg_jax import _sweep as sweep_module
+from hyperreg_jax._registry import make_optimizer
 from hyperreg_jax.train import Trainer
 
 REGRESSION = data.synthetic_linear_regression(num_train=96, num_test=32, dim=3, seed=1)
@@ -273,7 +275,6 @@ class Interrupted(Exception):
 
 
 def test_interrupted_sweep_resumes_from_its_checkpoint(tmp_path, monkeypatch):
-  sweep_module = importlib.import_module("hyperreg_jax.sweep")
   kwargs = dict(
     seeds=[0, 1], epochs=2, batch_size=16, max_parallel=2, progress=False, checkpoint=tmp_path
   )

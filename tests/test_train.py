@@ -3,6 +3,11 @@ guard, evaluation in chunks, and short real runs (embedded MNIST, linear regress
 
 from __future__ import annotations
 
+import pathlib
+import signal
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,6 +19,9 @@ from hyperreg_jax import train
 from hyperreg_jax.data import load_mnist, synthetic_linear_regression
 from hyperreg_jax.models import MLP, LinearRegression
 from hyperreg_jax.train import Trainer
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent / "helpers"))
+import fit_killed  # noqa: E402
 
 SWEEP_AXES = (0, 0, None, None, None, None)
 
@@ -351,38 +359,36 @@ def test_full_batch_linear_regression_reaches_optimum(linreg):
   )
 
 
-class _Interrupted(Exception):
-  pass
-
-
-def test_fit_resumes_from_its_checkpoint(tmp_path, monkeypatch):
-  ds = synthetic_linear_regression(num_train=64, num_test=16, dim=2, seed=3)
-  trainer = Trainer(
-    LinearRegression(), make_tx=lambda lr: hr.rkl1(lr), loss="mse", batch_size=16, epochs=4
-  )
-  args = (0.3, jax.random.key(5), ds.x_train, ds.y_train, ds.x_test, ds.y_test)
+@pytest.mark.slow
+def test_fit_killed_mid_epoch_resumes_bit_identically(tmp_path):
+  """A fitting process is SIGKILLed during epoch 3; ``fit`` again trains epochs 3-5 only,
+  from the Orbax checkpoint of epoch 2, and ends bit for bit where an uninterrupted fit ends."""
+  trainer, args = fit_killed.case()
+  fit_killed.executed.clear()
   full_state, full_history = trainer.fit(*args, progress=False)
+  assert len(fit_killed.executed) == fit_killed.EPOCHS
+  helper = pathlib.Path(__file__).parent / "helpers" / "fit_killed.py"
+  killed = subprocess.run(
+    [sys.executable, str(helper), str(tmp_path), "3"], capture_output=True, text=True, timeout=600
+  )
+  assert killed.returncode == -signal.SIGKILL, killed.stderr
+  (run,) = tmp_path.glob("fit-*")
+  assert sorted(int(p.name) for p in run.iterdir() if p.name.isdigit()) == [2]  # max_to_keep=1
 
-  real_epoch, calls = train._jit_epoch, []
-
-  def epoch_then_stop(*a):
-    if len(calls) == 2:
-      raise _Interrupted
-    calls.append(1)
-    return real_epoch(*a)
-
-  monkeypatch.setattr(train, "_jit_epoch", epoch_then_stop)
-  with pytest.raises(_Interrupted):
-    trainer.fit(*args, progress=False, checkpoint=tmp_path)
-  assert len(list(tmp_path.glob("fit-*.npz"))) == 1
-  calls.clear()
-  monkeypatch.setattr(train, "_jit_epoch", lambda *a: (calls.append(1), real_epoch(*a))[1])
+  fit_killed.executed.clear()
   state, history = trainer.fit(*args, progress=False, checkpoint=tmp_path)
-  assert len(calls) == 2  # epochs 3 and 4 only
+  assert len(fit_killed.executed) == fit_killed.EPOCHS - 2  # epochs 3, 4 and 5 only
   for got, want in zip(
     jax.tree.leaves((state, history)), jax.tree.leaves((full_state, full_history))
   ):
     np.testing.assert_array_equal(got, want)
-  # Another ILR is another run: it does not resume from this file.
+  assert sorted(int(p.name) for p in run.iterdir() if p.name.isdigit()) == [fit_killed.EPOCHS]
+  # Finished: fit again trains nothing and gives the same.
+  fit_killed.executed.clear()
+  _, again = trainer.fit(*args, progress=False, checkpoint=tmp_path)
+  assert not fit_killed.executed
+  jax.tree.map(np.testing.assert_array_equal, again, full_history)
+  # Another ILR is another run: it does not resume from this one.
   trainer.fit(0.1, *args[1:], progress=False, checkpoint=tmp_path)
-  assert len(list(tmp_path.glob("fit-*.npz"))) == 2
+  assert len(fit_killed.executed) == fit_killed.EPOCHS
+  assert len(list(tmp_path.glob("fit-*"))) == 2

@@ -1,4 +1,4 @@
-"""Tests of the Optax transformations in ``hyperreg_jax.transform``.
+"""Tests of the Optax transformations (``hyperreg_jax._transform``, ``_aliases``, ``_lr_stats``).
 
 Two parts:
 
@@ -937,7 +937,7 @@ def test_one_documented_weight_decay_default_everywhere():
 def test_aliases_are_documented_functions(name):
   alias = ALIASES[name]
   assert inspect.isfunction(alias) and alias.__code__.co_name == name
-  assert alias.__module__ == "hyperreg_jax.transform"
+  assert alias.__module__ == "hyperreg_jax._aliases"
   doc = inspect.getdoc(alias)
   summary = doc.splitlines()[0]
   assert summary.endswith(".") and len(summary) < 100

@@ -21,7 +21,7 @@ import hyperreg_jax as hr
 from hyperreg_jax import data, models, train
 from hyperreg_jax.train import Trainer
 
-sweep_module = importlib.import_module("hyperreg_jax.sweep")
+from hyperreg_jax import _sweep as sweep_module  # noqa: E402
 
 RNG = np.random.default_rng(0)
 X = RNG.random((24, 4)).astype(np.float32)
@@ -79,7 +79,7 @@ def nothing_compiles(monkeypatch):
     raise AssertionError("reached compilation: the bad input was not caught first")
 
   monkeypatch.setattr(sweep_module, "_grid_runner", refuse)
-  monkeypatch.setattr(train, "_jit_init", refuse)
+  monkeypatch.setattr(Trainer, "init", refuse)
 
 
 def _run(entry, model, arrays, loss=None):
@@ -171,8 +171,8 @@ BAD_SWEEP_ARGUMENTS = [
   ({"ilrs": []}, ValueError, r"ilrs must be"),
   ({"max_parallel": 1.5}, ValueError, r"max_parallel must be"),
   ({"max_parallel": "2"}, ValueError, r"max_parallel must be"),
-  ({"epochs": 0}, ValueError, r"epochs=0"),
-  ({"batch_size": -3}, ValueError, r"batch_size=-3"),
+  ({"epochs": 0}, ValueError, r"epochs must be an integer >= 1, got 0\."),
+  ({"batch_size": -3}, ValueError, r"batch_size must be None or an integer >= 1, got -3\."),
   ({"loss": "hinge"}, ValueError, r"loss='hinge'"),
   ({"dataset": (X, Y, XT)}, ValueError, r"dataset must be"),
   ({"dataset": ([[1.0, 2.0], [3.0]], [0, 1])}, ValueError, r"dataset: x_train"),

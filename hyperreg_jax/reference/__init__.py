@@ -2,8 +2,8 @@
 
 Derived from ``SPEC.md`` alone; the test-suite compares the JAX implementation against it.
 
-* :mod:`hyperreg_jax.reference.rules`: divergences, ``new_beta``, ``HyperRegNumpy``,
-  WNGrad and AdaGrad references.
+* :mod:`hyperreg_jax.reference.rules`: divergences, Lambert W, ``new_beta``.
+* :mod:`hyperreg_jax.reference.optimizers`: ``HyperRegNumpy``, WNGrad and AdaGrad references.
 * :mod:`hyperreg_jax.reference.numpy_mlp`: the 784-500-10 MLP with a manual NumPy
   forward/backward pass and a plain mini-batch training loop.
 * :mod:`hyperreg_jax.reference.study_mlp`: the reproducibility study's own MNIST code,
@@ -11,23 +11,6 @@ Derived from ``SPEC.md`` alone; the test-suite compares the JAX implementation a
   used to find where its NaNs came from.
 """
 
-from hyperreg_jax.reference.rules import (
-  DIVERGENCES,
-  GRANULARITIES,
-  AdaGradNumpy,
-  HyperRegNumpy,
-  HyperRegNumpyState,
-  WNGradNumpy,
-  adagrad_numpy,
-  divergence,
-  divergence_grad,
-  lambertw0,
-  new_beta,
-  raw_beta,
-  tree_leaves,
-  tree_map,
-  wngrad_numpy,
-)
 from hyperreg_jax.reference.numpy_mlp import (
   SGDNumpy,
   accuracy,
@@ -35,6 +18,25 @@ from hyperreg_jax.reference.numpy_mlp import (
   init_mlp_params,
   loss_and_grads,
   train_mlp,
+)
+from hyperreg_jax.reference.optimizers import (
+  AdaGradNumpy,
+  HyperRegNumpy,
+  HyperRegNumpyState,
+  WNGradNumpy,
+  adagrad_numpy,
+  tree_leaves,
+  tree_map,
+  wngrad_numpy,
+)
+from hyperreg_jax.reference.rules import (
+  DIVERGENCES,
+  GRANULARITIES,
+  divergence,
+  divergence_grad,
+  lambertw0,
+  new_beta,
+  raw_beta,
 )
 
 __all__ = [

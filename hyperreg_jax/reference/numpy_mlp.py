@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hyperreg_jax.reference.rules import tree_map
+from hyperreg_jax.reference.optimizers import tree_map
 
 __all__ = [
   "init_mlp_params",

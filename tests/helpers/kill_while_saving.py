@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from hyperreg_jax import checkpoint as checkpoint_io
-from hyperreg_jax.sweep import SweepResult
+from hyperreg_jax import SweepResult
 
 V, K, S, E, STEPS = 2, 3, 2, 4, 40
 

@@ -44,7 +44,6 @@ def data_parallel_hlo_all_reduces():
   """Number of all-reduce ops in the compiled data-parallel epoch (gradient averaging)."""
   import jax
   import jax.numpy as jnp
-  from hyperreg_jax.train import _jit_epoch
 
   mnist = data.load_mnist()
   trainer = hr.data_parallel(
@@ -52,5 +51,6 @@ def data_parallel_hlo_all_reduces():
   )
   state = trainer.init(jax.random.key(0), 0.5, mnist.x_train[:1])
   x, y = jnp.asarray(mnist.x_train[:256]), jnp.asarray(mnist.y_train[:256])
-  lowered = _jit_epoch.lower(trainer, state, jnp.asarray(0.5), jax.random.key(1), x, y, None, None)
+  epoch = jax.jit(type(trainer).epoch, static_argnums=0)
+  lowered = epoch.lower(trainer, state, jnp.asarray(0.5), jax.random.key(1), x, y, None, None)
   return lowered.compile().as_text().count("all-reduce")

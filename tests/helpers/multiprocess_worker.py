@@ -41,18 +41,23 @@ import multiprocess_cases as cases  # noqa: E402
 from hyperreg_jax import checkpoint as checkpoint_io  # noqa: E402
 
 saves = []
-original_save = checkpoint_io.save
+original_save, original_fit_save = checkpoint_io.save, hr.train.FitCheckpoints.save
 
 
-def counting_save(path, **arrays):
-  """Counts checkpoint writes (every process calls it); may kill process 1."""
-  original_save(path, **arrays)
-  saves.append(path.name)
-  if pid == 1 and len(saves) == int(os.environ.get("KILL_AFTER", "0")):
-    os.kill(os.getpid(), signal.SIGKILL)
+def counted(save):
+  """``save`` that counts checkpoint writes (every process calls it); may kill process 1."""
+
+  def counting_save(*args, **kwargs):
+    save(*args, **kwargs)
+    saves.append(1)
+    if pid == 1 and len(saves) == int(os.environ.get("KILL_AFTER", "0")):
+      os.kill(os.getpid(), signal.SIGKILL)
+
+  return counting_save
 
 
-checkpoint_io.save = counting_save
+checkpoint_io.save = counted(original_save)  # the sweep's pieces
+hr.train.FitCheckpoints.save = counted(original_fit_save)  # fit's epochs (Orbax)
 started = time.perf_counter()
 ckpt = None
 if scenario == "checkpoint":  # one folder per process: nothing needs to be shared

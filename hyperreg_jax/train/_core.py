@@ -38,10 +38,6 @@ Conventions:
 from __future__ import annotations
 
 import dataclasses
-import functools
-import inspect
-import numbers
-import pathlib
 from typing import Any, Callable, NamedTuple, Optional
 
 import jax
@@ -49,10 +45,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from hyperreg_jax import _validate
 from hyperreg_jax import checkpoint as checkpoint_io
-from hyperreg_jax import transform, validate
+from hyperreg_jax._lr_stats import lr_stats
+from hyperreg_jax.train import _model
 
-__all__ = ["TrainState", "Trainer", "LOSSES", "LOSS_REDUCTIONS"]
+__all__ = ["LOSSES", "LOSS_REDUCTIONS", "TrainState", "Trainer"]
 
 LOSSES = ("cross_entropy", "mse")
 LOSS_REDUCTIONS = ("mean", "sum")
@@ -67,45 +65,6 @@ class TrainState(NamedTuple):
   step: jax.Array  # shape=(), dtype=int32: steps attempted so far (refused ones included)
   diverged: jax.Array  # shape=(), dtype=bool
   diverged_at: jax.Array  # shape=(), dtype=int32: index of the first refused step, -1 if none
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-@functools.lru_cache(maxsize=None)
-def _takes_train(model_type: type) -> bool:
-  """Whether ``model_type.__call__`` has a ``train`` parameter."""
-  try:
-    return "train" in inspect.signature(model_type.__call__).parameters
-  except (TypeError, ValueError):
-    return False
-
-
-def _all_finite(tree: Any) -> jax.Array:
-  """True when every floating leaf of ``tree`` is finite (integer leaves are ignored)."""
-  ok = jnp.array(True)
-  for leaf in jax.tree.leaves(tree):
-    if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact):
-      ok = ok & jnp.all(jnp.isfinite(leaf))
-  return ok
-
-
-def _select(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
-  return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
-
-
-def progress_bar(enabled: bool, **tqdm_kwargs):
-  """``tqdm(**tqdm_kwargs)`` when ``enabled`` and tqdm is installed, else ``None``."""
-  if not enabled:
-    return None
-  try:
-    from tqdm.auto import tqdm
-  except ImportError:
-    return None
-  return tqdm(**tqdm_kwargs)
-
-
-# ----------------------------------------------------------------------------- trainer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +82,7 @@ class Trainer:
       at which :meth:`run` evaluates and logs); e.g. ``epochs=100, full_batch_steps=200``
       runs 20,000 full-batch steps with 100 evaluations. Must be 1 otherwise.
     batch_sharding: optional sharding of each training batch (data parallelism, see
-      :func:`hyperreg_jax.sweep.data_parallel`); ``None`` leaves placement to the compiler.
+      :func:`hyperreg_jax.data_parallel`); ``None`` leaves placement to the compiler.
     loss_reduction: ``"mean"`` (default) or ``"sum"``: how the per-example losses of a
       training batch are reduced into the loss that is differentiated (see the module
       docstring). Logged losses are means in both cases.
@@ -140,22 +99,15 @@ class Trainer:
   loss_reduction: str = "mean"
 
   def __post_init__(self):
-    def positive_int(name, value):
-      if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name}={value!r} must be an integer >= 1.")
-
     if self.loss not in LOSSES:
       raise ValueError(f"loss={self.loss!r} is not supported; choose one of {LOSSES}.")
     if self.loss_reduction not in LOSS_REDUCTIONS:
       raise ValueError(
-        f"loss_reduction={self.loss_reduction!r} is not supported; "
-        f"choose one of {LOSS_REDUCTIONS}."
+        f"loss_reduction={self.loss_reduction!r} is not supported; choose one of {LOSS_REDUCTIONS}."
       )
-    if self.batch_size is not None:
-      positive_int("batch_size", self.batch_size)
-    positive_int("epochs", self.epochs)
-    positive_int("eval_batch_size", self.eval_batch_size)
-    positive_int("full_batch_steps", self.full_batch_steps)
+    _validate.check_int("batch_size", self.batch_size, allow_none=True)
+    for name in ("epochs", "eval_batch_size", "full_batch_steps"):
+      _validate.check_int(name, getattr(self, name))
     if self.batch_size is not None and self.full_batch_steps != 1:
       raise ValueError(
         f"full_batch_steps={self.full_batch_steps!r} needs batch_size=None "
@@ -180,29 +132,11 @@ class Trainer:
       )
     return num_examples // self.batch_size
 
-  def _apply(self, params, batch_stats, x, train: bool):
-    """Model output and the (updated in train mode) batch statistics."""
-    kw = {"train": train} if _takes_train(type(self.model)) else {}
-    variables = {"params": params}
-    if batch_stats:
-      variables["batch_stats"] = batch_stats
-      if train:
-        out, updated = self.model.apply(variables, x, mutable=["batch_stats"], **kw)
-        return out, updated["batch_stats"]
-    return self.model.apply(variables, x, **kw), batch_stats
-
-  def _per_example_loss(self, out, y):
-    if self.classification:
-      return optax.softmax_cross_entropy_with_integer_labels(out, y)
-    err = jnp.square(out - y).reshape(out.shape[0], -1)
-    return 0.5 * err.mean(axis=1)
-
   # -- the pure methods -----------------------------------------------------------------
 
   def init(self, key, init_lr, sample_x) -> TrainState:
     """Parameters from ``key`` (shapes from ``sample_x``), optimizer state for ``init_lr``."""
-    kw = {"train": False} if _takes_train(type(self.model)) else {}
-    variables = self.model.init(key, jnp.asarray(sample_x), **kw)
+    variables = _model.init_variables(self.model, key, sample_x)
     params = variables["params"]
     batch_stats = variables.get("batch_stats", {})
     return TrainState(
@@ -229,18 +163,16 @@ class Trainer:
       x, y = jax.lax.with_sharding_constraint((x, y), self.batch_sharding)
 
     def loss_fn(params):
-      out, batch_stats = self._apply(params, state.batch_stats, x, train=True)
-      per_example = self._per_example_loss(out, y)
+      out, batch_stats = _model.apply(self.model, params, state.batch_stats, x, train=True)
+      per_example = _model.per_example_loss(self.classification, out, y)
       reduced = per_example.sum() if self.loss_reduction == "sum" else per_example.mean()
       return reduced, (out, batch_stats, per_example.mean())
 
-    (_, (out, batch_stats, loss)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-      state.params
-    )
+    (_, (out, batch_stats, loss)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     updates, opt_state = self.make_tx(init_lr).update(grads, state.opt_state, state.params)
     new = (optax.apply_updates(state.params, updates), batch_stats, opt_state)
-    ok = ~state.diverged & jnp.isfinite(loss) & _all_finite(new)
-    params, batch_stats, opt_state = _select(
+    ok = ~state.diverged & jnp.isfinite(loss) & _model.all_finite(new)
+    params, batch_stats, opt_state = optax.tree.where(
       ok, new, (state.params, state.batch_stats, state.opt_state)
     )
     diverged = ~ok
@@ -249,7 +181,7 @@ class Trainer:
     if self.classification:
       accuracy = jnp.mean(jnp.argmax(out, axis=-1) == y)
       metrics["accuracy"] = jnp.where(diverged, jnp.nan, accuracy)
-    metrics.update(transform.lr_stats(opt_state, median=False))
+    metrics.update(lr_stats(opt_state, median=False))
     new_state = TrainState(params, batch_stats, opt_state, state.step + 1, diverged, diverged_at)
     return new_state, metrics
 
@@ -292,8 +224,8 @@ class Trainer:
     num_chunks, rest = divmod(n, size)
 
     def sums(xc, yc):
-      out, _ = self._apply(state.params, state.batch_stats, xc, train=False)
-      s = {"loss": self._per_example_loss(out, yc).sum()}
+      out, _ = _model.apply(self.model, state.params, state.batch_stats, xc, train=False)
+      s = {"loss": _model.per_example_loss(self.classification, out, yc).sum()}
       if self.classification:
         s["accuracy"] = jnp.sum(jnp.argmax(out, axis=-1) == yc, dtype=jnp.int32)
       return s
@@ -308,8 +240,10 @@ class Trainer:
       total = jax.tree.map(jnp.add, total, sums(x[cut:], y[cut:]))
     return {k: v / n for k, v in total.items()}
 
-  def _epoch(self, state, init_lr, key, x_train, y_train, x_test, y_test):
-    """Train one epoch, evaluate, and return the epoch's history record."""
+  def epoch(self, state, init_lr, key, x_train, y_train, x_test=None, y_test=None):
+    """One epoch of :meth:`run`: train (:meth:`train_epoch`), evaluate, and return the new
+    state and the epoch's history record (each entry one epoch's row of :meth:`run`'s history).
+    """
     state, m = self.train_epoch(state, init_lr, key, x_train, y_train)
     record = {"train_loss": m["loss"].mean()}
     if self.classification:
@@ -318,12 +252,12 @@ class Trainer:
       for k, v in self.evaluate(state, x_test, y_test).items():
         record[f"test_{k}"] = jnp.where(state.diverged, jnp.nan, v)
     record.update({k: v[-1] for k, v in m.items() if k not in ("loss", "accuracy")})
-    record.update(transform.lr_stats(state.opt_state))  # the median too, once an epoch
+    record.update(lr_stats(state.opt_state))  # the median too, once an epoch
     record.update({f"step_{k}": v for k, v in m.items()})
     return state, record
 
-  def _keys(self, key):
-    """(init key, per-epoch keys) derived from the run's key."""
+  def keys(self, key):
+    """``(init key, per-epoch keys)`` derived from the run's key (see :meth:`run`)."""
     epoch_keys = jax.random.split(jax.random.fold_in(key, 1), self.epochs)
     return jax.random.fold_in(key, 0), epoch_keys
 
@@ -343,11 +277,11 @@ class Trainer:
     Keys: parameters from ``fold_in(key, 0)``, epoch ``e`` shuffles with
     ``split(fold_in(key, 1), epochs)[e]``. Vmap over ``(init_lr, key)`` for a sweep.
     """
-    init_key, epoch_keys = self._keys(key)
+    init_key, epoch_keys = self.keys(key)
     state = self.init(init_key, init_lr, jnp.asarray(x_train)[:1])
 
     def body(s, k):
-      return self._epoch(s, init_lr, k, x_train, y_train, x_test, y_test)
+      return self.epoch(s, init_lr, k, x_train, y_train, x_test, y_test)
 
     return jax.lax.scan(body, state, epoch_keys)
 
@@ -363,47 +297,45 @@ class Trainer:
     progress=True,
     checkpoint=None,
     resume=True,
+    max_to_keep=1,
   ):
-    """:meth:`run` for one configuration, epoch by epoch, with a tqdm bar.
+    """:meth:`run` on the host, epoch by epoch, with a progress bar and Orbax checkpoints.
 
-    Same keys, same results and same ``history`` as :meth:`run`; the epoch function is
-    jitted once per (trainer, data shapes) and reused for every ``init_lr``.
+    Same keys, same results and same ``history`` as :meth:`run`; the epoch is jitted once
+    per (trainer, data shapes) and reused for every ``init_lr``. The data is checked
+    first, on the host (see :meth:`check_data`).
 
-    ``checkpoint``: a directory. After every epoch the state and the history so far
-    are saved there; calling ``fit`` again with the same arguments after an
-    interruption resumes after the last finished epoch, with identical results.
-    ``resume=False`` ignores (and replaces) what was saved there.
+    Args:
+      init_lr, key, x_train, y_train, x_test, y_test: as for :meth:`run`.
+      progress: show a progress bar over epochs.
+      checkpoint: a directory. After every epoch the training state (params, optimizer
+        state, batch statistics, step, divergence flags) and the history so far are saved
+        there with Orbax (``orbax.checkpoint.CheckpointManager``, one step per finished
+        epoch, in ``checkpoint/fit-<fingerprint>/<epoch>/``, the fingerprint naming the
+        trainer, ``init_lr``, ``key`` and the data). Calling ``fit`` again with the same
+        arguments after an interruption (a kill included) resumes after the last saved
+        epoch, with bit-identical results.
+      resume: ``False`` deletes what was saved for this run and trains from the start.
+      max_to_keep: how many epochs' checkpoints to keep (the latest ones).
 
-    The data is checked first, on the host (see :meth:`check_data`).
+    Returns:
+      ``(final TrainState, history)`` as :meth:`run`.
     """
-    self.check_data(x_train, y_train, x_test, y_test)
-    init_key, epoch_keys = self._keys(key)
-    init_lr = jnp.asarray(init_lr)
-    x_train, y_train, x_test, y_test = jax.tree.map(jnp.asarray, (x_train, y_train, x_test, y_test))
-    state = _jit_init(self, init_key, init_lr, x_train[:1])
-    records = []
-    path = None
-    if checkpoint is not None:
-      path = self._checkpoint_path(checkpoint, init_lr, key, (x_train, y_train, x_test, y_test))
-      saved = checkpoint_io.load(path, retry_hint=_RETRY) if resume else None
-      state, records = _restore(saved, state, path)
-    epochs = range(len(records), self.epochs)
-    bar = progress_bar(progress, iterable=epochs, desc="epoch", leave=False)
-    for e in bar or epochs:
-      state, record = _jit_epoch(
-        self, state, init_lr, epoch_keys[e], x_train, y_train, x_test, y_test
-      )
-      records.append(record)
-      if path is not None:
-        checkpoint_io.save(path, **_snapshot(state, records))
-      if bar is not None:
-        bar.set_postfix(
-          {k: f"{float(record[k]):.4g}" for k in ("train_loss", "test_accuracy") if k in record}
-        )
-    return state, jax.tree.map(lambda *v: jnp.stack(v), *records)
+    from hyperreg_jax.train import _fit
+
+    return _fit.fit(
+      self,
+      init_lr,
+      key,
+      (x_train, y_train, x_test, y_test),
+      progress=progress,
+      checkpoint=checkpoint,
+      resume=resume,
+      max_to_keep=max_to_keep,
+    )
 
   def check_data(self, x_train, y_train, x_test=None, y_test=None) -> None:
-    """Checks the data on the host before anything compiles (see :mod:`hyperreg_jax.validate`).
+    """Checks the data on the host before anything compiles.
 
     Raises a ``ValueError``/``TypeError`` naming the array for an empty training set,
     NaN or infinity, labels outside ``[0, number of model outputs)``, float labels
@@ -414,17 +346,8 @@ class Trainer:
     num_classes = None
     x = arrays[0]
     if self.classification and x is not None and x.size and np.issubdtype(x.dtype, np.number):
-      num_classes = self.num_outputs(arrays[0][:1])
-    validate.check_data(*arrays, classification=self.classification, num_classes=num_classes)
-
-  def num_outputs(self, sample_x) -> int:
-    """The size of the model's last output axis, from shapes only (nothing runs)."""
-    kw = {"train": False} if _takes_train(type(self.model)) else {}
-    sample = jax.ShapeDtypeStruct(np.shape(sample_x), jnp.result_type(np.asarray(sample_x)))
-    variables = jax.eval_shape(self.model.init, jax.random.key(0), sample, **kw)
-    return int(
-      jax.eval_shape(lambda v, x: self.model.apply(v, x, **kw), variables, sample).shape[-1]
-    )
+      num_classes = _model.num_outputs(self.model, arrays[0][:1])
+    _validate.check_data(*arrays, classification=self.classification, num_classes=num_classes)
 
   def describe(self) -> dict:
     """The configuration as JSON-able values (no memory addresses), for fingerprints.
@@ -444,45 +367,3 @@ class Trainer:
       full_batch_steps=self.full_batch_steps,
       loss_reduction=self.loss_reduction,
     )
-
-  def _checkpoint_path(self, directory, init_lr, key, arrays) -> pathlib.Path:
-    description = dict(
-      self.describe(), init_lr=float(init_lr), key=jax.random.key_data(key).tolist()
-    )
-    arrays = [None if a is None else np.asarray(a) for a in arrays]
-    return pathlib.Path(directory) / f"fit-{checkpoint_io.fingerprint(description, arrays)}.npz"
-
-
-def _snapshot(state: TrainState, records: list[dict]) -> dict:
-  """The arrays of a fit checkpoint: the state's leaves and the history so far."""
-  arrays = {f"state/{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(state))}
-  for name in records[0]:
-    arrays[f"history/{name}"] = np.stack([np.asarray(r[name]) for r in records])
-  return arrays
-
-
-_RETRY = "delete it, or call fit with resume=False to train from the start"
-
-
-def _restore(saved: dict | None, fresh: TrainState, path=None) -> tuple[TrainState, list[dict]]:
-  """Inverse of :func:`_snapshot`, shaped like ``fresh``; nothing saved: ``(fresh, [])``."""
-  if saved is None:
-    return fresh, []
-  leaves, treedef = jax.tree.flatten(fresh)
-  try:
-    restored = []
-    for i, leaf in enumerate(leaves):
-      value = saved[f"state/{i}"].view(leaf.dtype)
-      if value.shape != leaf.shape:
-        raise ValueError(f"state/{i} has shape {value.shape}, expected {leaf.shape}")
-      restored.append(jnp.asarray(value))
-    history = {k.removeprefix("history/"): v for k, v in saved.items() if k.startswith("history/")}
-    epochs = len(next(iter(history.values())))
-  except (KeyError, ValueError, StopIteration) as err:
-    raise checkpoint_io.damaged(path, err, _RETRY) from err
-  records = [{k: jnp.asarray(v[e]) for k, v in history.items()} for e in range(epochs)]
-  return jax.tree.unflatten(treedef, restored), records
-
-
-_jit_init = jax.jit(Trainer.init, static_argnums=0)
-_jit_epoch = jax.jit(Trainer._epoch, static_argnums=0)

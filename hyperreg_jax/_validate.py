@@ -1,8 +1,7 @@
-"""Checks of training data and arguments, on the host, before anything compiles.
+"""Checks of arguments and data, one checker per kind of value, run before anything compiles.
 
-Every check raises a ``ValueError`` (or ``TypeError`` for a wrong kind of value)
-that names the argument, what it holds and what is allowed; data that is
-probably a mistake but can be right (images in 0..255) gives a warning.
+Each raises a ``ValueError`` (``TypeError`` for a wrong kind of value) naming the argument, what
+it holds and what is allowed; data that is probably a mistake (images in 0..255) warns.
 """
 
 from __future__ import annotations
@@ -11,9 +10,34 @@ import math
 import numbers
 import warnings
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 SEED_LIMIT = 2**32  # jax.random.key takes seeds in [0, 2**32); larger ones wrap around
+
+
+def check_int(name: str, value, *, minimum: int = 1, allow_none: bool = False) -> int | None:
+  """``value`` as an int: an integer (or a concrete 0-d integer array) ``>= minimum``.
+
+  Example:
+    >>> check_int("epochs", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: epochs must be an integer >= 1, got 0.
+  """
+  if value is None and allow_none:
+    return None
+  array = None if isinstance(value, (bool, np.bool_, str, bytes)) else np.asarray(value)
+  if (
+    array is None
+    or array.shape != ()
+    or not np.issubdtype(array.dtype, np.integer)
+    or int(array) < minimum
+  ):
+    allowed = f"{'None or ' if allow_none else ''}an integer >= {minimum}"
+    raise ValueError(f"{name} must be {allowed}, got {value!r}.")
+  return int(array)
 
 
 def check_data(x_train, y_train, x_test=None, y_test=None, *, classification, num_classes=None):
@@ -123,4 +147,75 @@ def check_optimizer(label: str, make_tx, init_lr: float) -> None:
       f"variants: {label!r} returned {type(tx).__name__} for init_lr={float(init_lr):g}; "
       "a callable variant must map init_lr to an optax transformation "
       "(e.g. lambda lr: optax.sgd(lr))."
+    )
+
+
+# ----------------------------------------------------------------------------- optimizers
+
+
+def _concrete(value) -> bool:
+  return not isinstance(value, jax.core.Tracer)
+
+
+def check_positive(value, name, hint="", *, strict=True):
+  """A concrete ``value`` must be a finite real number > 0 (``>= 0`` with ``strict=False``).
+
+  Traced values pass, and with ``strict=False`` so do callables (optax schedules).
+  """
+  if not _concrete(value) or (not strict and callable(value)):
+    return
+  array = np.asarray(value) if not isinstance(value, (str, bytes, bool)) else None
+  if (
+    array is None
+    or array.shape != ()
+    or not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating))
+    or not (np.isfinite(array) and (array > 0 if strict else array >= 0))
+  ):
+    bound = "> 0" if strict else ">= 0"
+    raise ValueError(f"{name} must be a finite number {bound}, got {value!r}.{hint}")
+
+
+def check_transform_options(warmup_steps, warmup_lr, granularity, beta_dtype, granularities):
+  """The static options of ``scale_by_hyperreg`` and the warm-up rate they need."""
+  if granularity not in granularities:
+    raise ValueError(f"granularity must be one of {granularities}, got {granularity!r}.")
+  if _concrete(warmup_steps):
+    check_int("warmup_steps", warmup_steps, minimum=0)
+  # Concrete arrays count too: inject_hyperparams passes warmup_steps as one.
+  if _concrete(warmup_steps) and warmup_steps > 0 and warmup_lr is None:
+    raise ValueError("warmup_lr must be given (a finite number > 0) when warmup_steps > 0.")
+  if warmup_lr is not None:
+    check_positive(warmup_lr, "warmup_lr")
+  if beta_dtype is not None:
+    try:
+      floating = jnp.issubdtype(jnp.dtype(beta_dtype), jnp.floating)
+    except TypeError:
+      floating = False
+    if not floating:
+      raise ValueError(
+        f"beta_dtype must be None (at least float32) or a floating dtype, got {beta_dtype!r}."
+      )
+
+
+def check_float_params(params):
+  for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+    dtype = jnp.asarray(leaf).dtype
+    if not jnp.issubdtype(dtype, jnp.floating):
+      raise ValueError(
+        "scale_by_hyperreg needs real floating-point parameters; the leaf at "
+        f"{jax.tree_util.keystr(path)} has dtype {dtype}."
+      )
+
+
+def check_beta0(init_lr, dtype):
+  """``1 / init_lr`` must be a finite, normal number in beta's dtype."""
+  if not _concrete(init_lr):
+    return
+  info = jnp.finfo(dtype)
+  beta0 = 1.0 / float(init_lr)
+  if not float(info.tiny) <= beta0 <= float(info.max):
+    raise ValueError(
+      f"init_lr must give beta_0 = 1 / init_lr in the normal range of beta's dtype {dtype} "
+      f"(init_lr between {1.0 / float(info.max):.3g} and {1.0 / float(info.tiny):.3g}), got "
+      f"{init_lr!r}; pass a wider beta_dtype for more."
     )

@@ -1,0 +1,375 @@
+"""Vectorised sweeps: a grid of initial learning rates (and other hyperparameters) x seeds.
+
+For each optimizer variant the whole training run (:meth:`Trainer.run`) is vmapped
+over the grid (the ILRs, or the flattened product of a ``grid=`` over several
+hyperparameters), jitted once, and the grid axis is sharded over every device with
+:class:`jax.sharding.NamedSharding` (the runs are independent: no collectives).
+Seeds run one after the other through the same compiled program; all ILRs of a
+seed share its initial parameters and data order. More grid points than ``max_parallel``
+are processed in equal, padded chunks, again with the same program, so the
+results do not depend on the chunking or on the number of devices.
+
+A run whose loss or state goes non-finite is frozen by the training engine and
+reported (``diverged``, ``diverged_at``); the other runs are untouched.
+
+Multi-host: call :func:`jax.distributed.initialize` first, on every host, then call
+:func:`sweep` with the same arguments on every host. The grid is sharded over all
+devices of all hosts and every host receives the full result.
+
+Example:
+  >>> import numpy as np, hyperreg_jax as hr
+  >>> from hyperreg_jax import data, models
+  >>> ds = data.synthetic_linear_regression(num_train=256, num_test=64)
+  >>> result = hr.sweep(models.LinearRegression(), ds, ["rkl1", "sgd"],
+  ...                   ilrs=np.logspace(-2, 0, 3), seeds=[0, 1], epochs=2,
+  ...                   batch_size=32, progress=False)
+  >>> result.final("train_loss").shape  # (variants, ILRs, seeds)
+  (2, 3, 2)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+import pathlib
+from collections.abc import Callable, Mapping, Sequence
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from hyperreg_jax import _registry, _validate
+from hyperreg_jax import checkpoint as checkpoint_io
+from hyperreg_jax._parallel import global_array, grid_mesh, to_host
+from hyperreg_jax._results import SweepResult, assemble
+from hyperreg_jax.train import Trainer, progress_bar
+
+
+@functools.lru_cache(maxsize=64)
+def _grid_runner(trainer: Trainer, mesh: Mesh):
+  """``trainer.run`` vmapped over grid points (ILRs) for one key, jitted; and a trace counter.
+
+  The key is not batched, so all ILRs of a seed share the data order: their
+  batches are gathered once and the first layer's matmuls of all ILRs become one
+  larger matmul. The ILR axis is sharded over the mesh.
+  """
+  traces = [0]
+
+  def one_run(ilr, key_data, arrays):
+    traces[0] += 1  # runs at trace time only
+    state, history = trainer.run(ilr, jax.random.wrap_key_data(key_data), *arrays)
+    return state.diverged, state.diverged_at, history
+
+  run = jax.jit(
+    jax.vmap(one_run, in_axes=(0, None, None)), out_shardings=NamedSharding(mesh, P("grid"))
+  )
+  return run, traces
+
+
+class _Pieces:
+  """Finished pieces of a sweep, one (variant, seed, chunk of grid points) a file."""
+
+  RETRY = "delete it, or run again with resume=False (--no-resume) to train every piece afresh"
+
+  def __init__(self, directory, tag: str):
+    self.directory = checkpoint_io.check_writable(pathlib.Path(directory) / "piece", "checkpoint")
+    self.directory = self.directory.parent
+    self.tag = tag
+    self.reused = 0
+
+  @classmethod
+  def open(cls, directory, resume, trainers, weight_decay, plan, seeds, arrays) -> _Pieces:
+    """The pieces of this sweep in ``directory``, named by a fingerprint of everything
+    that determines them; with ``resume=False`` every saved piece is deleted first."""
+    description = dict(
+      variants={label: trainer.describe() for label, trainer in trainers.items()},
+      weight_decay=weight_decay,
+      seeds=seeds.tolist(),
+      **plan.describe(),
+    )
+    store = cls(directory, checkpoint_io.fingerprint(description, arrays))
+    if not resume:
+      store.clear()
+    return store
+
+  def _path(self, variant: int, seed: int, chunk: int) -> pathlib.Path:
+    return self.directory / f"piece-{self.tag}-v{variant}-s{seed}-c{chunk}.npz"
+
+  def clear(self) -> int:
+    """Removes every saved piece in the directory (damaged and stale ones included)."""
+    return checkpoint_io.remove_saved(self.directory, "piece-*.npz")
+
+  def load(self, variant, seed, chunk):
+    path = self._path(variant, seed, chunk)
+    saved = checkpoint_io.load(path, ("diverged", "diverged_at"), self.RETRY)
+    if saved is None:
+      return None
+    self.reused += 1
+    return saved["diverged"], saved["diverged_at"], checkpoint_io.unprefixed("history", saved)
+
+  def save(self, variant, seed, chunk, piece) -> None:
+    diverged, diverged_at, history = piece
+    checkpoint_io.save(
+      self._path(variant, seed, chunk),
+      diverged=diverged,
+      diverged_at=diverged_at,
+      **checkpoint_io.prefixed("history", history),
+    )
+
+
+def _as_arrays(dataset):
+  if isinstance(dataset, Sequence) and len(dataset) in (2, 4):
+    arrays = tuple(dataset) + (None,) * (4 - len(dataset))
+  elif all(hasattr(dataset, a) for a in ("x_train", "y_train")):
+    arrays = (
+      dataset.x_train,
+      dataset.y_train,
+      getattr(dataset, "x_test", None),
+      getattr(dataset, "y_test", None),
+    )
+  else:
+    raise ValueError(
+      "dataset must be a hyperreg_jax.data.Dataset or a tuple (x_train, y_train[, x_test, y_test])."
+    )
+  names = ("x_train", "y_train", "x_test", "y_test")
+  out = []
+  for name, a in zip(names, arrays):
+    try:
+      out.append(None if a is None else np.asarray(a))
+    except (TypeError, ValueError) as err:
+      raise ValueError(f"dataset: {name} is not an array of numbers ({err}).") from None
+  return tuple(out)
+
+
+def _default_loss(dataset, y_train):
+  num_classes = getattr(dataset, "num_classes", None)
+  if num_classes is not None or np.issubdtype(y_train.dtype, np.integer):
+    return "cross_entropy"
+  return "mse"
+
+
+_TRAINER_SETTINGS = (
+  "model",
+  "loss",
+  "batch_size",
+  "epochs",
+  "eval_batch_size",
+  "full_batch_steps",
+  "loss_reduction",
+)
+
+
+def sweep(
+  model,
+  dataset,
+  variants: str | Callable | Sequence | Mapping,
+  ilrs: Sequence[float] | None = None,
+  seeds: Sequence[int] = (0,),
+  *,
+  grid: Mapping[str, Sequence[float]] | None = None,
+  epochs: int = 1,
+  batch_size: int | None = 128,
+  loss: str | None = None,
+  loss_reduction: str = "mean",
+  weight_decay: float = 1e-4,
+  full_batch_steps: int = 1,
+  eval_batch_size: int = 1000,
+  max_parallel: int | None = None,
+  devices=None,
+  progress: bool = True,
+  checkpoint: str | os.PathLike | None = None,
+  resume: bool = True,
+) -> SweepResult:
+  """Trains every (variant, grid point, seed) combination, each variant in one compiled call.
+
+  The grid is the cartesian product of ``ilrs`` or, with ``grid=``, of any numeric
+  hyperparameters of the variants. It is flattened into one axis, vmapped and sharded
+  over the devices, so a variant compiles once for the whole grid: the values are data.
+
+  Args:
+    model: a Flax-linen-style model (see :mod:`hyperreg_jax.models`).
+    dataset: a :class:`hyperreg_jax.data.Dataset` or ``(x_train, y_train[, x_test,
+      y_test])``.
+    variants: names (``"kl2"``, ``"rkl1"``, ..., ``"adagrad_diag"``, ``"wngrad"``,
+      ``"sgd"``, ``"adagrad"``; see :func:`variant_names`), callables
+      ``init_lr -> optax transformation``, or a ``{label: name or callable}`` dict.
+      Named variants all get L2 ``weight_decay`` through ``add_decayed_weights``.
+    ilrs: the initial learning rates (for ``sgd``/``adagrad``: the learning rate);
+      short for ``grid={"init_lr": ilrs}``.
+    seeds: a seed fixes the initial parameters and the data order; runs with the
+      same seed see the same batches whatever their ILR or variant.
+    grid: ``{hyperparameter: values}``, the axes of a full cartesian grid, in order;
+      must include ``init_lr`` unless ``ilrs`` is given (then ``init_lr`` is the first
+      axis). Named variants take ``init_lr``, ``weight_decay``, ``growth`` (``inf``: no
+      clip, the same as ``None``), ``learning_rate`` (a number) and ``warmup_lr`` as
+      keyword arguments of their alias (traced); the baselines ``sgd`` and ``adagrad``
+      only ``init_lr`` and ``weight_decay`` (a grid ``weight_decay`` replaces the
+      argument ``weight_decay``). Callable variants are called as
+      ``variant(init_lr, **other_values)``.
+    epochs, batch_size, full_batch_steps, eval_batch_size: see
+      :class:`hyperreg_jax.train.Trainer` (``batch_size=None``: full batch).
+    loss: ``"cross_entropy"`` or ``"mse"``; inferred from the labels by default.
+    loss_reduction: ``"mean"`` (default) or ``"sum"`` over each training batch, see
+      :class:`hyperreg_jax.train.Trainer`; with ``"sum"`` the ILR axis moves by
+      ``batch_size`` (the reproducibility study's units).
+    max_parallel: at most this many runs at once (rounded up to a multiple of the
+      device count). Seeds run one after the other, each over its grid points in equal
+      chunks of this size; default: all grid points of a seed at once.
+    devices: the devices to shard the grid over (default: all of them).
+    progress: show a progress bar over chunks.
+    checkpoint: a directory where every finished (variant, seed, chunk) is saved;
+      calling :func:`sweep` again with the same arguments after an interruption
+      loads those and runs only the rest. Callable variants are identified by
+      their label, code, defaults and captured values (a ``functools.partial``'s
+      arguments too); one whose captured values cannot be described raises
+      ``ValueError`` (pass ``checkpoint=None``). Damaged pieces raise a ``ValueError``
+      naming the file. ``meta["reused_pieces"]`` counts the pieces loaded.
+    resume: with ``False``, every piece saved in ``checkpoint`` (damaged and stale ones
+      included) is deleted first and everything is trained again.
+
+  Returns:
+    A :class:`SweepResult`, indexed ``[variant, *grid axes, seed, ...]``
+    (``[variant, ilr, seed, ...]`` with ``ilrs=``).
+
+  Raises:
+    ValueError, TypeError: bad arguments or data (checked before anything compiles):
+      see :class:`hyperreg_jax.train.Trainer`; a grid key a named variant does not have, or
+      values outside the hyperparameter's range (``ValueError`` naming the key).
+
+  Example:
+    A 2-D grid, ILR x weight decay:
+
+    >>> import hyperreg_jax as hr
+    >>> from hyperreg_jax import data, models
+    >>> ds = data.synthetic_linear_regression(num_train=128, num_test=32)
+    >>> result = hr.sweep(models.LinearRegression(), ds, ["rkl1", "sgd"],
+    ...                   grid={"init_lr": [0.1, 1.0], "weight_decay": [0.0, 1e-3, 1e-2]},
+    ...                   epochs=1, batch_size=32, progress=False)
+    >>> result.final("train_loss").shape  # (variants, ILRs, weight decays, seeds)
+    (2, 2, 3, 1)
+    >>> list(result.grid)
+    ['init_lr', 'weight_decay']
+  """
+
+  x_train, y_train, _, _ = arrays = _as_arrays(dataset)
+  seeds = _validate.check_seeds(seeds)
+  weight_decay = _validate.check_weight_decay(weight_decay)
+  axes = _registry.check_grid(ilrs, grid)
+  factories = _registry.resolve_variants(variants, weight_decay, tuple(axes))
+  mesh = grid_mesh(devices)
+  plan = _Plan.make(axes, mesh.size, max_parallel)
+  loss = loss or _default_loss(dataset, y_train)
+  here = locals()  # the trainers' settings are the sweep's arguments of the same names
+  settings = {name: here[name] for name in _TRAINER_SETTINGS}
+  trainers = {
+    label: Trainer(
+      make_tx=make_tx if plan.only_ilrs else _registry.point_factory(make_tx), **settings
+    )
+    for label, make_tx in factories.items()
+  }
+  for label, make_tx in factories.items():
+    _registry.check_points(label, make_tx, axes)
+  next(iter(trainers.values())).check_data(*arrays)
+  store = None
+  if checkpoint is not None:
+    store = _Pieces.open(checkpoint, resume, trainers, weight_decay, plan, seeds, arrays)
+  outputs, traces = _train_grid(trainers, plan, seeds, arrays, mesh, store, progress)
+  meta = {
+    **settings,
+    "model": type(model).__name__,
+    "weight_decay": weight_decay,
+    "dataset": getattr(dataset, "name", "arrays"),
+    "num_train": int(x_train.shape[0]),
+    "devices": mesh.size,
+    "chunk": plan.chunk,
+    "chunks": plan.n_chunks,
+    "reused_pieces": 0 if store is None else store.reused,
+    "traces": traces,
+    "processes": jax.process_count(),
+  }
+  return assemble(list(factories), axes, seeds, outputs, meta)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+  """How the grid runs: its points in equal chunks, the last padded with the first point."""
+
+  lengths: tuple[int, ...]  # the grid's axis lengths
+  n_points: int
+  chunk: int  # grid points per call: a multiple of the device count
+  n_chunks: int
+  padded: dict[str, np.ndarray]  # {axis: (n_chunks * chunk,) float32 values}
+  only_ilrs: bool  # then the trainer's ILR is a number, not a dict of grid values
+
+  @classmethod
+  def make(cls, axes: dict[str, np.ndarray], n_devices: int, max_parallel) -> _Plan:
+    max_parallel = _validate.check_int("max_parallel", max_parallel, allow_none=True)
+    points = _registry.grid_points(axes)
+    n_points = points["init_lr"].size
+    chunk = min(max_parallel or n_points, n_points)
+    chunk = math.ceil(chunk / n_devices) * n_devices
+    n_chunks = math.ceil(n_points / chunk)
+    padded = {
+      k: np.concatenate([v, np.full(n_chunks * chunk - n_points, v[0])]).astype(np.float32)
+      for k, v in points.items()
+    }
+    lengths = tuple(a.size for a in axes.values())
+    return cls(lengths, n_points, chunk, n_chunks, padded, list(axes) == ["init_lr"])
+
+  def part(self, c: int, sharding: NamedSharding):
+    """Chunk ``c``'s grid values on the devices: the ILRs, or ``{axis: values}``."""
+    part = {
+      k: global_array(v[c * self.chunk : (c + 1) * self.chunk], sharding)
+      for k, v in self.padded.items()
+    }
+    return part["init_lr"] if self.only_ilrs else part
+
+  def describe(self) -> dict:
+    """The grid values as they run, for fingerprints."""
+    if self.only_ilrs:
+      return dict(chunk=self.chunk, ilrs=self.padded["init_lr"].tolist())
+    return dict(chunk=self.chunk, grid={k: v.tobytes().hex() for k, v in self.padded.items()})
+
+
+def _train_grid(trainers, plan: _Plan, seeds, arrays, mesh: Mesh, store, progress):
+  """Every variant over every seed and chunk (or its saved piece): ``({label: (diverged,
+  diverged_at, history) of shape (*lengths, S, ...)}, {label: compilations})``."""
+  replicated = NamedSharding(mesh, P())
+  data = tuple(None if a is None else global_array(a, replicated) for a in arrays)
+  keys = [
+    global_array(np.asarray(jax.random.key_data(jax.random.key(int(seed)))), replicated)
+    for seed in seeds
+  ]
+  bar = progress_bar(
+    progress,
+    total=len(trainers) * plan.n_chunks * plan.chunk * seeds.size,
+    desc="sweep",
+    unit="run",
+  )
+  outputs, traces = {}, {}
+  for v, (label, trainer) in enumerate(trainers.items()):
+    run_grid, trace_count = _grid_runner(trainer, mesh)
+    traces_before = trace_count[0]
+    per_seed = []
+    for s, key in enumerate(keys):
+      pieces = []
+      for c in range(plan.n_chunks):
+        piece = None if store is None else store.load(v, s, c)
+        if piece is None:
+          piece = to_host(run_grid(plan.part(c, NamedSharding(mesh, P("grid"))), key, data))
+          if store is not None:
+            store.save(v, s, c, piece)
+        pieces.append(piece)
+        if bar is not None:
+          bar.update(plan.chunk)
+      per_seed.append(jax.tree.map(lambda *p: np.concatenate(p)[: plan.n_points], *pieces))
+    traces[label] = trace_count[0] - traces_before
+    outputs[label] = jax.tree.map(  # (*lengths, S, ...)
+      lambda *p: np.stack(p, axis=1).reshape(*plan.lengths, len(keys), *p[0].shape[1:]), *per_seed
+    )
+  if bar is not None:
+    bar.close()
+  return outputs, traces

@@ -1,0 +1,325 @@
+"""The hyper-regularized transformation: :class:`HyperRegState`, :func:`scale_by_hyperreg`, and
+:func:`hyperreg`, which chains it with weight decay and a learning rate (the math: :mod:`.rules`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from hyperreg_jax import divergences, rules
+from hyperreg_jax._validate import (
+  check_beta0,
+  check_float_params,
+  check_positive,
+  check_transform_options,
+)
+
+GRANULARITIES = ("coordinate", "tensor", "global")
+DEFAULT_WEIGHT_DECAY = 1e-4  # the paper's L2 regularisation, in every alias
+
+Granularity = Literal["coordinate", "tensor", "global"]
+Mask = Any | Callable[[optax.Params], Any] | None
+
+
+class HyperRegState(NamedTuple):
+  """State of :func:`scale_by_hyperreg`."""
+
+  count: jax.Array  # shape=(), dtype=int32; saturates at the int32 maximum.
+  beta: Any  # inverse learning rates, dtype beta_dtype (default: the params' dtype
+  # promoted to at least float32): the params' tree ("coordinate"), one scalar per
+  # leaf ("tensor") or a single scalar ("global").
+
+
+# --- magnitudes -------------------------------------------------------------------------------
+
+
+def _scaled_root(x, reduce):
+  """``sqrt(reduce(x^2))``, computed on ``x / 2^e`` with ``2^e`` near ``max|x|``.
+
+  Scaling by an exact power of two (in two halves, so the factor itself is never
+  subnormal) keeps gradients near the float maximum from being flushed to zero. A
+  result past the float range saturates at its maximum; non-finite input gives
+  non-finite output.
+  """
+  x = x.astype(rules.compute_dtype(x))
+  if x.size == 0:
+    return jnp.zeros((), x.dtype)
+  scale = jnp.max(jnp.abs(x))
+  _, exponent = jnp.frexp(jnp.where(jnp.isfinite(scale), scale, 1.0))
+  half = exponent // 2
+  scaled = jnp.ldexp(jnp.ldexp(x, -half), half - exponent)  # x / 2^exponent, |.| <= 1
+  root = jnp.ldexp(jnp.ldexp(jnp.sqrt(reduce(jnp.square(scaled))), half), exponent - half)
+  return jnp.where(jnp.isfinite(scale), jnp.minimum(root, jnp.finfo(x.dtype).max), scale)
+
+
+def _norm(x):
+  return _scaled_root(x, jnp.sum)
+
+
+def _rms(x):
+  return _scaled_root(x, jnp.mean)
+
+
+def _global_norm(tree):
+  leaves = jax.tree.leaves(tree)
+  if not leaves:
+    return jnp.zeros((), jnp.float32)
+  return _norm(jnp.stack([_norm(leaf) for leaf in leaves]))
+
+
+def _gradient_magnitude(granularity, grads):
+  """What drives beta: ``g`` itself, per-leaf RMS, or the global norm."""
+  if granularity == "coordinate":
+    return grads
+  if granularity == "tensor":
+    return jax.tree.map(_rms, grads)
+  return _global_norm(grads)
+
+
+def _state_dtype(dtype, beta_dtype):
+  return (
+    jnp.dtype(beta_dtype) if beta_dtype is not None else rules.compute_dtype(jnp.zeros((), dtype))
+  )
+
+
+# --- the transformation ---------------------------------------------------------------------
+
+
+def scale_by_hyperreg(
+  divergence: str | divergences.Divergence = "kl",
+  algorithm: int = 1,
+  init_lr: jax.typing.ArrayLike = 1e-2,
+  *,
+  growth: jax.typing.ArrayLike | None = 2.0,
+  warmup_steps: int = 0,
+  warmup_lr: jax.typing.ArrayLike | None = None,
+  granularity: Granularity = "coordinate",
+  solver_iterations: int | None = None,
+  beta_dtype: jax.typing.DTypeLike | None = None,
+) -> optax.GradientTransformationExtraArgs:
+  r"""Rescale updates by hyper-regularized inverse learning rates.
+
+  See :func:`hyperreg` and the named aliases (:func:`kl1`, ..., :func:`chi2_3`) for the
+  rules. With ``b = beta_t`` and gradient ``g`` the new ``beta_{t+1}`` solves the
+  first-order condition of the rule (:func:`hyperreg_jax.rules.new_beta`), clipped to
+  ``[b, growth * b]``. The output is the *direction* (chain it with
+  :func:`optax.scale_by_learning_rate`, as the aliases do):
+
+  * Algorithms 1 and 2: ``g / beta_{t+1}``,
+  * Algorithm 3 (lagged): ``g / beta_t``, then beta is updated by Algorithm 2.
+
+  ``beta_0 = 1 / init_lr``. During the first ``warmup_steps`` steps the direction is
+  ``warmup_lr * g`` and beta stays at ``1 / init_lr``; the rule starts after.
+
+  Granularity (what plays the role of ``g`` in the rule):
+
+  * ``"coordinate"``: one beta per parameter entry (the paper).
+  * ``"tensor"``: one beta per leaf, driven by the leaf's root mean square
+    ``sqrt(mean(g^2))``.
+  * ``"global"``: a single beta, driven by the global norm ``sqrt(sum(g^2))``
+    (WNGrad-style).
+
+  beta is kept in ``beta_dtype``, by default the params' dtype promoted to at least
+  float32, so that bfloat16 or float16 params neither freeze nor overflow it; the
+  updates keep the params' dtype. Non-finite gradients give non-finite updates (so
+  :func:`optax.apply_if_finite` can skip them) but never a non-finite beta: such
+  entries keep their old value.
+
+  Args:
+    divergence: ``"kl"``, ``"rkl"``, ``"hellinger"``, ``"chi2"``,
+      ``"neyman_chi2"`` or a :class:`~hyperreg_jax.Divergence`.
+    algorithm: 1 (exact), 2 (alternating) or 3 (lagged).
+    init_lr: the initial learning rate ``1 / beta_0``; may be a traced array.
+    growth: growth clipping factor (``>= 1``, may be traced); ``None`` or ``inf``
+      disables the upper clip.
+    warmup_steps: number of fixed-learning-rate steps before the rule starts.
+    warmup_lr: the learning rate of the warm-up steps.
+    granularity: ``"coordinate"``, ``"tensor"`` or ``"global"``.
+    solver_iterations: Newton steps for divergences without a closed form (default:
+      enough for the dtype's precision at any growth, see
+      :func:`hyperreg_jax.rules.new_beta`).
+    beta_dtype: the dtype of beta (default: the params' dtype, at least float32).
+
+  Returns:
+    The corresponding :class:`optax.GradientTransformationExtraArgs`.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import hyperreg_jax as hr
+    >>> tx = hr.scale_by_hyperreg("rkl", 1, init_lr=0.5)
+    >>> params = jnp.array([1.0, -2.0])
+    >>> state = tx.init(params)
+    >>> direction, state = tx.update(2 * params, state)  # gradient of ||x||^2
+    >>> state.beta  # [2 * 1.618, 2 * 2 (the growth clip)]
+    Array([3.236068, 4.      ], dtype=float32)
+    >>> direction  # g / beta
+    Array([ 0.618034, -1.      ], dtype=float32)
+  """
+  divergence = divergences.get(divergence)
+  algorithm = rules.check_algorithm(algorithm)
+  check_positive(init_lr, "init_lr")
+  growth = rules.check_growth(growth)
+  check_transform_options(warmup_steps, warmup_lr, granularity, beta_dtype, GRANULARITIES)
+  rules.check_solver_iterations(solver_iterations, growth)
+  rule_algorithm = 2 if algorithm == 3 else algorithm
+
+  def new_beta(beta, magnitude):
+    return rules.new_beta(
+      divergence, rule_algorithm, beta, magnitude, growth, solver_iterations=solver_iterations
+    )
+
+  def beta0(shape, dtype):
+    dtype = _state_dtype(dtype, beta_dtype)
+    check_beta0(init_lr, dtype)
+    info = jnp.finfo(dtype)
+    value = jnp.clip(1.0 / jnp.asarray(init_lr, dtype), info.tiny, info.max)
+    return jnp.full(shape, value, dtype)
+
+  def init_fn(params):
+    check_float_params(params)
+    if granularity == "global":
+      leaves = jax.tree.leaves(params)
+      dtype = jnp.result_type(*leaves) if leaves else jnp.float32
+      beta = beta0((), dtype)
+    else:
+      shape = (lambda p: p.shape) if granularity == "coordinate" else (lambda p: ())
+      beta = jax.tree.map(lambda p: beta0(shape(p), jnp.asarray(p).dtype), params)
+    return HyperRegState(count=jnp.zeros([], jnp.int32), beta=beta)
+
+  def update_fn(updates, state, params=None, **extra_args):
+    del params, extra_args
+    magnitude = _gradient_magnitude(granularity, updates)
+    proposed = jax.tree.map(new_beta, state.beta, magnitude)
+    # A non-finite gradient (or result) leaves beta as it was, entry by entry.
+    beta = jax.tree.map(
+      lambda new, old, g: jnp.where(jnp.isfinite(new) & jnp.isfinite(g), new, old),
+      proposed,
+      state.beta,
+      magnitude,
+    )
+    step_beta = state.beta if algorithm == 3 else beta
+    if granularity == "global":
+      step_beta = jax.tree.map(lambda _: step_beta, updates)
+
+    def direction(g, b):
+      dtype = rules.compute_dtype(g, b)
+      return g.astype(dtype) / b.astype(dtype)
+
+    directions = jax.tree.map(direction, updates, step_beta)
+    # No warm-up without a warm-up rate (validated above for concrete warmup_steps;
+    # inject_hyperparams turns the default warmup_steps=0 into an array).
+    if warmup_lr is not None and not (isinstance(warmup_steps, int) and warmup_steps == 0):
+      in_warmup = state.count < warmup_steps
+      directions = jax.tree.map(
+        lambda d, g: jnp.where(in_warmup, jnp.asarray(warmup_lr) * g, d), directions, updates
+      )
+      beta = jax.tree.map(lambda new, old: jnp.where(in_warmup, old, new), beta, state.beta)
+    directions = jax.tree.map(lambda d, g: d.astype(g.dtype), directions, updates)
+    beta = jax.tree.map(lambda new, old: new.astype(old.dtype), beta, state.beta)
+    return directions, HyperRegState(count=optax.safe_increment(state.count), beta=beta)
+
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def hyperreg(
+  init_lr: jax.typing.ArrayLike = 1e-2,
+  *,
+  divergence: str | divergences.Divergence = "kl",
+  algorithm: int = 2,
+  learning_rate: optax.ScalarOrSchedule = 1.0,
+  weight_decay: jax.typing.ArrayLike = DEFAULT_WEIGHT_DECAY,
+  mask: Mask = None,
+  beta_dtype: jax.typing.DTypeLike | None = None,
+  solver_iterations: int | None = None,
+  growth: jax.typing.ArrayLike | None = 2.0,
+  warmup_steps: int = 0,
+  warmup_lr: jax.typing.ArrayLike | None = None,
+  granularity: Granularity = "coordinate",
+) -> optax.GradientTransformationExtraArgs:
+  r"""Hyper-regularized gradient descent with L2 regularisation (the paper's setup).
+
+  With :math:`g_t` the gradient plus the decay term ``weight_decay * x_t`` (it drives
+  beta too, as in the paper) and :math:`\eta_t` the ``learning_rate``,
+
+  .. math::
+
+    \beta_{t+1} = \operatorname{clip}\bigl(\mathrm{rule}(\beta_t, g_t),\,
+      \beta_t,\, \mathrm{growth}\,\beta_t\bigr), \qquad
+    x_{t+1} = x_t - \eta_t\, g_t / \beta_{t+1},
+
+  with :math:`\beta_0 = 1 / \mathrm{init\_lr}` and the rule of ``divergence`` and
+  ``algorithm`` (Algorithm 3 steps with :math:`\beta_t`); see the aliases
+  :func:`kl1` ... :func:`chi2_3` for each rule's formula.
+
+  Args:
+    init_lr: the initial learning rate ``1 / beta_0`` (> 0; may be a traced array).
+    divergence: ``"kl"``, ``"rkl"``, ``"hellinger"``, ``"chi2"``,
+      ``"neyman_chi2"`` or a :class:`~hyperreg_jax.Divergence`.
+    algorithm: 1 (exact), 2 (alternating) or 3 (lagged).
+    learning_rate: a multiplier on ``1 / beta`` (a scalar or an optax schedule, e.g. a
+      warm-up or cosine schedule), as in :func:`optax.contrib.dog`.
+    weight_decay: L2 regularisation strength (``>= 0``), applied by
+      :func:`optax.add_decayed_weights` before the rule; the paper's ``1e-4`` by default.
+    mask: which leaves get weight decay, as in :func:`optax.adamw`.
+    growth: growth clipping factor (``>= 1``); ``None`` or ``inf``: no upper clip.
+    warmup_steps: number of fixed-learning-rate steps before the rule starts.
+    warmup_lr: the learning rate of the warm-up steps (also scaled by ``learning_rate``).
+    granularity: ``"coordinate"``, ``"tensor"`` or ``"global"`` (see
+      :func:`scale_by_hyperreg`).
+    solver_iterations: Newton steps for a custom divergence (default: automatic).
+    beta_dtype: the dtype of beta (default: the params' dtype, at least float32).
+
+  Returns:
+    ``optax.chain(optax.add_decayed_weights(weight_decay, mask),
+    scale_by_hyperreg(...), optax.scale_by_learning_rate(learning_rate))``, an
+    :class:`optax.GradientTransformationExtraArgs`. When wrapping it in
+    :func:`optax.inject_hyperparams`, pass ``static_args=("algorithm",
+    "warmup_steps", "solver_iterations")``.
+
+  Example:
+    >>> import jax, jax.numpy as jnp, optax
+    >>> import hyperreg_jax as hr
+    >>> opt = hr.hyperreg(0.1, divergence="rkl", algorithm=1)
+    >>> params = {"w": jnp.ones(3)}
+    >>> state = opt.init(params)
+    >>> for _ in range(100):
+    ...   grads = jax.grad(lambda p: jnp.sum((p["w"] - 2.0) ** 2))(params)
+    ...   updates, state = opt.update(grads, state, params)
+    ...   params = optax.apply_updates(params, updates)
+    >>> bool(jnp.allclose(params["w"], 2.0, atol=1e-2))
+    True
+
+  References:
+    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the
+    Learning Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_,
+    ICLR 2019 submission.
+  """
+  check_positive(
+    init_lr,
+    "init_lr",
+    hint=" (init_lr is the only positional argument; pass divergence=, algorithm=, ... by keyword)"
+    if isinstance(init_lr, str)
+    else "",
+  )
+  check_positive(weight_decay, "weight_decay", strict=False)
+  check_positive(learning_rate, "learning_rate", strict=False)
+  return optax.chain(
+    optax.add_decayed_weights(weight_decay, mask),
+    scale_by_hyperreg(
+      divergence,
+      algorithm,
+      init_lr,
+      growth=growth,
+      warmup_steps=warmup_steps,
+      warmup_lr=warmup_lr,
+      granularity=granularity,
+      solver_iterations=solver_iterations,
+      beta_dtype=beta_dtype,
+    ),
+    optax.scale_by_learning_rate(learning_rate),
+  )

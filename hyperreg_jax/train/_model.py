@@ -1,0 +1,67 @@
+"""Model plumbing of the training engine: calling a Flax-linen-style model (duck-typed, with or
+without ``train=`` and batch statistics) and its per-example losses."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+
+@functools.cache
+def takes_train(model_type: type) -> bool:
+  """Whether ``model_type.__call__`` has a ``train`` parameter."""
+  try:
+    return "train" in inspect.signature(model_type.__call__).parameters
+  except (TypeError, ValueError):
+    return False
+
+
+def _train_kw(model, train: bool) -> dict:
+  return {"train": train} if takes_train(type(model)) else {}
+
+
+def init_variables(model, key, sample_x) -> dict:
+  """The model's variables (``params``, maybe ``batch_stats``), shapes from ``sample_x``."""
+  return model.init(key, jnp.asarray(sample_x), **_train_kw(model, False))
+
+
+def apply(model, params, batch_stats, x, train: bool):
+  """Model output and the (updated in train mode) batch statistics."""
+  kw = _train_kw(model, train)
+  variables = {"params": params}
+  if batch_stats:
+    variables["batch_stats"] = batch_stats
+    if train:
+      out, updated = model.apply(variables, x, mutable=["batch_stats"], **kw)
+      return out, updated["batch_stats"]
+  return model.apply(variables, x, **kw), batch_stats
+
+
+def per_example_loss(classification: bool, out, y):
+  """Softmax cross-entropy with integer labels, or ``0.5 * mean((out - y)**2)`` per example."""
+  if classification:
+    return optax.softmax_cross_entropy_with_integer_labels(out, y)
+  err = jnp.square(out - y).reshape(out.shape[0], -1)
+  return 0.5 * err.mean(axis=1)
+
+
+def num_outputs(model, sample_x) -> int:
+  """The size of the model's last output axis, from shapes only (nothing runs)."""
+  kw = _train_kw(model, False)
+  sample = jax.ShapeDtypeStruct(np.shape(sample_x), jnp.result_type(np.asarray(sample_x)))
+  variables = jax.eval_shape(model.init, jax.random.key(0), sample, **kw)
+  return int(jax.eval_shape(lambda v, x: model.apply(v, x, **kw), variables, sample).shape[-1])
+
+
+def all_finite(tree) -> jax.Array:
+  """True when every floating leaf of ``tree`` is finite (integer leaves are ignored)."""
+  ok = jnp.array(True)
+  for leaf in jax.tree.leaves(tree):
+    if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact):
+      ok = ok & jnp.all(jnp.isfinite(leaf))
+  return ok
