@@ -63,8 +63,10 @@ _ARGS = """
   References:
     {reference}
   """
-_PAPER_GROWTH = """growth: clip ``beta_{t+1}`` to ``[beta_t, growth * beta_t]``; ``None`` or ``inf``:
-      no upper clip."""
+_PAPER_GROWTH = (
+  "growth: clip ``beta_{t+1}`` to ``[beta_t, growth * beta_t]``; ``None`` or ``inf``:\n"
+  "      no upper clip."
+)
 _PAPER_GRANULARITY = """granularity: ``"coordinate"`` (the paper), ``"tensor"`` or ``"global"``; see
       :func:`scale_by_hyperreg`."""
 _PAPER = """Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the

@@ -1,20 +1,5 @@
-"""Vectorised sweeps: a grid of initial learning rates (and other hyperparameters) x seeds.
-
-For each optimizer variant the whole training run (:meth:`Trainer.run`) is vmapped
-over the grid (the ILRs, or the flattened product of a ``grid=`` over several
-hyperparameters), jitted once, and the grid axis is sharded over every device with
-:class:`jax.sharding.NamedSharding` (the runs are independent: no collectives).
-Seeds run one after the other through the same compiled program; all ILRs of a
-seed share its initial parameters and data order. More grid points than ``max_parallel``
-are processed in equal, padded chunks, again with the same program, so the
-results do not depend on the chunking or on the number of devices.
-
-A run whose loss or state goes non-finite is frozen by the training engine and
-reported (``diverged``, ``diverged_at``); the other runs are untouched.
-
-Multi-host: call :func:`jax.distributed.initialize` first, on every host, then call
-:func:`sweep` with the same arguments on every host. The grid is sharded over all
-devices of all hosts and every host receives the full result.
+"""The grid runner: :func:`sweep` trains every (variant, grid point, seed), each variant's whole
+grid in one compiled, vmapped program sharded over the devices.
 
 Example:
   >>> import numpy as np, hyperreg_jax as hr
@@ -188,6 +173,22 @@ def sweep(
   The grid is the cartesian product of ``ilrs`` or, with ``grid=``, of any numeric
   hyperparameters of the variants. It is flattened into one axis, vmapped and sharded
   over the devices, so a variant compiles once for the whole grid: the values are data.
+
+  For each optimizer variant the whole training run (:meth:`Trainer.run`) is vmapped
+  over the grid (the ILRs, or the flattened product of a ``grid=`` over several
+  hyperparameters), jitted once, and the grid axis is sharded over every device with
+  :class:`jax.sharding.NamedSharding` (the runs are independent: no collectives).
+  Seeds run one after the other through the same compiled program; all ILRs of a
+  seed share its initial parameters and data order. More grid points than ``max_parallel``
+  are processed in equal, padded chunks, again with the same program, so the
+  results do not depend on the chunking or on the number of devices.
+
+  A run whose loss or state goes non-finite is frozen by the training engine and
+  reported (``diverged``, ``diverged_at``); the other runs are untouched.
+
+  Multi-host: call :func:`jax.distributed.initialize` first, on every host, then call
+  :func:`sweep` with the same arguments on every host. The grid is sharded over all
+  devices of all hosts and every host receives the full result.
 
   Args:
     model: a Flax-linen-style model (see :mod:`hyperreg_jax.models`).

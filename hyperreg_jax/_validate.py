@@ -24,7 +24,7 @@ def check_int(name: str, value, *, minimum: int = 1, allow_none: bool = False) -
     >>> check_int("epochs", 0)
     Traceback (most recent call last):
     ...
-    ValueError: epochs must be an integer >= 1, got 0.
+    ValueError: epochs must be an integer >= 1, got epochs=0.
   """
   if value is None and allow_none:
     return None
@@ -36,7 +36,7 @@ def check_int(name: str, value, *, minimum: int = 1, allow_none: bool = False) -
     or int(array) < minimum
   ):
     allowed = f"{'None or ' if allow_none else ''}an integer >= {minimum}"
-    raise ValueError(f"{name} must be {allowed}, got {value!r}.")
+    raise ValueError(f"{name} must be {allowed}, got {name}={value!r}.")
   return int(array)
 
 

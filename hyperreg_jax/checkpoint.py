@@ -1,6 +1,7 @@
-"""Small on-disk checkpoints, so that an interrupted run or sweep loses nothing.
+"""Atomic writes, the small ``.npz`` pieces of an interrupted sweep, and fingerprints of runs
+(``Trainer.fit`` checkpoints its training state through Orbax instead: :mod:`hyperreg_jax.train`).
 
-A checkpoint file is an ``.npz`` of arrays whose name carries a fingerprint of
+A sweep piece is an ``.npz`` of arrays whose name carries a fingerprint of
 everything that determines its content (data, model, optimizer, settings, and the
 versions of this package's code and of jax, optax and numpy), so a changed run
 never picks up a stale file. Every file this package writes (checkpoints, sweep

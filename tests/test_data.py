@@ -385,9 +385,9 @@ def test_unknown_name_and_source():
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True, "10"])
 def test_sizes_must_be_positive_ints(bad):
-  with pytest.raises(ValueError, match=r"num_train must be an integer >= 1, got "):
+  with pytest.raises(ValueError, match=r"num_train must be an integer >= 1, got num_train="):
     data.synthetic_linear_regression(num_train=bad)
-  with pytest.raises(ValueError, match=r"max_test must be None or an integer >= 1, got "):
+  with pytest.raises(ValueError, match=r"max_test must be None or an integer >= 1, got max_test="):
     data.load_mnist(max_test=bad)
 
 

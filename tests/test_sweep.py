@@ -331,8 +331,15 @@ def test_mlp_chunking_changes_results_only_at_float_rounding():
   """
   mnist = data.load_mnist(max_train=256, max_test=64)
   run = functools.partial(
-    hr.sweep, models.MLP(hidden=32), mnist, ["rkl1"], [0.03, 0.1, 0.3, 1.0], seeds=[0],
-    epochs=2, batch_size=32, progress=False,
+    hr.sweep,
+    models.MLP(hidden=32),
+    mnist,
+    ["rkl1"],
+    [0.03, 0.1, 0.3, 1.0],
+    seeds=[0],
+    epochs=2,
+    batch_size=32,
+    progress=False,
   )
   whole, chunked = run(), run(max_parallel=1)
   assert chunked.meta["chunks"] == 4 and whole.meta["chunks"] == 1

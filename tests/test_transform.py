@@ -740,8 +740,11 @@ BAD_ARGUMENTS = [
   ),
   ({"warmup_steps": 5}, r"warmup_lr must be given"),
   ({"warmup_steps": 5, "warmup_lr": -1.0}, r"warmup_lr must be a finite number > 0"),
-  ({"warmup_steps": -1}, r"warmup_steps must be an integer >= 0, got -1"),
-  ({"warmup_steps": 2.5, "warmup_lr": 0.1}, r"warmup_steps must be an integer >= 0, got 2\.5"),
+  ({"warmup_steps": -1}, r"warmup_steps must be an integer >= 0, got warmup_steps=-1"),
+  (
+    {"warmup_steps": 2.5, "warmup_lr": 0.1},
+    r"warmup_steps must be an integer >= 0, got warmup_steps=2\.5",
+  ),
 ]
 
 

@@ -9,4 +9,4 @@ and, apart from it, the host-side ``fit`` loop (progress bar, Orbax checkpoints)
 from hyperreg_jax.train._core import LOSS_REDUCTIONS, LOSSES, Trainer, TrainState
 from hyperreg_jax.train._fit import FitCheckpoints, progress_bar
 
-__all__ = ["LOSSES", "LOSS_REDUCTIONS", "TrainState", "Trainer", "progress_bar"]
+__all__ = ["LOSSES", "LOSS_REDUCTIONS", "FitCheckpoints", "TrainState", "Trainer", "progress_bar"]

@@ -1,4 +1,4 @@
-"""A pure, jittable training engine that any Optax optimizer can drive.
+"""The pure, jittable training engine: a step, an epoch, an evaluation, a whole run as one scan.
 
 The whole of a training run is one pure function of ``(init_lr, key, data)``
 (:meth:`Trainer.run`), so a grid of initial learning rates and seeds is a ``jax.vmap`` of it,
