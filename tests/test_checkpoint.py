@@ -16,9 +16,8 @@ import optax
 import pytest
 
 import hyperreg_jax as hr
+from hyperreg_jax import SweepResult, data, models
 from hyperreg_jax import checkpoint as checkpoint_io
-from hyperreg_jax import data, models
-from hyperreg_jax import SweepResult
 from hyperreg_jax.train import Trainer
 
 HELPERS = pathlib.Path(__file__).parent / "helpers"

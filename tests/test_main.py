@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from hyperreg_jax import __main__ as main_command
 from hyperreg_jax import SweepResult
+from hyperreg_jax import __main__ as main_command
 
 
 def test_main_command_sweeps_reports_and_saves(tmp_path, capsys):

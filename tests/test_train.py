@@ -15,7 +15,6 @@ import optax
 import pytest
 
 import hyperreg_jax as hr
-from hyperreg_jax import train
 from hyperreg_jax.data import load_mnist, synthetic_linear_regression
 from hyperreg_jax.models import MLP, LinearRegression
 from hyperreg_jax.train import Trainer

@@ -6,7 +6,6 @@ either runs or raises ``ValueError``/``TypeError`` whose message names a bad arg
 """
 
 import functools
-import importlib
 import math
 
 import jax
@@ -18,10 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hyperreg_jax as hr
-from hyperreg_jax import data, models, train
-from hyperreg_jax.train import Trainer
-
 from hyperreg_jax import _sweep as sweep_module  # noqa: E402
+from hyperreg_jax import data, models
+from hyperreg_jax.train import Trainer
 
 RNG = np.random.default_rng(0)
 X = RNG.random((24, 4)).astype(np.float32)
