@@ -1,0 +1,43 @@
+"""The package's layout: no public name hides a submodule, and no source file is a monolith."""
+
+import importlib
+import pathlib
+import pkgutil
+import types
+
+import hyperreg_jax
+
+PACKAGE = pathlib.Path(hyperreg_jax.__file__).parent
+
+
+def _packages():
+  yield hyperreg_jax
+  for info in pkgutil.walk_packages(hyperreg_jax.__path__, "hyperreg_jax."):
+    if info.ispkg:
+      yield importlib.import_module(info.name)
+
+
+def test_no_public_name_shadows_a_submodule():
+  for package in _packages():
+    for info in pkgutil.iter_modules(package.__path__):
+      submodule = importlib.import_module(f"{package.__name__}.{info.name}")
+      public = getattr(package, info.name, submodule)
+      assert public is submodule, f"{package.__name__}.{info.name} is {public!r}, not the module"
+      if not info.name.startswith("_"):
+        assert isinstance(public, types.ModuleType)
+
+
+def test_implementation_modules_are_private():
+  """The sweep's module is ``_sweep``: ``hyperreg_jax.sweep`` is the function, only."""
+  import hyperreg_jax._sweep as module
+
+  assert callable(hyperreg_jax.sweep) and not isinstance(hyperreg_jax.sweep, types.ModuleType)
+  assert module.sweep is hyperreg_jax.sweep
+
+
+def test_no_source_file_is_over_400_lines():
+  lengths = {
+    p.relative_to(PACKAGE).as_posix(): len(p.read_text().splitlines())
+    for p in PACKAGE.rglob("*.py")
+  }
+  assert {name: n for name, n in lengths.items() if n > 400} == {}
