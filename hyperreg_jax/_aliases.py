@@ -221,6 +221,7 @@ def _alias(
     divergence, algorithm = _SETTINGS[name]
     return hyperreg(divergence=divergence, algorithm=algorithm, **options)
 
+  alias.__code__ = alias.__code__.replace(co_name=name)  # tracebacks name the alias
   alias.__name__ = alias.__qualname__ = name
   alias.__doc__ = doc
   return alias

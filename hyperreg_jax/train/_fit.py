@@ -13,7 +13,6 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from hyperreg_jax import checkpoint as checkpoint_io
-from hyperreg_jax._parallel import to_host
 
 _RETRY = "delete it, or call fit with resume=False to train from the start"
 
@@ -107,7 +106,7 @@ class FitCheckpoints:
 
   def save(self, state, records: list[dict]) -> None:
     """Saves the state after ``len(records)`` epochs and the history so far."""
-    state, history = to_host((state, _stack(records)))
+    state, history = jax.tree.map(_host_copy, state), _stack(records)
     if self.manager is not None:
       items = {"state": state, "history": history}
       args = {k: self.ocp.args.StandardSave(v) for k, v in items.items()}
@@ -123,7 +122,10 @@ class FitCheckpoints:
       epochs = int(multihost_utils.broadcast_one_to_all(np.int32(epochs or 0)))
     if not epochs:
       return fresh, []
-    target = to_host(fresh), {k: np.zeros((epochs, *v.shape), v.dtype) for k, v in record.items()}
+    target = (
+      jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), fresh),
+      {k: np.zeros((epochs, *v.shape), v.dtype) for k, v in record.items()},
+    )
     if self.manager is not None:
       target = self._read(epochs, target)
     if jax.process_count() > 1:
@@ -148,4 +150,13 @@ _ITEMS = ("state", "history")
 
 
 def _stack(records: list[dict]) -> dict:
-  return {k: np.stack([np.asarray(r[k]) for r in records]) for k in records[0]}
+  return {k: np.stack([_host_copy(r[k]) for r in records]) for k in records[0]}
+
+
+def _host_copy(a) -> np.ndarray:
+  """This process's copy of a replicated (or process-local) array; sharded ones gathered."""
+  if isinstance(a, jax.Array) and not a.is_fully_addressable:
+    if a.is_fully_replicated:
+      return np.asarray(a.addressable_data(0))
+    return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+  return np.asarray(a)
