@@ -56,6 +56,7 @@ def test_arguments_after_init_lr_are_keyword_only():
   ]
 
 
+@pytest.mark.slow
 def test_one_documented_weight_decay_default_everywhere():
   assert hr.DEFAULT_WEIGHT_DECAY == 1e-4
   for name in [*NAMES, "hyperreg"]:

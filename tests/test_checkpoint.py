@@ -40,6 +40,7 @@ def small_result(value: float = 1.0) -> SweepResult:
 # ----------------------------------------------------------------------------- atomic writes
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_leaves_old_or_new_files(tmp_path):
   env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), *sys.path])))
   done = subprocess.run(
@@ -128,6 +129,9 @@ def _damage(path: pathlib.Path, how: str) -> None:
 
 
 DAMAGE = ["empty", "truncated", "264 bytes", "garbage", "flipped", "missing key", "text"]
+FIT_DAMAGE = ["empty", "truncated", "garbage", "missing item"]
+# One kind of damage in the fast loop (pytest -m "not slow"), every kind in the full suite.
+SLOW_DAMAGE = [d if d == "truncated" else pytest.param(d, marks=pytest.mark.slow) for d in DAMAGE]
 
 
 @pytest.mark.parametrize("how", DAMAGE)
@@ -161,7 +165,7 @@ def swept_pieces(tmp_path_factory):
   return directory, result
 
 
-@pytest.mark.parametrize("how", DAMAGE)
+@pytest.mark.parametrize("how", SLOW_DAMAGE)
 def test_damaged_piece_is_named_and_no_resume_cleans_it(swept_pieces, tmp_path, how):
   source, fresh = swept_pieces
   for piece in source.glob("piece-*.npz"):
@@ -181,7 +185,9 @@ def test_damaged_piece_is_named_and_no_resume_cleans_it(swept_pieces, tmp_path, 
     np.testing.assert_array_equal(resumed.curves[metric], curve, err_msg=metric)
 
 
-@pytest.mark.parametrize("how", ["empty", "truncated", "garbage", "missing item"])
+@pytest.mark.parametrize(
+  "how", [d if d == "truncated" else pytest.param(d, marks=pytest.mark.slow) for d in FIT_DAMAGE]
+)
 def test_damaged_fit_checkpoint_is_named(tmp_path, how):
   trainer = Trainer(models.LinearRegression(), make_tx=hr.rkl1, loss="mse", batch_size=16)
   args = (0.1, jax.random.key(0), REGRESSION.x_train, REGRESSION.y_train)
@@ -266,6 +272,7 @@ def test_fingerprint_follows_the_code_version(monkeypatch):
   assert checkpoint_io.fingerprint({"a": 1}) != before
 
 
+@pytest.mark.slow
 def test_changed_callable_variant_under_the_same_label_is_not_reused(tmp_path):
   args = (models.LinearRegression(), REGRESSION)
   first = hr.sweep(
@@ -283,6 +290,7 @@ def test_changed_callable_variant_under_the_same_label_is_not_reused(tmp_path):
   assert not np.allclose(changed.final("train_loss"), first.final("train_loss"))
 
 
+@pytest.mark.slow
 def test_description_is_the_same_in_another_process():
   code = (
     "import json, optax\n"

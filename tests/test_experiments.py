@@ -211,6 +211,7 @@ def test_first_bad_names_what_broke_first():
   assert study_setting.first_bad(row) == "reported loss at step 7"
 
 
+@pytest.mark.slow
 def test_vgg_augmentation_crops_and_flips_each_image():
   x = np.arange(2 * 32 * 32 * 3, dtype=np.float32).reshape(2, 32, 32, 3) + 1
   out = np.asarray(vgg_cifar.augment(jax.random.key(3), x))

@@ -14,6 +14,7 @@ from hyperreg_jax import SweepResult
 from hyperreg_jax import __main__ as main_command
 
 
+@pytest.mark.slow
 def test_main_command_sweeps_reports_and_saves(tmp_path, capsys):
   out = tmp_path / "sweep"
   main_command.main(

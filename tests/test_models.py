@@ -20,6 +20,7 @@ def num_params(tree) -> int:
   return sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(tree))
 
 
+@pytest.mark.slow
 def test_mlp_shapes_and_param_count():
   model = MLP()
   variables = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
@@ -56,6 +57,7 @@ def vgg():
   return model, variables
 
 
+@pytest.mark.slow
 def test_vgg_structure(vgg):
   model, variables = vgg
   params, stats = variables["params"], variables["batch_stats"]
@@ -79,6 +81,7 @@ def test_vgg_structure(vgg):
     VGG16BN(classifier="conv").init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
 
 
+@pytest.mark.slow
 def test_vgg_batch_norm_modes(vgg):
   model, variables = vgg
   x = jax.random.uniform(jax.random.key(1), (4, 32, 32, 3))
@@ -102,6 +105,7 @@ def test_vgg_batch_norm_modes(vgg):
   assert not np.allclose(logits, out, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_vgg_two_train_steps_through_engine(vgg):
   """The full 13-conv network, batch 2, two SGD steps through the training engine."""
   model, variables = vgg

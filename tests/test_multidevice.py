@@ -36,6 +36,7 @@ def run_worker(n_devices, out_dir):
 
 
 @pytest.mark.parametrize("n_devices", [2, 4])
+@pytest.mark.slow
 def test_sharded_equals_single_device(n_devices, single_device, tmp_path):
   run_worker(n_devices, tmp_path)
   reference, (ref_params, ref_history) = single_device

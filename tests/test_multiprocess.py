@@ -76,6 +76,7 @@ def assert_training_equal(got, prefix, reference):
     )
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one(single_process, tmp_path):
   finished = launch("train", tmp_path)
   assert succeeded(finished), multiprocess_launch.report(finished)
@@ -138,6 +139,7 @@ def on_disk_epochs(ckpt) -> int:
   return max(int(p.name) for p in run.iterdir() if p.name.isdigit())
 
 
+@pytest.mark.slow
 def test_mismatched_process_counts_fail_on_every_process(tmp_path):
   finished = launch("join", tmp_path, env=[{}, {"JAX_NUM_PROCESSES": "3"}], grace=30.0)
   report = multiprocess_launch.report(finished)
@@ -146,6 +148,7 @@ def test_mismatched_process_counts_fail_on_every_process(tmp_path):
     assert "ValueError" in f.stderr and "num_processes=[2, 3]" in f.stderr, report
 
 
+@pytest.mark.slow
 def test_port_in_use_is_a_clear_error(tmp_path):
   with socket.socket() as busy:
     busy.bind(("127.0.0.1", 0))
@@ -159,6 +162,7 @@ def test_port_in_use_is_a_clear_error(tmp_path):
   ), report
 
 
+@pytest.mark.slow
 def test_process_that_never_joins_times_out(tmp_path):
   finished = launch("join", tmp_path, ids=[0], env={"JOIN_TIMEOUT": "2"}, time_limit=60.0)
   report = multiprocess_launch.report(finished)
@@ -189,6 +193,7 @@ def test_bad_arguments_fail_before_joining(args, env, message, monkeypatch):
     hr.distributed.initialize("127.0.0.1:1234", 2, 1, timeout=0)
 
 
+@pytest.mark.slow
 def test_importing_the_package_computes_nothing():
   """``hr.distributed.initialize`` must run before any computation: importing may not start one."""
   import subprocess

@@ -50,6 +50,7 @@ def assert_tree_close(actual, desired, rtol):
 
 
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-10), (np.float32, 1e-5)])
+@pytest.mark.slow
 def test_same_loss_and_gradients(batches, dtype, rtol):
   x, y = batches[0][0].astype(dtype), batches[1][0]
   params = numpy_mlp.init_mlp_params(seed=0, dtype=dtype)
@@ -64,6 +65,7 @@ def test_same_loss_and_gradients(batches, dtype, rtol):
 
 
 @pytest.mark.parametrize("alias,divergence,algorithm", [("rkl1", "rkl", 1), ("kl2", "kl", 2)])
+@pytest.mark.slow
 def test_same_hyperreg_trajectory(batches, alias, divergence, algorithm):
   """20 steps, fixed batches of 32, ILR 1, weight decay 1e-4, float64 on both sides."""
   xs, ys = batches

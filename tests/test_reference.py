@@ -582,6 +582,7 @@ def test_mlp_gradients_finite_differences(mlp_batch):
         assert abs(fd - gi) <= 1e-7 * abs(gi) + 1e-12, (layer, name, idx, fd, gi)
 
 
+@pytest.mark.slow
 def test_train_mlp_lowers_loss():
   rng = np.random.default_rng(3)
   x = rng.random((256, 784))

@@ -65,6 +65,7 @@ def test_closed_form_solves_its_foc(name, alg):
 
 @pytest.mark.parametrize("name,alg", PAIRS)
 @pytest.mark.parametrize("growth", [None, 2.0, 1.5])
+@pytest.mark.slow
 def test_closed_form_equals_generic_solver(name, alg, growth):
   c = C_GRID[has_finite_root(name, alg, C_GRID)] if growth is None else C_GRID
   b = np.geomspace(1e-3, 1e3, c.size)
@@ -200,6 +201,7 @@ def test_divergence_definitions(name):
   assert np.all(np.sign(np.asarray(div.dD(beta, eta))) == np.sign(beta - eta))
 
 
+@pytest.mark.slow
 def test_from_f_equals_builtin_and_custom_rules_work():
   f = {"kl": lambda u: u * jnp.log(u) - u + 1, "chi2": lambda u: (u - 1) ** 2}
   for name, fn in f.items():
@@ -301,6 +303,7 @@ def solver_agreement(x64: bool) -> dict:
 
 
 @pytest.mark.parametrize("x64", [False, True], ids=["float32", "float64"])
+@pytest.mark.slow
 def test_from_f_copies_agree_with_the_closed_forms_everywhere(x64):
   """c from 0 to 1e30, clipped or not, including where Algorithm 2 has no finite root."""
   for key, (error, allowance) in solver_agreement(x64).items():
@@ -319,6 +322,7 @@ def test_a_copy_of_rkl_past_the_pole_takes_the_algorithm_1_root():
 
 @pytest.mark.parametrize("divergence", ["kl", "rkl", "hellinger", "chi2", "neyman_chi2", "copy"])
 @pytest.mark.parametrize("alg", [1, 2])
+@pytest.mark.slow
 def test_infinite_growth_equals_no_clip_traced_or_not(divergence, alg):
   if divergence == "copy":
     divergence = hr.Divergence.from_f(F_OF_BUILTIN["hellinger"], name="my_hellinger")
@@ -336,6 +340,7 @@ def test_infinite_growth_equals_no_clip_traced_or_not(divergence, alg):
   )
 
 
+@pytest.mark.slow
 def test_solver_steps_hold_precision_for_any_growth():
   """The default step count is enough at growth 1e6 and for a traced growth."""
   div = hr.Divergence.from_f(CUSTOM["jensen_shannon"], name="jensen_shannon")
@@ -372,6 +377,7 @@ CUSTOM = {
 
 @pytest.mark.parametrize("name", sorted(CUSTOM))
 @pytest.mark.parametrize("growth", [2.0, 10.0, None])
+@pytest.mark.slow
 def test_default_solver_steps_reach_float64_precision(name, growth):
   """The default step counts (12 for growth <= 10, 96 otherwise) suffice for custom divergences."""
   div = hr.Divergence.from_f(CUSTOM[name], name=name)

@@ -74,6 +74,7 @@ def test_seed_fixes_data_order_and_init_across_ilrs(regression_sweep):
   assert first_step[0, 0, 0] != first_step[0, 0, 1]
 
 
+@pytest.mark.slow
 def test_chunked_equals_unchunked(regression_sweep):
   chunked = hr.sweep(
     models.LinearRegression(),
@@ -116,6 +117,7 @@ def first_nonfinite_step(variant, ilr, seed, steps):
   return -1
 
 
+@pytest.mark.slow
 def test_absurd_ilr_is_frozen_and_reported_others_untouched():
   ilrs = np.array([0.1, 1e30, 0.5])
   result = hr.sweep(
@@ -153,6 +155,7 @@ def test_absurd_ilr_is_frozen_and_reported_others_untouched():
     np.testing.assert_array_equal(result.curves[metric][:, [0, 2]], curve, err_msg=metric)
 
 
+@pytest.mark.slow
 def test_sweep_passes_the_loss_reduction_on():
   result = hr.sweep(
     models.LinearRegression(),
@@ -179,6 +182,7 @@ def test_sweep_passes_the_loss_reduction_on():
     hr.sweep(models.LinearRegression(), REGRESSION, ["sgd"], [0.01], loss_reduction="avg")
 
 
+@pytest.mark.slow
 def test_mnist_mlp_sweep_learns():
   mnist = data.load_mnist()
   small = (mnist.x_train[:1024], mnist.y_train[:1024], mnist.x_test[:500], mnist.y_test[:500])
@@ -229,6 +233,7 @@ class Interrupted(Exception):
   pass
 
 
+@pytest.mark.slow
 def test_interrupted_sweep_resumes_from_its_checkpoint(tmp_path, monkeypatch):
   kwargs = dict(
     seeds=[0, 1], epochs=2, batch_size=16, max_parallel=2, progress=False, checkpoint=tmp_path
@@ -268,6 +273,7 @@ def test_interrupted_sweep_resumes_from_its_checkpoint(tmp_path, monkeypatch):
   assert other.final("train_loss").shape == (1, 3, 2)
 
 
+@pytest.mark.slow
 def test_mlp_chunking_changes_results_only_at_float_rounding():
   """With matrix products a lane's rounding may depend on how many lanes run together.
 
@@ -321,6 +327,7 @@ def _assert_equals_alias_runs(result, v, index, make_tx, init_lr):
     assert result.diverged[(v, *index, s)] == bool(state.diverged)
 
 
+@pytest.mark.slow
 def test_growth_inf_and_2_share_one_compile_and_equal_the_aliases():
   growths = [2.0, float("inf")]
   result = hr.sweep(
@@ -347,6 +354,7 @@ def _sgd_with_decay(lr, weight_decay):
   return optax.chain(optax.add_decayed_weights(weight_decay), optax.sgd(lr))
 
 
+@pytest.mark.slow
 def test_two_dimensional_grid_equals_looped_runs(tmp_path):
   import matplotlib
 
@@ -417,6 +425,7 @@ def test_ilrs_is_the_init_lr_axis_of_the_grid(regression_sweep):
   )
 
 
+@pytest.mark.slow
 def test_checkpoint_resume_with_a_grid(tmp_path):
   grid = {"init_lr": [0.1, 0.5], "growth": [1.5, float("inf")]}
   kwargs = dict(GRID_KW, max_parallel=2, checkpoint=tmp_path)
@@ -436,6 +445,7 @@ def test_checkpoint_resume_with_a_grid(tmp_path):
   )
 
 
+@pytest.mark.slow
 def test_ilrs_with_a_grid_over_the_learning_rate_multiplier():
   result = hr.sweep(
     models.LinearRegression(),
@@ -458,6 +468,7 @@ def _kl1_with_warmup(lr, warmup_lr):
   return hr.kl1(lr, warmup_steps=3, warmup_lr=warmup_lr, weight_decay=1e-4)
 
 
+@pytest.mark.slow
 def test_grid_over_warmup_lr_of_a_callable_variant():
   grid = {"init_lr": [0.5], "warmup_lr": [1e-3, 0.1]}
   result = hr.sweep(models.LinearRegression(), REGRESSION, [_kl1_with_warmup], grid=grid, **GRID_KW)

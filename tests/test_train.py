@@ -105,6 +105,7 @@ def test_duck_typed_model():
 # ------------------------------------------------------------------------ vmap and compile
 
 
+@pytest.mark.slow
 def test_vmapped_run_equals_looped(small):
   """hr.rkl1 on a small MLP (optax.sgd: see the exploding-lane test below)."""
   make_tx = rkl1
@@ -141,6 +142,7 @@ def test_vmapped_run_equals_looped(small):
   assert not np.allclose(hist["train_loss"][0], hist["train_loss"][2])
 
 
+@pytest.mark.slow
 def test_fit_compiles_once_and_matches_run(small):
   x, y, xt, yt = small
   traces = []
@@ -209,6 +211,7 @@ def test_divergence_guard_freezes_and_records_step(linreg):
   assert set(trainer.evaluate(state, x, y)) == {"loss"}
 
 
+@pytest.mark.slow
 def test_divergence_guard_refuses_non_finite_update(small):
   """MLP + absurd SGD step: the update overflows before the loss does; the step that
   would have written infinities into the parameters is the one recorded."""
@@ -244,6 +247,7 @@ def test_divergence_guard_refuses_non_finite_update(small):
   np.testing.assert_array_equal(np.isnan(m["loss"]), np.arange(12) >= t)
 
 
+@pytest.mark.slow
 def test_exploding_lane_leaves_other_lanes_bit_identical(small):
   """optax.sgd, 3 ILRs vmapped, one of them absurd: vmapped == looped, bit for bit (CPU)."""
   x, y, xt, yt = small
@@ -299,6 +303,7 @@ def test_evaluate_chunked_mean_is_exact(mnist):
 # ------------------------------------------------------------------------ real runs
 
 
+@pytest.mark.slow
 def test_short_mnist_run_learns(mnist):
   x, y = mnist.x_train[:2000], mnist.y_train[:2000]
   trainer = Trainer(MLP(), rkl1, batch_size=32, epochs=2)
@@ -311,6 +316,7 @@ def test_short_mnist_run_learns(mnist):
   assert float(hist["lr_max"][-1]) <= 0.5 and float(hist["lr_min"][-1]) > 0
 
 
+@pytest.mark.slow
 def test_summed_loss_moves_the_ilr_axis_by_the_batch_size(linreg):
   """Sum with ILR lr / B and decay B * wd is the mean with lr and wd (1-homogeneity)."""
   batch, lr, wd = 32, 0.3, 1e-2

@@ -212,6 +212,7 @@ def test_accepts_extra_kwargs_without_recompiling(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.slow
 def test_inject_hyperparams_matches_plain(name):
   alias = ALIASES[name]
   params = _small_params()
@@ -228,6 +229,7 @@ def test_inject_hyperparams_matches_plain(name):
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32"])
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.slow
 def test_dtypes_preserved_and_stable_under_cond(name, dtype):
   dtype = jnp.dtype(dtype)
   opt = ALIASES[name](0.1)
@@ -265,6 +267,7 @@ MULTISTEPS_CASES = [(name, "float32") for name in NAMES] + [
 
 
 @pytest.mark.parametrize("name, dtype", MULTISTEPS_CASES)
+@pytest.mark.slow
 def test_multisteps_first_update_is_zero(name, dtype):
   dtype = jnp.dtype(dtype)
   inner = ALIASES[name](0.1)
@@ -310,6 +313,7 @@ def test_apply_if_finite_skips_nan_step(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.slow
 def test_jit_matches_eager(name):
   opt = ALIASES[name](0.5)
   params = _small_params()
@@ -471,6 +475,7 @@ def test_algorithm3_steps_with_the_old_beta():
 
 
 @pytest.mark.parametrize("divergence, algorithm", [("rkl", 1), ("kl", 3), ("hellinger", 2)])
+@pytest.mark.slow
 def test_warmup(divergence, algorithm):
   init_lr, warmup_lr, warmup = 0.1, 0.05, 3
   params = _small_params()
@@ -607,6 +612,7 @@ def test_no_finite_root_gives_the_ceiling_not_less(divergence, algorithm):
 
 
 @pytest.mark.parametrize("name", ["rkl2", "hellinger1", "kl3", "wngrad"])
+@pytest.mark.slow
 def test_vmapped_ilr_grid_equals_loop_and_compiles_once(name):
   alias = ALIASES[name]
   x0, _, loss = _mixed()
@@ -760,6 +766,7 @@ def test_rules_are_homogeneous_in_the_gradient_scale():
     _leaves_close(b_k, jax.tree.map(lambda x: x * k, b), rtol=1e-5, atol=0)
 
 
+@pytest.mark.slow
 def test_custom_divergence_through_the_transform():
   """A custom divergence equal to a built-in one (via the generic solver) agrees with it."""
   rkl_from_f = hr.Divergence.from_f(lambda u: -jnp.log(u) + u - 1.0, name="rkl_from_f")
@@ -792,6 +799,7 @@ def test_direction_composes_with_scale_by_learning_rate_like_optax():
 
 
 @pytest.mark.parametrize("name", ["kl1", "rkl3", "chi2_2", "adagrad_diag", "wngrad"])
+@pytest.mark.slow
 def test_learning_rate_multiplies_one_over_beta_also_as_a_schedule(name):
   params = _small_params()
   grads = _random_grads(12, SMALL_SHAPES, seed=11)
@@ -880,6 +888,7 @@ def _constant_gradient_betas(dtype, steps, g, init_lr, name="rkl1", **kwargs):
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 @pytest.mark.parametrize("name", ["rkl1", "kl2", "hellinger3", "chi2_1", "adagrad_diag", "wngrad"])
+@pytest.mark.slow
 def test_low_precision_beta_follows_the_float32_run(name, dtype):
   g = float(jnp.asarray(0.03, dtype))  # the same gradient, exactly, in both runs
   low = _constant_gradient_betas(jnp.dtype(dtype), 200, g, 1.0, name)
@@ -932,6 +941,7 @@ def test_complex_params_raise_at_init(name):
 
 
 @pytest.mark.parametrize("granularity", ["coordinate", "tensor", "global"])
+@pytest.mark.slow
 def test_zero_size_leaves(granularity):
   params = {"w": jnp.ones((3, 2)), "empty": jnp.zeros((0, 4)), "b": jnp.ones(0)}
   opt = hr.kl1(0.5, granularity=granularity, weight_decay=0.0)

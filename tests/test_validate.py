@@ -303,6 +303,7 @@ SWEEP_NOT_ALLOWED = {
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
+@pytest.mark.slow
 def test_property_sweep_runs_or_names_a_bad_argument(data_strategy):
   kw, broken = _draw(data_strategy.draw, SWEEP_ALLOWED, SWEEP_NOT_ALLOWED)
   variants, ilrs = kw.pop("variants"), kw.pop("ilrs")
