@@ -51,6 +51,7 @@ def global_array(host: np.ndarray, sharding: NamedSharding) -> jax.Array:
 
 
 def to_host(tree):
+  """Numpy copies of a tree of (sharded) global arrays, whole on every process."""
   if jax.process_count() == 1:
     return jax.tree.map(np.asarray, jax.device_get(tree))
   return jax.tree.map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))

@@ -120,7 +120,8 @@ def mnist_local(data_dir: pathlib.Path) -> Dataset:
       raise ValueError(f"{img_path}: expected images of shape (N, rows, cols), got {images.shape}")
     if labels.ndim != 1 or len(labels) != len(images):
       raise ValueError(
-        f"{lab_path}: expected {len(images)} labels to match {img_path.name}, got shape {labels.shape}"
+        f"{lab_path}: expected {len(images)} labels to match {img_path.name}, "
+        f"got shape {labels.shape}"
       )
     if len(labels) and labels.max() > 9:
       raise ValueError(f"{lab_path}: labels must be digits 0..9, found {int(labels.max())}")

@@ -268,9 +268,9 @@ class Trainer:
     epoch axis:
 
     * per epoch (epochs,): ``train_loss`` and ``train_accuracy`` (means over the epoch's
-      steps; NaN from the epoch a run diverges in), ``test_loss`` and ``test_accuracy`` (after the epoch; only with test data;
-      NaN once diverged), ``lr_min``/``lr_median``/``lr_mean``/``lr_max`` at the epoch's last step
-      (hyper-regularized optimizers only);
+      steps; NaN from the epoch a run diverges in), ``test_loss`` and ``test_accuracy``
+      (after the epoch; only with test data; NaN once diverged), ``lr_min``/``lr_median``/
+      ``lr_mean``/``lr_max`` at the epoch's last step (hyper-regularized optimizers only);
     * per step (epochs, steps_per_epoch): ``step_loss``, ``step_accuracy``,
       ``step_lr_min``, ``step_lr_mean``, ``step_lr_max``.
 

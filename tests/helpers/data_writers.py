@@ -20,7 +20,8 @@ def write_idx(path: pathlib.Path, array: np.ndarray) -> None:
   code = _IDX_CODES.get(array.dtype.newbyteorder("=").str)
   if code is None:
     raise ValueError(
-      f"cannot write dtype {array.dtype} as IDX; allowed: uint8, int8, int16, int32, float32, float64"
+      f"cannot write dtype {array.dtype} as IDX; "
+      "allowed: uint8, int8, int16, int32, float32, float64"
     )
   header = bytes([0, 0, code, array.ndim]) + b"".join(
     int(d).to_bytes(4, "big") for d in array.shape
