@@ -219,8 +219,8 @@ def scale_by_hyperreg(
         lambda d, g: jnp.where(in_warmup, jnp.asarray(warmup_lr) * g, d), directions, updates
       )
       beta = jax.tree.map(lambda new, old: jnp.where(in_warmup, old, new), beta, state.beta)
-    directions = jax.tree.map(lambda d, g: d.astype(g.dtype), directions, updates)
-    beta = jax.tree.map(lambda new, old: new.astype(old.dtype), beta, state.beta)
+    directions = optax.tree.cast_like(directions, updates)
+    beta = optax.tree.cast_like(beta, state.beta)
     return directions, HyperRegState(count=optax.safe_increment(state.count), beta=beta)
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
