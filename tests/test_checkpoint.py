@@ -254,6 +254,7 @@ class _Opaque:
   pass
 
 
+@pytest.mark.slow
 def test_callable_that_cannot_be_described_refuses_to_checkpoint(tmp_path):
   opaque = _Opaque()
   make_tx = lambda lr: optax.sgd(lr) if opaque else None  # noqa: E731

@@ -52,6 +52,7 @@ def test_lr_stats_of_a_foreign_optimizer_is_empty():
   assert hr.lr_stats(optax.adam(0.1).init(params)) == {}
 
 
+@pytest.mark.slow
 def test_lr_median_is_exact_and_sees_weights_without_gradient():
   """The median, not the mean, shows that most weights here still sit at the ILR."""
   params = {"w": jnp.ones((7, 3)), "b": jnp.ones(4)}  # 25 entries

@@ -116,6 +116,7 @@ def _run_main(argv, **kwargs):
   )
 
 
+@pytest.mark.slow
 def test_without_flax_the_command_names_the_extra(tmp_path):
   env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), *sys.path])))
   code = (

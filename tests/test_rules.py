@@ -174,6 +174,7 @@ def test_unclipped_rule_properties(name, alg, b, g, scale):
   assert float(rule(scale * b, scale * g)) == pytest.approx(scale * beta, rel=1e-10)
 
 
+@pytest.mark.slow
 def test_float32_agrees_with_float64():
   b = np.geomspace(1e-3, 1e6, 64)
   g = np.geomspace(1e-4, 1e6, 64)[::-1]
@@ -310,6 +311,7 @@ def test_from_f_copies_agree_with_the_closed_forms_everywhere(x64):
     assert np.all(error <= allowance), (key, C_WIDE[np.argmax(error / allowance)], error.max())
 
 
+@pytest.mark.slow
 def test_a_copy_of_rkl_past_the_pole_takes_the_algorithm_1_root():
   """The user-reported case: c >= 1, no clip; the copy used to walk to ~1e77."""
   with jax.enable_x64(True):

@@ -275,6 +275,7 @@ def test_exploding_lane_leaves_other_lanes_bit_identical(small):
 # ------------------------------------------------------------------------ evaluation
 
 
+@pytest.mark.slow
 def test_evaluate_chunked_mean_is_exact(mnist):
   x, y = mnist.x_test, mnist.y_test  # 1000 examples: 15 chunks of 64 and a remainder of 40
   trainer = Trainer(MLP(hidden=16), sgd, eval_batch_size=64)

@@ -396,6 +396,7 @@ def test_adagrad_diag_equals_optax_adagrad(x64):
 
 
 @pytest.mark.parametrize("x64", [False, True], ids=["float32", "float64"])
+@pytest.mark.slow
 def test_wngrad_equals_numpy_wngrad(x64):
   init_lr, steps = 0.05, 100
   rng = np.random.default_rng(5)
@@ -500,6 +501,7 @@ def test_warmup(divergence, algorithm):
   _leaves_close(rest(betas), expected_betas, rtol=1e-6, atol=0)
 
 
+@pytest.mark.slow
 def test_weight_decay_enters_the_gradient_that_drives_beta():
   wd, init_lr = 0.05, 0.2
   x0, _, loss = _mixed()
@@ -581,6 +583,7 @@ def test_huge_gradient_gives_exactly_the_growth_ceiling(name):
 
 @pytest.mark.parametrize("algorithm", [2, 3])
 @pytest.mark.parametrize("divergence", ["rkl", "hellinger", "neyman_chi2"])
+@pytest.mark.slow
 def test_no_finite_root_gives_the_ceiling_not_less(divergence, algorithm):
   """Algorithm 2 has no finite root for c >= 1: the reproducers' bug case."""
   b = 10.0
@@ -749,6 +752,7 @@ def test_integer_params_raise_at_init(name):
     opt.init({"w": jnp.ones(3), "count": jnp.arange(3, dtype=jnp.int32)})
 
 
+@pytest.mark.slow
 def test_rules_are_homogeneous_in_the_gradient_scale():
   """SPEC section 1: scaling g and beta by k scales the whole run's betas by k."""
   params = _small_params()
@@ -907,6 +911,7 @@ def test_bfloat16_beta_storage_would_freeze_beta():
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.slow
 def test_float16_finite_input_never_gives_a_non_finite_beta(name):
   # init_lr = 1e-5: beta_0 = 1e5 overflows float16; g = 6e4 doubles beta every step.
   betas = _constant_gradient_betas(jnp.float16, 300, 6e4, 1e-5, name)
@@ -962,6 +967,7 @@ def test_zero_size_leaves(granularity):
 
 
 @pytest.mark.parametrize("granularity", ["tensor", "global"])
+@pytest.mark.slow
 def test_gradients_near_the_float_maximum_are_not_read_as_zero(granularity):
   init_lr = 0.1
   for big in (1e38, 3e38):
