@@ -54,8 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     "--only",
     nargs="+",
     metavar="NAME",
-    help=f"run only these experiments, from: {' '.join(EXPERIMENTS)} "
-    "(default: all)",
+    help=f"run only these experiments, from: {' '.join(EXPERIMENTS)} (default: all)",
   )
   parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="seeds (default 0 1)")
   parser.add_argument(

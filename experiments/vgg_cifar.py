@@ -51,7 +51,8 @@ def settings(cfg: common.Config) -> dict:
     "seed": int(cfg.seeds[0]),
     "weight_decay": common.WEIGHT_DECAY,
     "growth": 2.0,
-    "variants": ["sgd", *cfg.rules(RULES)] if cfg.variants is None or "sgd" in cfg.variants
+    "variants": ["sgd", *cfg.rules(RULES)]
+    if cfg.variants is None or "sgd" in cfg.variants
     else cfg.rules(RULES),
     "augmentation": "random crop 32 (padding 4) + horizontal flip; ImageNet normalisation",
     "units": common.MEAN_UNITS,
