@@ -112,8 +112,9 @@ def _epoch_functions(trainer):
 
   On XLA's CPU backend a convolutional network's gradient inside a ``lax.scan`` runs about
   ten times slower than the same step jitted on its own (measured: 39 s against 4 s for
-  one VGG step on 32 images), so this loop, like Flax's ``examples/mnist``, calls a jitted
-  ``train_step`` once per batch instead of scanning over the epoch.
+  one VGG step on 32 images; a known XLA:CPU problem, jax-ml/jax#12868), so this loop, like
+  Flax's ``examples/mnist``, calls a jitted ``train_step`` once per batch instead of scanning
+  over the epoch.
   """
   import jax
 
