@@ -531,7 +531,8 @@ def _vgg_cifar(out: pathlib.Path):
   ]
   if s["synthetic"]:
     text.append("This is a smoke run on synthetic images: it shows that the pipeline "
-                "(augmentation, batch norm, data parallelism, checkpoints) works, and says "
+                "(augmentation, batch norm, the rules on a convolutional network, "
+                "checkpoints) works, and says "
                 "nothing about how the methods compare on CIFAR-10.\n")
   claims = [
     Claim(
@@ -557,12 +558,11 @@ def _vgg_cifar(out: pathlib.Path):
 def _vgg_not_run(exp):
   text = (
     f"## 5. {exp.TITLE}: not run here\n\n"
-    "CIFAR-10 is not shipped with the package, and VGG-16 on a CPU costs minutes per optimizer "
-    "even for a 32-image synthetic smoke run, so the default command leaves it out. Run "
-    "`python -m experiments --only vgg_cifar` (synthetic smoke run) or `--full` (real CIFAR-10, "
-    "100 epochs, checkpointed every epoch) where a GPU and the data are available.\n"
+    "This run left the VGG experiment out (`--only`). `python -m experiments --only vgg_cifar` "
+    "runs its synthetic smoke run, `--full` real CIFAR-10 for 100 epochs, checkpointed every "
+    "epoch, where the data is available.\n"
   )
-  why = "Not run: no CIFAR-10 and no accelerator in this run."
+  why = "Not run: left out of this run with --only."
   claims = [
     Claim("reported-numbers: VGG-16-BN on CIFAR-10, 100 epochs",
           "SGD 89.11% (best 90.47), RKL2 89.53, H2 89.91, X2_2 89.48: no gain over SGD.",

@@ -46,9 +46,6 @@ EXPERIMENTS = {
   )
 }
 PROG = "python -m experiments"
-#: VGG-16 costs minutes per optimizer on a CPU even for a 32-image smoke run, so by default
-#: it runs only with --full or when named in --only.
-DEFAULT = [name for name in EXPERIMENTS if name != "vgg_cifar"]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -57,8 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     "--only",
     nargs="+",
     metavar="NAME",
-    help=f"run only these experiments, from: {' '.join(EXPERIMENTS)} "
-    "(default: all; vgg_cifar only with --full or when named here)",
+    help=f"run only these experiments, from: {' '.join(EXPERIMENTS)} (default: all)",
   )
   parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="seeds (default 0 1)")
   parser.add_argument(
@@ -81,7 +77,7 @@ def _fail(message: str):
 
 def config_from_args(args: argparse.Namespace) -> tuple[common.Config, list[str]]:
   """Validates the arguments; a bad one ends the command with a one-line message."""
-  only = args.only or (list(EXPERIMENTS) if args.full else DEFAULT)
+  only = args.only or list(EXPERIMENTS)
   unknown = [name for name in only if name not in EXPERIMENTS]
   if unknown:
     _fail(f"unknown experiment {unknown[0]!r}; choose from {', '.join(EXPERIMENTS)}")
