@@ -271,74 +271,82 @@ def _upper_bracket(divergence, algorithm, c, b):
   return hi
 
 
-# --- a fitted inverse: one polynomial and one Newton step (float32, narrow clip) ----------
+# --- a fitted inverse: a polynomial, and a Newton step if needed (float32, narrow clip) ---
 
 # Divergences whose Algorithm 1 closed form runs an iteration (Lambert W, polynomial roots).
 _ITERATIVE_1 = (divergences.kl, divergences.hellinger, divergences.chi2)
-_FIT_DEGREES = (8, 12, 16, 24)
-# Largest relative error of the fitted start for one Newton step (which squares it, far
-# below float32's 6e-8), and for two.
-_FIT_TOLERANCE = (1e-4, 3e-3)
+_FIT_DEGREES = (8, 12, 16, 20, 24)
+_FIT_ROOTS = (2, 4)  # the fit's variable: u^(1/2) or u^(1/4)
+# The largest relative error of the fitted start that Newton steps (each squares it) bring
+# below float32's precision: none (a few ulps: as close as float32 evaluates the
+# first-order condition itself), one or two.
+_FIT_TOLERANCE = ((0, 4e-7), (1, 1e-4), (2, 3e-3))
 
 
 @functools.lru_cache(maxsize=256)
 def _inverse_fit(divergence: Divergence, algorithm: int, growth: float):
-  """The root as a function of ``c``, fitted once: ``(coefficients, Newton steps)``, or ``None``.
+  """The root as a function of ``c``, fitted once: ``(coefficients, root, Newton steps)``.
 
   On ``[1, growth]`` the root ``r`` of ``foc_lhs(r) = c`` is a smooth function of
-  ``u = c / C`` on ``[0, 1]``, ``C = foc_lhs(growth)``. It is sampled densely (in
-  ``r``, at trace time) and fitted as ``r = 1 + u q(u^(1/4))`` with ``q`` a Chebyshev
-  series (least squares, weighted to the error in ``r``), so that ``r = 1`` at ``c = 0``
-  exactly and the steep start of a root that grows like a power of ``c`` is resolved.
-  The fit is checked on points between the samples. ``None`` when the left side cannot
-  be evaluated ahead of time (``f`` closes over traced values), is not increasing, or
-  no degree reaches ``_FIT_TOLERANCE``.
+  ``u = c / C`` on ``[0, 1]``, ``C = foc_lhs(growth)``. It is sampled densely (in ``r``,
+  at trace time, in the default float precision) and fitted as
+  ``r = 1 + u q(u^(1/root))`` with ``q`` a Chebyshev series (least squares, weighted to
+  the error in ``r``): ``r = 1`` at ``c = 0`` exactly, and the root's steep start in
+  ``c`` is resolved. Each fit is checked on points between the samples; the cheapest one
+  that reaches float32 precision after the fewest Newton steps is kept. ``None`` when
+  the left side cannot be evaluated ahead of time (``f`` closes over traced values), is
+  not increasing, or no fit is close enough for two Newton steps.
   """
   if not divergence.phi:
     return None
   k = np.arange(1, 4097)
   r = 1.0 + 0.5 * (growth - 1.0) * (1.0 - np.cos(np.pi * k / 4096))
+  r = np.unique(r.astype(np.float32)).astype(np.float64)  # distinct float32 ratios
+  r = r[r > 1.0]
   try:
     with jax.ensure_compile_time_eval():
       lhs = np.asarray(foc_lhs(divergence, algorithm, jnp.asarray(r), 1.0), np.float64)
   except Exception:  # noqa: BLE001  (user code that cannot run ahead of time: no fit)
     return None
-  if not (np.all(np.isfinite(lhs)) and lhs[0] > 0 and np.all(np.diff(lhs) > 0)):
+  # Increasing, up to rounding (neighbouring float32 ratios, one ulp apart, can swap).
+  if not (np.all(np.isfinite(lhs)) and lhs[0] > 0 and np.all(np.diff(lhs) >= -1e-6 * lhs[1:])):
     return None
   u = lhs / lhs[-1]
-  x = 2.0 * np.sqrt(np.sqrt(u)) - 1.0
   fit, check = slice(0, None, 2), slice(1, None, 2)
-  best = None
-  for degree in _FIT_DEGREES:
-    coef = np.polynomial.chebyshev.chebfit(x[fit], (r[fit] - 1) / u[fit], degree, w=u[fit])
-    start = 1 + u[check] * np.polynomial.chebyshev.chebval(x[check], coef)
-    error = np.max(np.abs(start - r[check]) / r[check])
-    if error <= _FIT_TOLERANCE[0]:
-      return tuple(float(a) for a in coef), 1
-    if best is None or error < best[0]:
-      best = error, coef
-  if best[0] <= _FIT_TOLERANCE[1]:
-    return tuple(float(a) for a in best[1]), 2
+  fits = {}
+  for root in _FIT_ROOTS:
+    x = 2.0 * u ** (1.0 / root) - 1.0
+    for degree in _FIT_DEGREES:
+      coef = np.polynomial.chebyshev.chebfit(x[fit], (r[fit] - 1) / u[fit], degree, w=u[fit])
+      start = (1 + u[check] * np.polynomial.chebyshev.chebval(x[check], coef)).astype(np.float32)
+      error = np.max(np.abs(start - r[check]) / r[check])
+      fits[root, degree] = error, tuple(float(a) for a in coef)
+  for steps, tolerance in _FIT_TOLERANCE:
+    for (root, _), (error, coef) in fits.items():
+      if error <= tolerance:
+        return coef, root, steps
   return None
 
 
 def _fitted_ratio(divergence, algorithm, c, growth, fit):
   """The root on ``[1, growth]`` for ``c`` in ``[0, foc_lhs(growth)]``: the fitted start
-  (Clenshaw's recurrence) and one or two Newton steps on the first-order condition."""
-  coef, steps = fit
+  (Clenshaw's recurrence) and the Newton steps it needs on the first-order condition."""
+  coef, root, steps = fit
   ceiling = foc_lhs(divergence, algorithm, jnp.asarray(growth, c.dtype), 1.0)
   u = jnp.clip(c * (1.0 / ceiling), 0.0, 1.0)
-  x = 2.0 * jnp.sqrt(jnp.sqrt(u)) - 1.0
+  x = jnp.sqrt(u) if root == 2 else jnp.sqrt(jnp.sqrt(u))
+  x = 2.0 * x - 1.0
   b1 = b2 = jnp.zeros_like(u)
   for a in coef[:0:-1]:
     b1, b2 = a + 2.0 * x * b1 - b2, b1
-  r = _reusable(jnp.clip(1.0 + u * (coef[0] + x * b1 - b2), 1.0, growth))
+  r = 1.0 + u * (coef[0] + x * b1 - b2)
   for _ in range(steps):
+    r = _reusable(jnp.clip(r, 1.0, growth))
     f, df = map(
       _reusable,
       jax.jvp(lambda r: foc_lhs(divergence, algorithm, r, 1.0) - c, (r,), (jnp.ones_like(r),)),
     )
-    r = _reusable(jnp.clip(r - f * (1.0 / df), 1.0, growth))
+    r = r - f * (1.0 / df)
   return r
 
 
