@@ -299,6 +299,9 @@ def scale_by_hyperreg(
       state.beta,
       magnitude,
     )
+    # Computed once and stored: otherwise XLA recomputes the rule inside every reader of
+    # the new beta (the step, the state, a training loop's finiteness check and lr_stats).
+    beta = jax.lax.optimization_barrier(beta)
     step_beta = state.beta if algorithm == 3 else beta
     if granularity == "global":
       step_beta = jax.tree.map(lambda _: step_beta, updates)
@@ -1385,6 +1388,10 @@ def _hyperreg_states(state) -> list[HyperRegState]:
   return [s for s in jax.tree.leaves(state, is_leaf=is_state) if is_state(s)]
 
 
+# Up to this many entries of beta, lr_stats finds the median by sorting them.
+_SORTED_MEDIAN_MAX = 4096
+
+
 def _kth_smallest(leaves, k):
   """The ``k``-th smallest (0-based) entry of positive float ``leaves``, without a sort.
 
@@ -1448,7 +1455,10 @@ def lr_stats(state, *, median: bool = True) -> dict[str, jax.Array]:
     "lr_mean": sum(jnp.sum(1.0 / b) for b in leaves) / n,
     "lr_max": 1.0 / jnp.min(jnp.stack([jnp.min(b) for b in leaves])),
   }
-  if median:
+  if median and n <= _SORTED_MEDIAN_MAX:  # a short sort beats 2^16-bin histograms
+    ordered = jnp.sort(jnp.concatenate([b.ravel() for b in leaves]))
+    stats["lr_median"] = 0.5 * (1.0 / ordered[(n - 1) // 2] + 1.0 / ordered[n // 2])
+  elif median:
     lower, upper = _kth_smallest(leaves, (n - 1) // 2), _kth_smallest(leaves, n // 2)
     stats["lr_median"] = 0.5 * (1.0 / lower + 1.0 / upper)
   return {k: stats[k] for k in keys}
