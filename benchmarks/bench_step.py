@@ -206,12 +206,11 @@ def main() -> None:
     misses += result == "MISSED"
     print(
       f"{name:22s} {kind:15s} {median[name] * 1e3:8.2f} {spread[name]:5.0%} {ada * 1e3:10.2f} "
-      f"{ratio:9.2f}x {('<= %.1fx' % target) if target else '':>7s} {result:>6s} "
+      f"{ratio:9.2f}x {f'<= {target:.1f}x' if target else '':>7s} {result:>6s} "
       f"{median[name] / sgd:6.2f}x {compile_s[name]:9.2f}"
     )
   print(
-    f"{goals - misses} of {goals} goals met (IQR: interquartile range / median of the "
-    "timed rounds)"
+    f"{goals - misses} of {goals} goals met (IQR: interquartile range / median of the timed rounds)"
   )
 
 

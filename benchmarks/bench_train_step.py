@@ -98,7 +98,7 @@ def main() -> None:
     ratio = seconds / ada
     met += ratio <= GOAL
     print(
-      f"{name:12s} {seconds * 1e6:8.0f} {ada * 1e6:10.0f} {ratio:9.2f}x {'<= %.1fx' % GOAL:>7s} "
+      f"{name:12s} {seconds * 1e6:8.0f} {ada * 1e6:10.0f} {ratio:9.2f}x {f'<= {GOAL:.1f}x':>7s} "
       f"{'met' if ratio <= GOAL else 'MISSED':>6s}"
     )
   print(f"{met} of {len(median) - 1} goals met")
