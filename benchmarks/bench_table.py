@@ -61,7 +61,7 @@ def main() -> None:
   print(
     f"jax {jax.__version__} on {jax.devices()[0].platform}; ratios of timings measured in this run"
   )
-  print("| measure | now | peer (same run) | goal | result |")
+  print("| measure | measured | peer (same run) | goal | result |")
   print("|---|---|---|---|---|")
   ada = step[bench_step.ADAGRAD]
   peer = f"adagrad {ada * 1e3:.2f} ms"
