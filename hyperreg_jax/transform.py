@@ -1427,9 +1427,9 @@ def lr_stats(state, *, median: bool = True) -> dict[str, jax.Array]:
   says); the ``learning_rate`` multiplier of the aliases is not included. The median
   shows what the mean hides: weights without a data gradient (say, on always-zero
   pixels) keep the initial learning rate forever. It is exact (the mean of the two
-  middle entries for an even count) and costs a few passes over beta, no sort. Returns
-  ``{}`` when there is no such state, e.g. for ``optax.sgd``, and NaNs when beta has
-  no entries. ``median=False`` leaves ``lr_median`` out, for logging at every step
+  middle entries for an even count) and costs a few passes over beta (a sort when it
+  has at most 4096 entries). Returns ``{}`` when there is no such state, e.g. for
+  ``optax.sgd``, and NaNs when beta has no entries. ``median=False`` leaves ``lr_median`` out, for logging at every step
   (min, mean and max are one pass each; the median costs several).
 
   Example:
