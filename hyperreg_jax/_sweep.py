@@ -180,8 +180,11 @@ def sweep(
   :class:`jax.sharding.NamedSharding` (the runs are independent: no collectives).
   Seeds run one after the other through the same compiled program; all ILRs of a
   seed share its initial parameters and data order. More grid points than ``max_parallel``
-  are processed in equal, padded chunks, again with the same program, so the
-  results do not depend on the chunking or on the number of devices.
+  are processed in equal, padded chunks, again with the same program. Chunking, padding
+  and the number of devices change a run only at float rounding: not at all for
+  elementwise models such as the linear regression; with matrix products (the MLP) XLA
+  may round a lane differently when a different number of lanes runs together (about
+  1e-7 relative, which chaotic runs at large ILRs can amplify).
 
   A run whose loss or state goes non-finite is frozen by the training engine and
   reported (``diverged``, ``diverged_at``); the other runs are untouched.

@@ -32,9 +32,21 @@ Where Algorithm 2 has no finite root (``c >= 1``) the maximiser is
 ``beta -> infinity``: the rule returns the clip ceiling ``growth * b``, or the
 Algorithm 1 root when clipping is off. Any other divergence is solved by a
 safeguarded Newton iteration with a fixed number of steps (jit-friendly).
+
+Speed. A rule is elementwise: it reads the gradient and beta and writes beta, the memory
+traffic of AdaGrad, so its cost above AdaGrad's is arithmetic. In float32 with a concrete
+growth of at most 10 (the default is 2), the rules that would iterate (KL1, H1, X2_1 and
+custom divergences without an explicit ``solver_iterations``) evaluate instead a fitted
+inverse: ``r`` as a Chebyshev series in ``(c / C)^(1/2)`` (or ``^(1/4)``), ``C`` the
+left side at the clip, fitted once at trace time to float32 precision, or closer than
+``1e-4`` and finished by one Newton step (two for ``3e-3``). Float64, wider or traced
+growths, no clip and an explicit ``solver_iterations`` keep the closed forms and the
+solver above, to float64 precision.
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -121,6 +133,21 @@ def compute_dtype(*arrays) -> jnp.dtype:
   if not jnp.issubdtype(dtype, jnp.floating):
     return jnp.result_type(float)
   return jnp.promote_types(dtype, jnp.float32)
+
+
+def _reusable(x: jax.Array) -> jax.Array:
+  """``x`` unchanged, bit for bit, marked as cheap to read more than once.
+
+  XLA's CPU compiler does not fuse an expensive operation (a division, a logarithm, a
+  square root, ...) into a consumer that reads its result more than once: it writes
+  the result to memory and reads it back, one more pass over the whole array each
+  time, so a rule written as one formula could run as a dozen loops. Rounding to the
+  dtype's own precision is an exact identity (NaN, infinities and subnormals
+  included) and counts as cheap, so the producer is fused and the rule stays one
+  loop. Wrapped around each value that is used several times.
+  """
+  info = jnp.finfo(x.dtype)
+  return jax.lax.reduce_precision(x, exponent_bits=info.nexp, mantissa_bits=info.nmant)
 
 
 # --- closed forms, in terms of c = (g / b)^2 -------------------------------------------
@@ -217,18 +244,19 @@ def solve_ratio(divergence, algorithm, c, b, lo, hi, iterations: int = 30):
 
   def step(_, carry):
     lo, hi, x, last = carry
-    f, df = jax.jvp(residual, (x,), (jnp.ones_like(x),))
+    f, df = map(_reusable, jax.jvp(residual, (x,), (jnp.ones_like(x),)))
     lo = jnp.where(f <= 0, x, lo)
     hi = jnp.where(f >= 0, x, hi)
-    move = -f / (x * df)  # the Newton step in log r
-    newton = x * jnp.exp(move)
+    move = _reusable(-f / (x * df))  # the Newton step in log r
+    newton = _reusable(x * jnp.exp(move))
     # Newton inside the bracket and at least halving its step (as in rtsafe), or bisect.
     # (A converged iterate, whose steps are rounding noise, keeps taking them.)
     halving = (2.0 * jnp.abs(move) <= last) | (jnp.abs(move) <= 8 * jnp.finfo(x.dtype).eps)
     fast = (newton >= lo) & (newton <= hi) & halving  # False for NaN
-    middle = jnp.sqrt(lo) * jnp.sqrt(hi)
+    middle = _reusable(jnp.sqrt(lo) * jnp.sqrt(hi))
     x_new = jnp.where(fast, newton, middle)
-    return lo, hi, x_new, jnp.where(fast, jnp.abs(move), jnp.abs(jnp.log(middle / x)))
+    last = jnp.where(fast, jnp.abs(move), jnp.abs(jnp.log(middle / x)))
+    return tuple(map(_reusable, (lo, hi, x_new, last)))
 
   lo, hi = jnp.broadcast_arrays(lo, hi)
   # Small steps start from the linearisation at r = 1 (where foc_lhs = 0),
@@ -251,6 +279,99 @@ def _upper_bracket(divergence, algorithm, c, b):
   for _ in range(int(np.log2(jnp.finfo(c.dtype).maxexp))):
     hi = jnp.where(foc_lhs(divergence, algorithm, hi, b) < c, jnp.minimum(hi * hi, top), hi)
   return hi
+
+
+# --- a fitted inverse: a polynomial, and a Newton step if needed (float32, narrow clip) ---
+
+# Divergences whose Algorithm 1 closed form runs an iteration (Lambert W, polynomial roots).
+_ITERATIVE_1 = (divergences.kl, divergences.hellinger, divergences.chi2)
+_FIT_DEGREES = (8, 12, 16, 20, 24)
+_FIT_ROOTS = (2, 4)  # the fit's variable: u^(1/2) or u^(1/4)
+# The largest relative error of the fitted start that Newton steps (each squares it) bring
+# below float32's precision: none (a few ulps: as close as float32 evaluates the
+# first-order condition itself), one or two.
+_FIT_TOLERANCE = ((0, 4e-7), (1, 1e-4), (2, 3e-3))
+
+
+@functools.lru_cache(maxsize=256)
+def _inverse_fit(divergence: Divergence, algorithm: int, growth: float):
+  """The root as a function of ``c``, fitted once: ``(coefficients, root, Newton steps)``.
+
+  On ``[1, growth]`` the root ``r`` of ``foc_lhs(r) = c`` is a smooth function of
+  ``u = c / C`` on ``[0, 1]``, ``C = foc_lhs(growth)``. It is sampled densely (in ``r``,
+  at trace time, in the default float precision) and fitted as
+  ``r = 1 + u q(u^(1/root))`` with ``q`` a Chebyshev series (least squares, weighted to
+  the error in ``r``): ``r = 1`` at ``c = 0`` exactly, and the root's steep start in
+  ``c`` is resolved. Each fit is checked on points between the samples; the cheapest one
+  that reaches float32 precision after the fewest Newton steps is kept. ``None`` when
+  the left side cannot be evaluated ahead of time (``f`` closes over traced values), is
+  not increasing, or no fit is close enough for two Newton steps.
+  """
+  if not divergence.phi:
+    return None
+  k = np.arange(1, 4097)
+  r = 1.0 + 0.5 * (growth - 1.0) * (1.0 - np.cos(np.pi * k / 4096))
+  r = np.unique(r.astype(np.float32)).astype(np.float64)  # distinct float32 ratios
+  r = r[r > 1.0]
+  try:
+    with jax.ensure_compile_time_eval():
+      lhs = np.asarray(foc_lhs(divergence, algorithm, jnp.asarray(r), 1.0), np.float64)
+  except Exception:  # noqa: BLE001  (user code that cannot run ahead of time: no fit)
+    return None
+  # Increasing, up to rounding (neighbouring float32 ratios, one ulp apart, can swap).
+  if not (np.all(np.isfinite(lhs)) and lhs[0] > 0 and np.all(np.diff(lhs) >= -1e-6 * lhs[1:])):
+    return None
+  u = lhs / lhs[-1]
+  fit, check = slice(0, None, 2), slice(1, None, 2)
+  fits = {}
+  for root in _FIT_ROOTS:
+    x = 2.0 * u ** (1.0 / root) - 1.0
+    for degree in _FIT_DEGREES:
+      coef = np.polynomial.chebyshev.chebfit(x[fit], (r[fit] - 1) / u[fit], degree, w=u[fit])
+      start = (1 + u[check] * np.polynomial.chebyshev.chebval(x[check], coef)).astype(np.float32)
+      error = np.max(np.abs(start - r[check]) / r[check])
+      fits[root, degree] = error, tuple(float(a) for a in coef)
+  for steps, tolerance in _FIT_TOLERANCE:
+    for (root, _), (error, coef) in fits.items():
+      if error <= tolerance:
+        return coef, root, steps
+  return None
+
+
+def _fitted_ratio(divergence, algorithm, c, growth, fit):
+  """The root on ``[1, growth]`` for ``c`` in ``[0, foc_lhs(growth)]``: the fitted start
+  (Clenshaw's recurrence) and the Newton steps it needs on the first-order condition."""
+  coef, root, steps = fit
+  ceiling = foc_lhs(divergence, algorithm, jnp.asarray(growth, c.dtype), 1.0)
+  u = jnp.clip(c * (1.0 / ceiling), 0.0, 1.0)
+  x = jnp.sqrt(u) if root == 2 else jnp.sqrt(jnp.sqrt(u))
+  x = 2.0 * x - 1.0
+  b1 = b2 = jnp.zeros_like(u)
+  for a in coef[:0:-1]:
+    b1, b2 = a + 2.0 * x * b1 - b2, b1
+  r = 1.0 + u * (coef[0] + x * b1 - b2)
+  for _ in range(steps):
+    r = _reusable(jnp.clip(r, 1.0, growth))
+    f, df = map(
+      _reusable,
+      jax.jvp(lambda r: foc_lhs(divergence, algorithm, r, 1.0) - c, (r,), (jnp.ones_like(r),)),
+    )
+    r = r - f * (1.0 / df)
+  return r
+
+
+def _fit_for(divergence, algorithm, dtype, growth, solver_iterations):
+  """The fitted inverse where it applies: float32 or narrower, a concrete growth of at
+  most ``_NARROW_GROWTH``, a rule that would otherwise iterate (a custom divergence
+  without an explicit ``solver_iterations``, or KL1, H1, X2_1)."""
+  if jnp.finfo(dtype).bits > 32 or not 1.0 < float(growth) <= _NARROW_GROWTH:
+    return None
+  closed = _closed_form(divergence, algorithm)
+  if closed is None and solver_iterations is not None:
+    return None
+  if closed is not None and not (algorithm == 1 and divergence in _ITERATIVE_1):
+    return None
+  return _inverse_fit(divergence, algorithm, float(growth))
 
 
 # --- the rule ------------------------------------------------------------------------------
@@ -317,10 +438,13 @@ def _unclipped(divergence, algorithm, b, c, iterations):
   return jnp.clip(b * ratio, b, huge)
 
 
-def _clipped(divergence, algorithm, b, c, growth, iterations):
+def _clipped(divergence, algorithm, b, c, growth, iterations, fit=None):
   ceiling = foc_lhs(divergence, algorithm, growth, b)
   capped = jnp.minimum(c, ceiling)
-  ratio = _clipped_ratio(divergence, algorithm, capped, b, growth, iterations)
+  if fit is None:
+    ratio = _clipped_ratio(divergence, algorithm, capped, b, growth, iterations)
+  else:
+    ratio = _fitted_ratio(divergence, algorithm, capped, growth, fit)
   ratio = jnp.where(c >= ceiling, growth, jnp.clip(ratio, 1.0, growth))
   return jnp.minimum(b * ratio, jnp.finfo(b.dtype).max)
 
@@ -340,7 +464,9 @@ def new_beta(
       ``>= b``. May be traced (then ``inf`` still means no clip).
     solver_iterations: Newton steps for divergences without a closed form; by
       default 12 for a concrete ``growth <= 10`` and 96 otherwise (a wider bracket, no
-      clip, or a traced growth), enough for float64 precision.
+      clip, or a traced growth), enough for float64 precision. In float32 with a
+      concrete ``growth <= 10`` the default is the fitted inverse of the module
+      docstring (to float32 precision, no iteration); an explicit count runs the solver.
 
   Returns:
     ``beta_{t+1}``, in ``beta``'s dtype promoted to at least float32. Finite
@@ -360,14 +486,18 @@ def new_beta(
   iterations = check_solver_iterations(solver_iterations, growth)
   dtype = compute_dtype(beta, grad)
   b = jnp.asarray(beta, dtype)
-  c = jnp.square(jnp.asarray(grad, dtype) / b)
+  c = _reusable(jnp.square(jnp.asarray(grad, dtype) / b))
   # NaN in, NaN out: the generic solver would otherwise return a finite ratio.
   nan = jnp.where(jnp.isnan(c), jnp.nan, 1.0).astype(dtype)
   if growth is None:
     return _unclipped(divergence, algorithm, b, c, iterations) * nan
-  growth = jnp.asarray(growth, dtype)
+  # Whether growth is traced is decided on the value given: under jit, jnp.asarray
+  # of a Python number is a tracer too, and the traced path computes both branches.
   if not isinstance(growth, jax.core.Tracer):
-    return _clipped(divergence, algorithm, b, c, growth, iterations) * nan
+    fit = _fit_for(divergence, algorithm, dtype, growth, solver_iterations)
+    growth = jnp.asarray(growth, dtype)
+    return _clipped(divergence, algorithm, b, c, growth, iterations, fit) * nan
+  growth = jnp.asarray(growth, dtype)
   # A traced growth may be inf: both paths, one chosen per entry (same numbers as None).
   finite = jnp.isfinite(growth)
   clipped = _clipped(divergence, algorithm, b, c, jnp.where(finite, growth, 2.0), iterations)

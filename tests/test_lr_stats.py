@@ -72,3 +72,14 @@ def test_lr_median_is_exact_and_sees_weights_without_gradient():
     stats = jax.jit(hr.lr_stats)(state)
     assert stats["lr_median"].dtype == jnp.float64
     assert float(stats["lr_median"]) == pytest.approx(np.median(lr), rel=1e-15)
+
+
+@pytest.mark.parametrize("size", [4095, 4096, 4097, 9000, 9001])
+def test_lr_median_is_exact_sorted_or_selected(size):
+  """Up to 4096 entries the median comes from a sort, above from radix selection."""
+  rng = np.random.default_rng(size)
+  beta = {"a": jnp.asarray(10 ** rng.uniform(-3, 3, size - 7), jnp.float32), "b": jnp.ones(7)}
+  state = hr.HyperRegState(count=jnp.zeros([], jnp.int32), beta=beta)
+  lr = 1.0 / np.concatenate([np.ravel(b) for b in beta.values()]).astype(np.float64)
+  stats = jax.jit(hr.lr_stats)(state)
+  assert float(stats["lr_median"]) == pytest.approx(np.median(lr), rel=1e-6)
