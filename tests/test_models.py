@@ -38,6 +38,7 @@ def test_mlp_shapes_and_param_count():
   np.testing.assert_array_equal(logits, model.apply(variables, jnp.zeros((3, 784))))
 
 
+@pytest.mark.slow
 def test_linear_regression_shapes():
   model = LinearRegression()
   variables = model.init(jax.random.key(0), jnp.zeros((1, 5)))

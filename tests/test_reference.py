@@ -558,6 +558,7 @@ def test_mlp_layout_and_forward(mlp_batch):
   assert np.isfinite(lb) and all(np.all(np.isfinite(v)) for d in gb.values() for v in d.values())
 
 
+@pytest.mark.slow
 def test_mlp_gradients_finite_differences(mlp_batch):
   x, y = mlp_batch
   p = init_mlp_params(seed=1)

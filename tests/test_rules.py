@@ -360,6 +360,7 @@ def test_solver_steps_hold_precision_for_any_growth():
 
 
 @pytest.mark.parametrize("growth", [2.0, 1.25, None])
+@pytest.mark.slow
 def test_matches_independent_numpy_reference(growth):
   from hyperreg_jax import reference
 
