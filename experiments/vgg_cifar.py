@@ -136,45 +136,50 @@ def _epoch_functions(trainer):
   return prepare, step, evaluate
 
 
+def _fresh_state(name, seed):
+  """The initial training state: the same initial weights for every variant."""
+  import jax.numpy as jnp
+
+  from hyperreg_jax.train import TrainState
+
+  variables = _init_variables(seed)
+  return TrainState(
+    params=variables["params"],
+    batch_stats=variables["batch_stats"],
+    opt_state=_make(name)(LR).init(variables["params"]),
+    step=jnp.zeros((), jnp.int32),
+    diverged=jnp.zeros((), bool),
+    diverged_at=jnp.full((), -1, jnp.int32),
+  )
+
+
 def _train_one(cfg, s, ds, name) -> list[dict]:
-  """Trains one variant epoch by epoch, checkpointing after each; returns per-epoch rows."""
+  """Trains one variant epoch by epoch, checkpointing (Orbax) after each; per-epoch rows.
+
+  A killed run resumes after its last finished epoch, with the state it had then.
+  """
   import jax
+  import jax.numpy as jnp
 
   import hyperreg_jax as hr
-  from hyperreg_jax import checkpoint as ckpt
   from hyperreg_jax import models
-  from hyperreg_jax.train import Trainer, TrainState, progress_bar
+  from hyperreg_jax.train import FitCheckpoints, Trainer, progress_bar
 
   batch = s["batch_size"]
   trainer = Trainer(models.VGG16BN(), _make(name), batch_size=batch, epochs=s["epochs"])
   if len(jax.devices()) > 1 and batch % len(jax.devices()) == 0:
     trainer = hr.data_parallel(trainer)
   key = jax.random.key(s["seed"])
-  variables = _init_variables(s["seed"])  # the same initial weights for every variant
-  state = TrainState(
-    params=variables["params"],
-    batch_stats=variables["batch_stats"],
-    opt_state=_make(name)(LR).init(variables["params"]),
-    step=jax.numpy.zeros((), jax.numpy.int32),
-    diverged=jax.numpy.zeros((), bool),
-    diverged_at=jax.numpy.full((), -1, jax.numpy.int32),
-  )
-  leaves, treedef = jax.tree.flatten(state)
-  path = cfg.out / NAME / "checkpoints" / f"{name}.npz"
-  saved = ckpt.load(path)
-  history = np.zeros((0, len(METRICS) + 1))
-  if saved is not None:
-    state = jax.tree.unflatten(
-      treedef, [jax.numpy.asarray(saved[f"state/{i}"]) for i in range(len(leaves))]
-    )
-    history = saved["history"]
+  store = FitCheckpoints(cfg.out / NAME / "checkpoints" / name, max_to_keep=1, resume=True)
+  shapes = {k: jax.ShapeDtypeStruct((), jnp.float32) for k in (*METRICS, "diverged")}
+  state, records = store.restore(_fresh_state(name, s["seed"]), shapes)
 
   prepare, step, evaluate = _epoch_functions(trainer)
   x_train, y_train, x_test, y_test = (
-    jax.numpy.asarray(a) for a in (ds.x_train, ds.y_train, ds.x_test, ds.y_test)
+    jnp.asarray(a) for a in (ds.x_train, ds.y_train, ds.x_test, ds.y_test)
   )
   steps = trainer.steps_per_epoch(x_train.shape[0])
-  epochs = range(len(history), s["epochs"])
+  epochs = range(len(records), s["epochs"])
   bar = progress_bar(
     cfg.progress, total=len(epochs) * steps, desc=f"vgg {name}", unit="step", leave=False
   )
@@ -188,19 +193,26 @@ def _train_one(cfg, s, ds, name) -> list[dict]:
       if bar is not None:
         bar.update()
     ev = evaluate(state, x_test, y_test)
-    metrics = [np.mean(losses), np.mean(accuracies), ev["loss"], ev["accuracy"]]
-    record = [float(m) for m in metrics] + [float(state.diverged)]
-    history = np.concatenate([history, np.asarray([record])])
-    ckpt.save(
-      path,
-      history=history,
-      **{f"state/{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(state))},
+    values = (
+      jnp.mean(jnp.stack(losses)),
+      jnp.mean(jnp.stack(accuracies)),
+      ev["loss"],
+      ev["accuracy"],
+      state.diverged,
     )
+    records.append({k: jnp.asarray(v, jnp.float32) for k, v in zip(shapes, values)})
+    store.save(state, records)
+  store.close()
   if bar is not None:
     bar.close()
   return [
-    {"variant": name, "epoch": e + 1, **dict(zip(METRICS, h[:-1])), "diverged": bool(h[-1])}
-    for e, h in enumerate(history.tolist())
+    {
+      "variant": name,
+      "epoch": e + 1,
+      **{k: float(r[k]) for k in METRICS},
+      "diverged": bool(r["diverged"]),
+    }
+    for e, r in enumerate(records)
   ]
 
 
