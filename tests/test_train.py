@@ -398,3 +398,19 @@ def test_fit_killed_mid_epoch_resumes_bit_identically(tmp_path):
   trainer.fit(0.1, *args[1:], progress=False, checkpoint=tmp_path)
   assert len(fit_killed.executed) == fit_killed.EPOCHS
   assert len(list(tmp_path.glob("fit-*"))) == 2
+
+
+def test_fit_checkpoints_to_a_relative_folder(tmp_path, monkeypatch):
+  """``checkpoint="ckpt"`` is relative to the working directory (Orbax itself takes only
+  absolute paths), and resumes from there."""
+  trainer, args = fit_killed.case()
+  monkeypatch.chdir(tmp_path)
+  fit_killed.executed.clear()
+  _, history = trainer.fit(*args, progress=False, checkpoint="ckpt")
+  assert len(fit_killed.executed) == fit_killed.EPOCHS
+  (run,) = (tmp_path / "ckpt").glob("fit-*")
+  assert [p.name for p in run.iterdir() if p.name.isdigit()] == [str(fit_killed.EPOCHS)]
+  fit_killed.executed.clear()
+  _, again = trainer.fit(*args, progress=False, checkpoint="ckpt")
+  assert not fit_killed.executed
+  jax.tree.map(np.testing.assert_array_equal, again, history)

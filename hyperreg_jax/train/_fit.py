@@ -89,6 +89,7 @@ class FitCheckpoints:
   def __init__(self, directory: pathlib.Path, max_to_keep: int, resume: bool):
     import orbax.checkpoint as ocp
 
+    directory = pathlib.Path(directory).absolute()  # Orbax takes absolute paths only
     self.ocp, self.directory, self.manager = ocp, directory, None
     if jax.process_index() != 0:
       return
