@@ -55,6 +55,13 @@ QUOTES = [
     lambda n: ("no rule reaches",) if n == "0" else ("",),
   ),
   (r"iterations to 0\.001: GD (\d+)", lambda gd: (f"GD converges in {gd} iterations",)),
+  (
+    r"Wall time:\*\* ([\d.]+) min in all \(ilr_sensitivity (\d+) s.*vgg_cifar (\d+) s",
+    lambda total, ilr, vgg: (
+      f"reference run took {total} minutes on an idle 2-core CPU",
+      f"{int(ilr) / 60:.1f} minutes); the VGG smoke run takes {int(vgg) / 60:.1f}",
+    ),
+  ),
 ]
 
 
