@@ -14,11 +14,10 @@ diverged run counts as chance, 10%) stays within 1 point (and within 5 points) o
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from experiments import common
+from hyperreg_jax import robustness_width
 
 NAME = "ilr_sensitivity"
 TITLE = "ILR sensitivity: all rules, with and without growth clipping"
@@ -76,27 +75,14 @@ def score_table(final: list[dict]) -> dict[str, dict[float, float]]:
   return {v: {k: float(np.mean(a)) for k, a in sorted(d.items())} for v, d in scores.items()}
 
 
-def width(ilrs: list[float], scores: list[float], points: float) -> tuple[float, float, float]:
-  """(decades, lowest ILR, highest ILR) of the stretch around the best within ``points``."""
-  scores = np.asarray(scores)
-  best = int(np.argmax(scores))
-  ok = scores >= scores[best] - points / 100
-  lo = hi = best
-  while lo > 0 and ok[lo - 1]:
-    lo -= 1
-  while hi < len(ok) - 1 and ok[hi + 1]:
-    hi += 1
-  return math.log10(ilrs[hi] / ilrs[lo]), ilrs[lo], ilrs[hi]
-
-
 def robustness(final: list[dict]) -> list[dict]:
   """One row per variant: best accuracy and ILR, widths within 1 and 5 points, failures."""
   groups = {row["variant"]: row["group"] for row in final}
   rows = []
   for variant, by_ilr in score_table(final).items():
     ilrs, scores = list(by_ilr), list(by_ilr.values())
-    w1, lo1, hi1 = width(ilrs, scores, 1)
-    w5, lo5, hi5 = width(ilrs, scores, 5)
+    w1, lo1, hi1 = robustness_width(ilrs, scores, 1)
+    w5, lo5, hi5 = robustness_width(ilrs, scores, 5)
     runs = [r for r in final if r["variant"] == variant]
     diverged = sorted({r["ilr"] for r in runs if common.outcome(r) == "diverged"})
     chance = sorted({r["ilr"] for r in runs if common.outcome(r) == "chance"})

@@ -32,7 +32,7 @@ from hyperreg_jax._aliases import (
 from hyperreg_jax._lr_stats import lr_stats
 from hyperreg_jax._parallel import data_parallel
 from hyperreg_jax._registry import variant_names
-from hyperreg_jax._results import SweepResult
+from hyperreg_jax._results import SweepResult, robustness_width
 from hyperreg_jax._sweep import sweep
 from hyperreg_jax._transform import (
   DEFAULT_WEIGHT_DECAY,
@@ -70,6 +70,7 @@ __all__ = [
   "rkl1",
   "rkl2",
   "rkl3",
+  "robustness_width",
   "rules",
   "scale_by_hyperreg",
   "sweep",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import warnings
 
@@ -233,3 +234,27 @@ def assemble(labels, axes, seeds, outputs, meta) -> SweepResult:
   diverged = np.stack([out[0] for out in outputs.values()])
   diverged_at = np.stack([out[1] for out in outputs.values()])
   return SweepResult(labels, axes["init_lr"], seeds, curves, diverged, diverged_at, meta, axes)
+
+
+def robustness_width(ilrs, scores, points: float) -> tuple[float, float, float]:
+  """How many decades of ILR stay within ``points`` (accuracy points) of the best score.
+
+  ``scores[i]`` is the score (e.g. mean final test accuracy, a fraction) at ``ilrs[i]``, the
+  ILRs in increasing order. Returns ``(decades, lowest ILR, highest ILR)`` of the contiguous
+  stretch of the grid around the best ILR whose scores are at least ``best - points / 100``;
+  0 decades when only the best ILR qualifies (the width is resolved to the grid's spacing).
+
+  Example:
+    >>> import hyperreg_jax as hr
+    >>> hr.robustness_width([1e-3, 1e-2, 1e-1, 1.0], [0.5, 0.95, 0.96, 0.955], points=1)
+    (2.0, 0.01, 1.0)
+  """
+  scores = np.asarray(scores)
+  best = int(np.argmax(scores))
+  ok = scores >= scores[best] - points / 100
+  lo = hi = best
+  while lo > 0 and ok[lo - 1]:
+    lo -= 1
+  while hi < len(ok) - 1 and ok[hi + 1]:
+    hi += 1
+  return math.log10(ilrs[hi] / ilrs[lo]), ilrs[lo], ilrs[hi]

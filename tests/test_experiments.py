@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from experiments import common, reproduce, study_setting, vgg_cifar
-from experiments.ilr_sensitivity import robustness, width
+from experiments.ilr_sensitivity import robustness
+from hyperreg_jax import robustness_width as width
 from hyperreg_jax.reference import study_mlp
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

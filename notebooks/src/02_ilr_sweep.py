@@ -119,25 +119,14 @@ for v, k, s in zip(*np.nonzero(failed)):
 # contiguous stretch of the grid around the best ILR where it stays within 5 points of the
 # best. Its width in decades is `log10(highest ILR / lowest ILR)` of that stretch (0 when
 # only the best ILR qualifies), so it is resolved to the grid's spacing, one decade here.
+# `hr.robustness_width` computes it.
 
 
 # %%
-def robustness_width(ilrs, scores, points=5.0):
-  """(decades, lowest ILR, highest ILR) of the stretch around the best within ``points``."""
-  best = int(np.argmax(scores))
-  ok = scores >= scores[best] - points / 100
-  lo = hi = best
-  while lo > 0 and ok[lo - 1]:
-    lo -= 1
-  while hi < len(ok) - 1 and ok[hi + 1]:
-    hi += 1
-  return np.log10(ilrs[hi] / ilrs[lo]), ilrs[lo], ilrs[hi]
-
-
 scores = np.where(result.diverged, 0.1, accuracy).mean(-1)  # (variants, ILRs)
 fig, ax = plt.subplots(figsize=(7, 2.8))
 for v, label in enumerate(result.variants):
-  width, lo, hi = robustness_width(result.ilrs, scores[v])
+  width, lo, hi = hr.robustness_width(result.ilrs, scores[v], points=5)
   best = result.ilrs[np.argmax(scores[v])]
   print(
     f"{label:15s} best accuracy {scores[v].max():.3f} at ILR {best:g}; width {width:.0f} decades ({lo:g} to {hi:g})"
