@@ -112,7 +112,8 @@ def _epoch_functions(trainer):
 
   On XLA's CPU backend a convolutional network's gradient inside a ``lax.scan`` runs about
   ten times slower than the same step jitted on its own (measured: 39 s against 4 s for
-  one VGG step on 32 images; a known XLA:CPU problem, jax-ml/jax#12868), so this loop, like
+  one VGG step on 32 images; ``benchmarks/bench_conv_scan.py``; a known XLA:CPU problem,
+  jax-ml/jax#12868), so this loop, like
   Flax's ``examples/mnist``, calls a jitted ``train_step`` once per batch instead of scanning
   over the epoch.
   """
