@@ -144,6 +144,7 @@ _TRAINER_SETTINGS = (
   "eval_batch_size",
   "full_batch_steps",
   "loss_reduction",
+  "step_lr_stats",
 )
 
 
@@ -162,6 +163,7 @@ def sweep(
   weight_decay: float = 1e-4,
   full_batch_steps: int = 1,
   eval_batch_size: int = 1000,
+  step_lr_stats: bool = False,
   max_parallel: int | None = None,
   devices=None,
   progress: bool = True,
@@ -219,6 +221,9 @@ def sweep(
     loss_reduction: ``"mean"`` (default) or ``"sum"`` over each training batch, see
       :class:`hyperreg_jax.train.Trainer`; with ``"sum"`` the ILR axis moves by
       ``batch_size`` (the reproducibility study's units).
+    step_lr_stats: also record ``step_lr_min``/``step_lr_mean``/``step_lr_max`` curves
+      (every step), see :class:`hyperreg_jax.train.Trainer`; per-epoch ``lr_*`` curves
+      are always recorded.
     max_parallel: at most this many runs at once (rounded up to a multiple of the
       device count). Seeds run one after the other, each over its grid points in equal
       chunks of this size; default: all grid points of a seed at once.

@@ -66,6 +66,27 @@ def test_sweep_equals_runs_one_by_one(regression_sweep):
   assert np.isnan(result.curves["lr_mean"][2]).all()  # sgd has no beta
   lr_mean = result.curves["lr_mean"][0]
   assert np.all(lr_mean[..., -1] <= ILRS[:, None] * (1 + 1e-6))  # the learning rate only falls
+  assert "step_lr_mean" not in result.curves  # per-step LR statistics only when asked for
+
+
+def test_sweep_logs_lr_statistics_every_step_when_asked():
+  result = hr.sweep(
+    models.LinearRegression(),
+    REGRESSION,
+    ["rkl1", "sgd"],
+    [0.1, 1.0],
+    epochs=2,
+    batch_size=16,
+    step_lr_stats=True,
+    progress=False,
+  )
+  steps = REGRESSION.x_train.shape[0] // 16
+  assert result.curves["step_lr_mean"].shape == (2, 2, 1, 2, steps)
+  np.testing.assert_array_equal(
+    result.curves["step_lr_mean"][0, ..., -1], result.curves["lr_mean"][0]
+  )
+  assert np.isnan(result.curves["step_lr_mean"][1]).all()  # sgd has no beta
+  assert result.meta["step_lr_stats"] is True
 
 
 def test_seed_fixes_data_order_and_init_across_ilrs(regression_sweep):

@@ -71,6 +71,8 @@ def test_bad_config():
     Trainer(model, sgd, batch_size=32, full_batch_steps=5)
   with pytest.raises(ValueError, match=r"loss_reduction='median'.*\('mean', 'sum'\)"):
     Trainer(model, sgd, loss_reduction="median")
+  with pytest.raises(TypeError, match="step_lr_stats='yes' must be True or False"):
+    Trainer(model, sgd, step_lr_stats="yes")
   trainer = Trainer(model, sgd, batch_size=64)
   state = trainer.init(jax.random.key(0), 0.1, jnp.zeros((1, 4)))
   with pytest.raises(ValueError, match="batch_size=64 exceeds the 10"):
@@ -110,7 +112,9 @@ def test_vmapped_run_equals_looped(small):
   """hr.rkl1 on a small MLP (optax.sgd: see the exploding-lane test below)."""
   make_tx = rkl1
   x, y, xt, yt = small
-  trainer = Trainer(MLP(hidden=32), make_tx, batch_size=32, epochs=2, eval_batch_size=64)
+  trainer = Trainer(
+    MLP(hidden=32), make_tx, batch_size=32, epochs=2, eval_batch_size=64, step_lr_stats=True
+  )
   ilrs = jnp.array([0.03, 0.1, 0.3])
   keys = jax.random.split(jax.random.key(1), 3)
   states, hist = jax.jit(jax.vmap(trainer.run, in_axes=SWEEP_AXES))(ilrs, keys, x, y, xt, yt)
@@ -118,7 +122,7 @@ def test_vmapped_run_equals_looped(small):
   steps = 256 // 32
   assert hist["train_loss"].shape == (3, 2) and hist["test_accuracy"].shape == (3, 2)
   assert hist["step_loss"].shape == (3, 2, steps)
-  for k in ("lr_min", "lr_mean", "lr_max"):  # beta statistics are logged every step
+  for k in ("lr_min", "lr_mean", "lr_max"):  # beta statistics, logged every step when asked
     assert hist[k].shape == (3, 2) and hist[f"step_{k}"].shape == (3, 2, steps)
   np.testing.assert_array_equal(hist["lr_max"], hist["step_lr_max"][:, :, -1])
   # The median is logged once an epoch (it costs several passes over beta), not per step.
@@ -347,6 +351,25 @@ def test_summed_loss_moves_the_ilr_axis_by_the_batch_size(linreg):
   other_state, _ = run("sum", lr, wd * batch)
   kernel = lambda state: state.params["linear"]["kernel"]  # noqa: E731
   assert not np.allclose(kernel(other_state), kernel(mean_state))
+
+
+def test_lr_statistics_are_logged_once_an_epoch_unless_every_step_is_asked_for(linreg):
+  data = (linreg.x_train, linreg.y_train)
+  hists = {}
+  for every_step in (False, True):
+    trainer = Trainer(
+      LinearRegression(), rkl1, loss="mse", batch_size=64, epochs=2, step_lr_stats=every_step
+    )
+    hists[every_step] = jax.jit(trainer.run)(0.5, jax.random.key(0), *data)[1]
+  epoch_keys = {"lr_min", "lr_median", "lr_mean", "lr_max"}
+  step_keys = {"step_lr_min", "step_lr_mean", "step_lr_max"}
+  assert epoch_keys <= set(hists[False]) and not step_keys & set(hists[False])
+  assert step_keys <= set(hists[True])
+  for k in sorted(epoch_keys):  # the switch changes nothing else
+    np.testing.assert_array_equal(hists[False][k], hists[True][k])
+  np.testing.assert_array_equal(hists[False]["step_loss"], hists[True]["step_loss"])
+  np.testing.assert_array_equal(hists[True]["step_lr_mean"][:, -1], hists[True]["lr_mean"])
+  assert np.all(np.diff(hists[True]["step_lr_max"].ravel()) <= 0)  # the LR never grows
 
 
 def test_full_batch_linear_regression_reaches_optimum(linreg):
