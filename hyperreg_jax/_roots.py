@@ -4,6 +4,7 @@ float32 inverse (see :mod:`hyperreg_jax.rules` for the equations they solve)."""
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -107,19 +108,44 @@ _FIT_ROOTS = (2, 4)  # the fit's variable: u^(1/2) or u^(1/4)
 _FIT_TOLERANCE = ((0, 4e-7), (1, 1e-4), (2, 3e-3))
 
 
+class Fit(NamedTuple):
+  """A fitted inverse: ``r = 1 + u q(x)``, ``x = 2 u^(1/root) - 1``, then ``steps`` Newton steps.
+
+  ``coef`` are ``q``'s coefficients, lowest degree first: powers of ``x`` (Horner's
+  rule, one multiply-add per degree) when ``power``, else Chebyshev coefficients
+  (Clenshaw's recurrence, three operations per degree).
+  """
+
+  coef: tuple[float, ...]
+  root: int
+  steps: int
+  power: bool
+
+
+def _horner_float32(coef, x):
+  """``sum(coef[k] x^k)`` evaluated as float32 would, by Horner's rule."""
+  coef = np.asarray(coef, np.float32)
+  value = np.zeros_like(x, np.float32)
+  for a in coef[::-1]:
+    value = value * x + a
+  return value
+
+
 @functools.lru_cache(maxsize=256)
-def inverse_fit(divergence: Divergence, algorithm: int, growth: float):
-  """The root as a function of ``c``, fitted once: ``(coefficients, root, Newton steps)``.
+def inverse_fit(divergence: Divergence, algorithm: int, growth: float) -> Fit | None:
+  """The root as a function of ``c``, fitted once (a :class:`Fit`).
 
   On ``[1, growth]`` the root ``r`` of ``foc_lhs(r) = c`` is a smooth function of
   ``u = c / C`` on ``[0, 1]``, ``C = foc_lhs(growth)``. It is sampled densely (in ``r``,
   at trace time, in the default float precision) and fitted as
   ``r = 1 + u q(u^(1/root))`` with ``q`` a Chebyshev series (least squares, weighted to
   the error in ``r``): ``r = 1`` at ``c = 0`` exactly, and the root's steep start in
-  ``c`` is resolved. Each fit is checked on points between the samples; the cheapest one
-  that reaches float32 precision after the fewest Newton steps is kept. ``None`` when
-  the left side cannot be evaluated ahead of time (``f`` closes over traced values), is
-  not increasing, or no fit is close enough for two Newton steps.
+  ``c`` is resolved. Each fit is checked on points between the samples, also as a
+  power series evaluated in float32 (cheaper, and as accurate where the coefficients
+  stay small); the cheapest form that reaches float32 precision after the fewest
+  Newton steps is kept. ``None`` when the left side cannot be evaluated ahead of time
+  (``f`` closes over traced values), is not increasing, or no fit is close enough for
+  two Newton steps.
   """
   if not divergence.phi:
     return None
@@ -137,34 +163,44 @@ def inverse_fit(divergence: Divergence, algorithm: int, growth: float):
     return None
   u = lhs / lhs[-1]
   fit, check = slice(0, None, 2), slice(1, None, 2)
-  fits = {}
+  forms = []  # (error, Fit), cheapest first at each (root, degree)
   for root in _FIT_ROOTS:
     x = 2.0 * u ** (1.0 / root) - 1.0
     for degree in _FIT_DEGREES:
       coef = np.polynomial.chebyshev.chebfit(x[fit], (r[fit] - 1) / u[fit], degree, w=u[fit])
       start = (1 + u[check] * np.polynomial.chebyshev.chebval(x[check], coef)).astype(np.float32)
-      error = np.max(np.abs(start - r[check]) / r[check])
-      fits[root, degree] = error, tuple(float(a) for a in coef)
+      chebyshev = np.max(np.abs(start - r[check]) / r[check])
+      power = np.polynomial.chebyshev.cheb2poly(coef)
+      u32 = u[check].astype(np.float32)
+      start = 1 + u32 * _horner_float32(power, x[check].astype(np.float32))
+      horner = np.max(np.abs(start - r[check]) / r[check])
+      forms.append((horner, Fit(tuple(map(float, power)), root, 0, True)))
+      forms.append((chebyshev, Fit(tuple(map(float, coef)), root, 0, False)))
   for steps, tolerance in _FIT_TOLERANCE:
-    for (root, _), (error, coef) in fits.items():
+    for error, form in forms:
       if error <= tolerance:
-        return coef, root, steps
+        return form._replace(steps=steps)
   return None
 
 
-def fitted_ratio(divergence, algorithm, c, growth, fit):
+def fitted_ratio(divergence, algorithm, c, growth, fit: Fit):
   """The root on ``[1, growth]`` for ``c`` in ``[0, foc_lhs(growth)]``: the fitted start
-  (Clenshaw's recurrence) and the Newton steps it needs on the first-order condition."""
-  coef, root, steps = fit
+  and the Newton steps it needs on the first-order condition."""
   ceiling = foc_lhs(divergence, algorithm, jnp.asarray(growth, c.dtype), 1.0)
   u = jnp.clip(c * (1.0 / ceiling), 0.0, 1.0)
-  x = jnp.sqrt(u) if root == 2 else jnp.sqrt(jnp.sqrt(u))
+  x = jnp.sqrt(u) if fit.root == 2 else jnp.sqrt(jnp.sqrt(u))
   x = 2.0 * x - 1.0
-  b1 = b2 = jnp.zeros_like(u)
-  for a in coef[:0:-1]:
-    b1, b2 = a + 2.0 * x * b1 - b2, b1
-  r = 1.0 + u * (coef[0] + x * b1 - b2)
-  for _ in range(steps):
+  if fit.power:  # Horner's rule
+    q = jnp.full_like(u, fit.coef[-1])
+    for a in fit.coef[-2::-1]:
+      q = q * x + a
+  else:  # Clenshaw's recurrence
+    b1 = b2 = jnp.zeros_like(u)
+    for a in fit.coef[:0:-1]:
+      b1, b2 = a + 2.0 * x * b1 - b2, b1
+    q = fit.coef[0] + x * b1 - b2
+  r = 1.0 + u * q
+  for _ in range(fit.steps):
     r = reusable(jnp.clip(r, 1.0, growth))
     f, df = map(
       reusable,
