@@ -192,6 +192,28 @@ def test_float32_agrees_with_float64(growth):
     np.testing.assert_allclose(single[ok], exact[ok], rtol=2e-5, err_msg=f"{name}{alg}")
 
 
+def test_fitted_inverse_is_float32_accurate():
+  """KL1, H1, X2_1 in float32 at a concrete growth: the fitted inverse (a power series or a
+  Chebyshev series, Newton steps or none) is within a few ulps of the float64 rule,
+  for every c from 0 to past the clip."""
+  from hyperreg_jax import _roots
+
+  forms = set()
+  for name in ("kl", "hellinger", "chi2"):
+    for growth in (1.5, 2.0, 4.0, 10.0):
+      fit = _roots.inverse_fit(divergences.BUILTIN[name], 1, growth)
+      forms.add((fit.power, fit.steps > 0))
+      ceiling = float(_roots.foc_lhs(divergences.BUILTIN[name], 1, growth, 1.0))
+      g = np.sqrt(np.linspace(0.0, 1.2 * ceiling, 4001)).astype(np.float32)
+      b = np.full_like(g, 1.0)
+      exact = np.asarray(rules.new_beta(name, 1, b.astype(np.float64), g.astype(np.float64), growth))
+      with jax.enable_x64(False):
+        single = np.asarray(jax.jit(functools.partial(rules.new_beta, name, 1, growth=growth))(b, g))
+      error = np.max(np.abs(single - exact) / exact)
+      assert error <= 6e-7, f"{name}1 growth {growth}: {error:.2e}"
+  assert forms == {(True, False), (True, True), (False, False), (False, True)}  # all four kinds
+
+
 # --- divergences -----------------------------------------------------------------------------
 
 
