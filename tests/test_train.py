@@ -190,6 +190,30 @@ def unguarded_linreg(ilr, x, y, params, steps):
   return np.array(losses), np.array(finite_after)
 
 
+def test_all_finite_finds_every_nan_and_infinity():
+  """The guard's check, jitted, against NumPy: one bad entry anywhere in any float leaf."""
+  from hyperreg_jax.train._model import all_finite
+
+  check = jax.jit(all_finite)
+  rng = np.random.default_rng(0)
+  dtypes = (jnp.float32, jnp.bfloat16, jnp.float16, jnp.complex64)
+  for shape in ((784, 500), (3, 33, 5), (1,), (0,)):
+    for dtype in dtypes:
+      base = (rng.standard_normal(shape) * 1e4).astype(np.float32)  # large but finite
+      tree = {"w": jnp.asarray(base, dtype), "n": jnp.arange(3), "b": jnp.ones(2, dtype)}
+      assert bool(check(tree))
+      if not base.size:
+        continue
+      for bad in (np.nan, np.inf, -np.inf):
+        values = base.ravel().copy()
+        values[rng.integers(values.size)] = bad
+        tree["w"] = jnp.asarray(values.reshape(shape), dtype)
+        assert not bool(check(tree)), (shape, dtype, bad)
+  huge = {"w": jnp.full((1000,), jnp.finfo(jnp.float32).max)}  # its sum would overflow
+  assert bool(check(huge))
+  assert bool(check({"i": jnp.array([2**31 - 1])}))  # integer leaves are ignored
+
+
 def test_divergence_guard_freezes_and_records_step(linreg):
   x, y = jnp.asarray(linreg.x_train), jnp.asarray(linreg.y_train)
   steps, ilr = 40, 1e3
