@@ -37,9 +37,11 @@ Speed. A rule is elementwise: it reads the gradient and beta and writes beta, th
 traffic of AdaGrad, so its cost above AdaGrad's is arithmetic. In float32 with a concrete
 growth of at most 10 (the default is 2), the rules that would iterate (KL1, H1, X2_1 and
 custom divergences without an explicit ``solver_iterations``) evaluate instead a fitted
-inverse: ``r`` as a Chebyshev series in ``(c / C)^(1/2)`` (or ``^(1/4)``), ``C`` the
-left side at the clip, fitted once at trace time to float32 precision, or closer than
-``1e-4`` and finished by one Newton step (two for ``3e-3``). Float64, wider or traced
+inverse: ``r`` as a polynomial in ``(c / C)^(1/2)`` (or ``^(1/4)``), ``C`` the left side
+at the clip, fitted once at trace time to float32 precision, or closer than ``1e-4`` and
+finished by one Newton step (two for ``3e-3``); evaluated by Horner's rule where float32
+keeps its accuracy that way (KL1, H1, X2_1 at the default growth), else as a Chebyshev
+series. Float64, wider or traced
 growths, no clip and an explicit ``solver_iterations`` keep the closed forms and the
 solver above, to float64 precision.
 """
