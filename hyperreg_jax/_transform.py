@@ -128,7 +128,8 @@ def scale_by_hyperreg(
   float32, so that bfloat16 or float16 params neither freeze nor overflow it; the
   updates keep the params' dtype. Non-finite gradients give non-finite updates (so
   :func:`optax.apply_if_finite` can skip them) but never a non-finite beta: such
-  entries keep their old value.
+  entries keep their old value (with Algorithm 3, per coordinate, so do entries whose
+  step ``g / beta_t`` overflows: that step is non-finite anyway).
 
   Args:
     divergence: ``"kl"``, ``"rkl"``, ``"hellinger"``, ``"chi2"``,
@@ -195,9 +196,20 @@ def scale_by_hyperreg(
     del params, extra_args
     magnitude = _gradient_magnitude(granularity, updates)
     proposed = jax.tree.map(new_beta, state.beta, magnitude)
+
+    def direction(g, b):
+      dtype = rules.compute_dtype(g, b)
+      return g.astype(dtype) / b.astype(dtype)
+
+    def finite_input(g, old):
+      # Algorithm 3 steps by g / beta_t anyway: testing that quotient (not finite when g
+      # is not, or when the step overflows regardless) spares a second read of g.
+      lagged = algorithm == 3 and granularity == "coordinate"
+      return jnp.isfinite(direction(g, old) if lagged else g)
+
     # A non-finite gradient (or result) leaves beta as it was, entry by entry.
     beta = jax.tree.map(
-      lambda new, old, g: jnp.where(jnp.isfinite(new) & jnp.isfinite(g), new, old),
+      lambda new, old, g: jnp.where(jnp.isfinite(new) & finite_input(g, old), new, old),
       proposed,
       state.beta,
       magnitude,
@@ -208,10 +220,6 @@ def scale_by_hyperreg(
     step_beta = state.beta if algorithm == 3 else beta
     if granularity == "global":
       step_beta = jax.tree.map(lambda _: step_beta, updates)
-
-    def direction(g, b):
-      dtype = rules.compute_dtype(g, b)
-      return g.astype(dtype) / b.astype(dtype)
 
     directions = jax.tree.map(direction, updates, step_beta)
     # No warm-up without a warm-up rate (validated above for concrete warmup_steps;

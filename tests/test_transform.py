@@ -331,6 +331,20 @@ def test_jit_matches_eager(name):
   _leaves_close(jax.tree.map(lambda b: b[-1], jit_betas), _beta(s), rtol=1e-6, atol=0)
 
 
+def test_lagged_step_that_overflows_keeps_beta():
+  """Algorithm 3 tests its own step g / beta_t for finiteness (not g itself): a finite g
+  whose step overflows leaves beta as it was; Algorithm 2 grows it to the clip."""
+  g = jnp.array([3e38, 1.0], jnp.float32)  # beta_0 = 0.1: the first step overflows
+  for alias, grown in ((hr.kl3, False), (hr.kl2, True)):
+    opt, params = alias(10.0), jnp.zeros(2, jnp.float32)
+    state = opt.init(params)
+    updates, new = opt.update(g, state, params)
+    beta, old = np.asarray(_beta(new)), np.asarray(_beta(state))
+    assert np.all(np.isfinite(beta)) and beta[1] > old[1]
+    assert (beta[0] == 2.0 * old[0]) if grown else (beta[0] == old[0])
+    assert not np.isfinite(np.asarray(updates)[0]) or grown
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_nonfinite_gradient_coordinate(name):
   opt = ALIASES[name](0.5)
