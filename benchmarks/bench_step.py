@@ -180,9 +180,12 @@ def main() -> None:
   )
   parser.add_argument("--repeats", type=int, default=30, help="timed rounds")
   parser.add_argument("--warmup", type=int, default=3, help="untimed calls per optimizer")
+  parser.add_argument(
+    "--only", nargs="+", metavar="NAME", help="time only these rules (and the peers)"
+  )
   args = parser.parse_args()
 
-  rows, median, spread, compile_s = measure(args.params, args.repeats, args.warmup)
+  rows, median, spread, compile_s = measure(args.params, args.repeats, args.warmup, args.only)
   n = sum(x.size for x in jax.tree.leaves(make_params(args.params)[0]))
   print(
     f"one jitted step (update + apply_updates), {n:,} float32 params, weight decay "
