@@ -41,9 +41,8 @@ inverse: ``r`` as a polynomial in ``(c / C)^(1/2)`` (or ``^(1/4)``), ``C`` the l
 at the clip, fitted once at trace time to float32 precision, or closer than ``1e-4`` and
 finished by one Newton step (two for ``3e-3``); evaluated by Horner's rule where float32
 keeps its accuracy that way (KL1, H1, X2_1 at the default growth), else as a Chebyshev
-series. Float64, wider or traced
-growths, no clip and an explicit ``solver_iterations`` keep the closed forms and the
-solver above, to float64 precision.
+series. Float64, wider or traced growths, no clip and an explicit ``solver_iterations``
+keep the closed forms and the solver above, to float64 precision.
 """
 
 from __future__ import annotations
