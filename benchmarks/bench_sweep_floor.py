@@ -117,7 +117,8 @@ def linear_regression_steps(k: int, repeats: int) -> None:
     f"  bare gradient step by hand: 1 lane {bare_one * 1e6:6.2f} us, {k} lanes "
     f"{bare_many * 1e6:6.2f} us\n"
     f"  one library run (rkl1, guard and logging): {library * 1e6:6.2f} us\n"
-    f"  so a sweep of {k} is at most {k * library / bare_many:.2f}x faster than {k} runs"
+    f"  so, with this step, a sweep of {k} is at most {k * library / bare_many:.2f}x faster "
+    f"than {k} runs"
   )
 
 
