@@ -31,6 +31,7 @@ Run: ``python benchmarks/bench_step.py [--params 4000000] [--repeats 30]``.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import statistics
 import time
@@ -39,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from timing import round_robin
 
 import hyperreg_jax as hr
 
@@ -152,13 +154,13 @@ def measure(n_params: int, repeats: int, warmup: int, names=None):
       jax.block_until_ready(compiled(params, state, grads))
     runs.append((name, compiled, state))
 
-  times = {name: [] for name, *_ in runs}
-  for r in range(repeats):
-    for i in range(len(runs)):
-      name, compiled, state = runs[(i + r) % len(runs)]
-      start = time.perf_counter()
-      jax.block_until_ready(compiled(params, state, grads))
-      times[name].append(time.perf_counter() - start)
+  calls = {
+    name: functools.partial(
+      lambda compiled, state: jax.block_until_ready(compiled(params, state, grads)), *run
+    )
+    for name, *run in runs
+  }
+  times = round_robin(calls, repeats)
   median = {name: statistics.median(t) for name, t in times.items()}
   spread = {
     name: (np.percentile(t, 75) - np.percentile(t, 25)) / median[name] for name, t in times.items()

@@ -20,12 +20,13 @@ Run: ``python benchmarks/bench_train_step.py [--repeats 50]``.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
-import time
 
 import jax
 import jax.numpy as jnp
 import optax
+from timing import round_robin
 
 import hyperreg_jax as hr
 from hyperreg_jax.data import load_mnist
@@ -66,13 +67,13 @@ def measure(repeats: int, warmup: int, names=None):
     for _ in range(warmup):
       jax.block_until_ready(step(state, ILR, batch))
     runs.append((name, step, state))
-  times = {name: [] for name, *_ in runs}
-  for r in range(repeats):
-    for i in range(len(runs)):
-      name, step, state = runs[(i + r) % len(runs)]
-      start = time.perf_counter()
-      jax.block_until_ready(step(state, ILR, batch))
-      times[name].append(time.perf_counter() - start)
+  calls = {
+    name: functools.partial(
+      lambda step, state: jax.block_until_ready(step(state, ILR, batch)), *run
+    )
+    for name, *run in runs
+  }
+  times = round_robin(calls, repeats)
   return {name: statistics.median(t) for name, t in times.items()}
 
 
