@@ -13,8 +13,7 @@ import warnings
 
 import numpy as np
 
-from experiments import common
-
+from experiments import common, files
 
 
 def _by_ilr(rows, variant, metric):
@@ -84,7 +83,7 @@ def _mark_legend(ax, fail_where):
 
 def sensitivity_grid(final, lr_free, metric, path, *, title, xlabel):
   """One panel per rule (clipped vs unclipped), one for baselines and LR-free references."""
-  plt = common.pyplot()
+  plt = files.pyplot()
   rules = [v for v in dict.fromkeys(r["variant"] for r in final if r["group"] == "clipped")]
   baselines = [v for v in dict.fromkeys(r["variant"] for r in final if r["group"] == "baseline")]
   panels = rules + (["baselines"] if baselines or lr_free else []) + ["legend"]
@@ -133,12 +132,12 @@ def sensitivity_grid(final, lr_free, metric, path, *, title, xlabel):
     ax.axis("off")
   fig.suptitle(f"{title}\nx axis: {xlabel}; solid: growth clip 2 (paper), dashed: no clip")
   fig.tight_layout()
-  return common.save_figure(fig, path)
+  return files.save_figure(fig, path)
 
 
 def robustness_bars(rows, path, *, xlabel):
   """Horizontal bars: robustness width within 1 and 5 points, per variant."""
-  plt = common.pyplot()
+  plt = files.pyplot()
   rows = sorted(rows, key=lambda r: (r["width_1pt_decades"], r["width_5pt_decades"]))
   labels = [r["variant"] for r in rows]
   y = np.arange(len(rows))
@@ -150,12 +149,12 @@ def robustness_bars(rows, path, *, xlabel):
   ax.set_title("Robustness width: ILR span keeping test accuracy near its best")
   ax.legend(fontsize="small", loc="lower right")
   fig.tight_layout()
-  return common.save_figure(fig, path)
+  return files.save_figure(fig, path)
 
 
 def curves(panels, path, *, title, xlabel, notes="", log_x=False):
   """Line plots: ``panels`` is a list of (title, ylabel, log_y, {label: (x, mean, low, high)})."""
-  plt = common.pyplot()
+  plt = files.pyplot()
   fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
   for ax, (panel_title, ylabel, log_y, series) in zip(axes[0], panels):
     colors = plt.get_cmap("tab20" if len(series) > 10 else "tab10").colors
@@ -178,4 +177,4 @@ def curves(panels, path, *, title, xlabel, notes="", log_x=False):
     ax.legend(fontsize="x-small")
   fig.suptitle(title + (f"\n{notes}" if notes else ""), fontsize="medium")
   fig.tight_layout()
-  return common.save_figure(fig, path)
+  return files.save_figure(fig, path)

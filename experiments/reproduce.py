@@ -1,19 +1,23 @@
 """Re-runs the paper's and the reproducibility study's experiments and writes the report.
 
-    python -m experiments [--only NAME ...] [--seeds 0 1] [--full] [--out results/NAME]
+    python -m experiments [--only NAME ...] [--seeds 0 1] [--full] [--out DIR]
                           [--epochs N] [--ilrs 1e-3 1 ...] [--variants rkl1 sgd ...]
-                          [--data-dir DIR] [--no-progress]
+                          [--data-dir DIR] [--reference DIR] [--no-progress]
 
 By default everything runs offline on the MNIST digits embedded in the package (4,000 train /
 1,000 test) and on synthetic data where the real data is not shipped (CIFAR-shaped images for
-the VGG smoke run, a linear-regression problem), at a scale meant for a 2-core CPU (each
-experiment's wall time is in its ``timing.json`` and in the report). ``--full`` is the paper's scale where the data is available (full MNIST, 40
-epochs; CIFAR-10, 100 epochs; through a local ``--data-dir`` or tensorflow-datasets).
+the VGG smoke run, a linear-regression problem), at a scale meant for a 2-core CPU, into
+``results/local/<data>-<device>`` (a folder git ignores). ``--full`` is the paper's scale
+where the data is available (full MNIST, CIFAR-10). ``--out results/embedded-cpu``
+regenerates the committed reference run.
 
-Writes ``OUT/config.json`` (the configuration, library versions, device), one folder per
-experiment (CSV data, PNG figures, its settings and wall time) and ``OUT/REPORT.md``. Every
-file is written atomically and every experiment skips the training whose data is already
-saved: interrupted, the same command finishes only what is missing.
+Writes ``OUT/config.json`` (the command, library versions, device), one folder per
+experiment (CSV data, PNG figures, ``settings.json``: the settings and data that made them;
+``timing.json``: the wall time) and ``OUT/REPORT.md`` with ``OUT/findings.json``, which set
+this run beside the reference run. Every file is written atomically and an experiment skips
+the training whose results are already saved with the same settings: interrupted, the same
+command finishes only what is missing; saved results of other settings stop the command
+with a message that names what differs.
 """
 
 from __future__ import annotations
@@ -23,29 +27,12 @@ import pathlib
 import sys
 import time
 
-from experiments import (
-  common,
-  convergence,
-  full_vs_minibatch,
-  ilr_sensitivity,
-  linear_regression,
-  report,
-  study_setting,
-  vgg_cifar,
-)
+from experiments import common, files, report, study
 
-EXPERIMENTS = {
-  m.NAME: m
-  for m in (
-    ilr_sensitivity,
-    study_setting,
-    convergence,
-    linear_regression,
-    vgg_cifar,
-    full_vs_minibatch,
-  )
-}
+EXPERIMENTS = {m.NAME: m for m in report.EXPERIMENTS}
 PROG = "python -m experiments"
+#: The committed reference runs, by scale.
+REFERENCE = {False: report.ROOT / "results/embedded-cpu", True: report.ROOT / "results/full-mnist-cpu"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -56,11 +43,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     metavar="NAME",
     help=f"run only these experiments, from: {' '.join(EXPERIMENTS)} (default: all)",
   )
-  parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="seeds (default 0 1)")
+  parser.add_argument("--seeds", nargs="+", type=int, help="seeds (default: each its own, 0 1)")
   parser.add_argument(
     "--full", action="store_true", help="the paper's scale: full MNIST and CIFAR-10"
   )
-  parser.add_argument("--out", help="results folder (default results/<data>-<device>)")
+  parser.add_argument("--out", help="results folder (default results/local/<data>-<device>)")
+  parser.add_argument(
+    "--reference", help="run folder to compare with (default: the committed reference run)"
+  )
   parser.add_argument("--epochs", type=int, help="epochs of every experiment (overrides)")
   parser.add_argument("--ilrs", nargs="+", type=float, help="ILR grid of ilr_sensitivity")
   parser.add_argument("--variants", nargs="+", metavar="NAME", help="rules and baselines to run")
@@ -83,11 +73,11 @@ def config_from_args(args: argparse.Namespace) -> tuple[common.Config, list[str]
     _fail(f"unknown experiment {unknown[0]!r}; choose from {', '.join(EXPERIMENTS)}")
   if args.epochs is not None and args.epochs < 1:
     _fail(f"--epochs must be an integer >= 1, got {args.epochs}")
-  if not args.seeds:
+  if args.seeds is not None and not args.seeds:
     _fail("--seeds needs at least one seed")
   if args.ilrs is not None and any(not (x > 0 and x < float("inf")) for x in args.ilrs):
     _fail(f"--ilrs must be finite numbers > 0, got {args.ilrs}")
-  known = set(common.RULES) | set(common.BASELINES) | set(common.LR_FREE)
+  known = {*study.RULES, *study.BASELINES, *study.LR_FREE}
   bad = [v for v in args.variants or () if v not in known]
   if bad:
     _fail(f"unknown variant {bad[0]!r}; choose from {', '.join(sorted(known))}")
@@ -96,11 +86,11 @@ def config_from_args(args: argparse.Namespace) -> tuple[common.Config, list[str]
     data_dir = pathlib.Path(args.data_dir).expanduser()
     if not data_dir.is_dir():
       _fail(f"--data-dir {args.data_dir!r} is not an existing folder")
-  out = args.out or f"results/{'full' if args.full else 'embedded'}-{common.device_tag()}"
+  out = args.out or f"results/local/{'full' if args.full else 'embedded'}-{common.device_tag()}"
   cfg = common.Config(
     out=pathlib.Path(out),
     full=args.full,
-    seeds=tuple(args.seeds),
+    seeds=None if args.seeds is None else tuple(args.seeds),
     epochs=args.epochs,
     ilrs=None if args.ilrs is None else tuple(args.ilrs),
     variants=None if args.variants is None else tuple(args.variants),
@@ -110,32 +100,42 @@ def config_from_args(args: argparse.Namespace) -> tuple[common.Config, list[str]
   return cfg, only
 
 
-def reproduce(cfg: common.Config, only: list[str]) -> pathlib.Path:
-  """Runs the experiments ``only`` (what is missing of them) and writes the report."""
-  common.write_json(
+def reproduce(cfg: common.Config, only: list[str], reference=None) -> pathlib.Path:
+  """Runs the experiments ``only`` (what is missing of them) and writes the report.
+
+  ``reference``: the run folder the report compares with (default: the committed one of
+  this scale).
+  """
+  settings = {name: EXPERIMENTS[name].settings(cfg) for name in only}
+  for name, s in settings.items():  # before anything is written or trained
+    common.check_saved(cfg.out / name, s)
+  reference = pathlib.Path(reference or REFERENCE[cfg.full]).resolve()
+  files.write_json(
     cfg.out / "config.json",
-    {"command": cfg.describe(), "experiments": only, "environment": common.environment()},
+    {"command": cfg.describe(), "experiments": only, "environment": common.environment(),
+     "reference": report.shown(reference)},
   )
   for name in only:
     timing = cfg.out / name / "timing.json"
     print(f"== {name}: {EXPERIMENTS[name].TITLE}", flush=True)
     start, cpu = time.perf_counter(), time.process_time()
-    EXPERIMENTS[name].run(cfg)
+    EXPERIMENTS[name].run(cfg, settings[name])
     if not timing.exists():  # the times of the run that trained it (CPU: all its threads)
-      common.write_json(
+      files.write_json(
         timing,
         {
           "wall_s": round(time.perf_counter() - start, 1),
           "cpu_s": round(time.process_time() - cpu, 1),
         },
       )
-  return report.write_report(cfg.out)
+  return report.write_report(cfg.out, reference)
 
 
 def main(argv=None):
-  cfg, only = config_from_args(parse_args(argv))
+  args = parse_args(argv)
+  cfg, only = config_from_args(args)
   try:
-    path = reproduce(cfg, only)
+    path = reproduce(cfg, only, args.reference)
   except (ValueError, FileNotFoundError) as err:
     _fail(str(err).splitlines()[0])
   print(f"report: {path}")

@@ -1,71 +1,73 @@
-"""The README's findings quote the committed reference report: every number there is the report's.
+"""The README's findings quote the committed reference run: every number there is its own.
 
-The numbers are read from ``results/embedded-cpu/REPORT.md`` (written by ``python -m
-experiments``), so re-running the reproduction without updating the README fails here.
+The numbers are read from ``results/embedded-cpu/findings.json`` (written with the report by
+``python -m experiments --out results/embedded-cpu``), so regenerating the reference run
+without updating the README fails here.
 """
 
+import json
 import pathlib
-import re
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = " ".join((ROOT / "README.md").read_text().split())
-REPORT = (ROOT / "results" / "embedded-cpu" / "REPORT.md").read_text()
+RUN = json.loads((ROOT / "results" / "embedded-cpu" / "findings.json").read_text())
+FINDINGS = {f["key"]: f["value"] for f in RUN["findings"]}
+RULE_VARIANTS = [k.split("/")[1] for k in FINDINGS
+                 if k.startswith("ilr_sensitivity/") and k.endswith("/width_5pt")
+                 and k.split("/")[1] not in ("sgd", "adagrad", "adam")]
 
 
-def report_numbers(pattern: str) -> tuple[str, ...]:
-  """The groups of ``pattern``'s one match in the report."""
-  found = re.search(pattern, REPORT)
-  assert found, f"the reference report no longer says {pattern!r}"
-  return found.groups()
+def value(key):
+  assert key in FINDINGS, f"the reference run has no finding {key!r}"
+  return FINDINGS[key]
 
 
-# (what the report says, as a regex, -> what the README must then say)
-QUOTES = [
-  (
-    r"1-point width: rules 0\.00-([\d.]+) decades.*?sgd ([\d.]+), adagrad ([\d.]+), adam ([\d.]+);",
-    lambda rules, sgd, adagrad, adam: (
-      f"every rule holds for {float(rules):g} decades",
-      f"as does SGD, against {adagrad} for AdaGrad and Adam" if adagrad == adam else "",
-    ),
-  ),
-  (
-    r"5-point width: rules [\d.]+-([\d.]+) decades \(widest hellinger2_noclip\)",
-    lambda widest: (
-      f"Hellinger-2 stays within 5 points of its best over {float(widest):g} decades",
-    ),
-  ),
-  (
-    r"the clip is better in (\d+), worse in (\d+)",
-    lambda better, worse: (f"in {worse} (rule, ILR) pairs and better in {better}",),
-  ),
-  (
-    r"(\d+) clipped and (\d+) unclipped variants diverged",
-    lambda a, b: ("No run of the sweep went non-finite",) if a == b == "0" else ("",),
-  ),
-  (
-    r"is ([\d.]+)-([\d.]+)% of the ILR",
-    lambda low, high: ("within 0.1% of the ILR",) if 100 - float(low) <= 0.1 else ("",),
-  ),
-  (r"NaNs in (\d+) of (\d+) runs", lambda n, of: (f"NaNs in {n} of {of} runs",)),
-  (r"(\d+) of (\d+) runs went non-finite", lambda n, of: (f"{n} of {of} runs in the study",)),
-  (
-    r"(\d+) of 12 rules reach 90% faster than GD",
-    lambda n: ("no rule reaches",) if n == "0" else ("",),
-  ),
-  (r"iterations to 0\.001: GD (\d+)", lambda gd: (f"GD converges in {gd} iterations",)),
-  (
-    r"Wall time:\*\* ([\d.]+) min in all \(ilr_sensitivity (\d+) s.*vgg_cifar (\d+) s",
-    lambda total, ilr, vgg: (
-      f"reference run took {total} minutes on an idle 2-core CPU",
-      f"{int(ilr) / 60:.1f} minutes); the VGG smoke run takes {int(vgg) / 60:.1f}",
-    ),
-  ),
-]
+def _widths():
+  widest = max(RULE_VARIANTS, key=lambda v: value(f"ilr_sensitivity/{v}/width_5pt"))
+  adagrad, adam = (value(f"ilr_sensitivity/{v}/width_1pt") for v in ("adagrad", "adam"))
+  quotes = [f"every rule holds for {value('ilr_sensitivity/rules_max_width_1pt'):g} decades",
+            f"unclipped Hellinger-2 stays within 5 points of its best over "
+            f"{value('ilr_sensitivity/rules_max_width_5pt'):g} decades"]
+  assert widest == "hellinger2_noclip", widest
+  if value("ilr_sensitivity/sgd/width_1pt") == value("ilr_sensitivity/rules_max_width_1pt"):
+    quotes.append("as does SGD")
+  assert adagrad == adam
+  return quotes + [f"against {adagrad:.2g} for AdaGrad and Adam"]
 
 
-@pytest.mark.parametrize("pattern, readme", QUOTES, ids=[q[0][:40] for q in QUOTES])
-def test_readme_findings_are_the_reference_reports(pattern, readme):
-  for quote in readme(*report_numbers(pattern)):
-    assert quote and quote in README, f"README should say {quote!r} (the report: {pattern!r})"
+QUOTES = {
+  "robustness widths": _widths,
+  "the clip": lambda: [
+    f"worse than the unclipped one in {value('ilr_sensitivity/clip_worse'):g} (rule, ILR) "
+    f"pairs and better in {value('ilr_sensitivity/clip_better'):g}"
+  ],
+  "no divergence": lambda: ["No run of the sweep went non-finite"]
+  if value("ilr_sensitivity/diverged_variants") == 0 else ["(the README must say which)"],
+  "beta hardly moves": lambda: ["within 0.1% of the ILR"]
+  if value("ilr_sensitivity/lr_drift_min") >= 0.999 else ["(the README must say how far)"],
+  "the study's code": lambda: [
+    f"NaNs in {value('study_setting/numpy_nan_runs'):g} of {value('study_setting/numpy_runs'):g} runs"
+  ],
+  "the guarded rules": lambda: [
+    f"{value('study_setting/jax_nonfinite_runs'):g} of {value('study_setting/jax_runs'):g} runs "
+    "in the study's own units"
+  ],
+  "no speed-up": lambda: ["no rule reaches"]
+  if value("convergence/rules_faster_than_gd") == 0 else ["(the README must say which)"],
+  "linear regression": lambda: [
+    f"GD converges in {value('linear_regression/gd/iterations_to_tolerance'):g} iterations"
+  ],
+  "wall time": lambda: [
+    f"reference run took {sum(t['wall_s'] for t in RUN['timing'].values()) / 60:.1f} minutes",
+    f"{RUN['timing']['ilr_sensitivity']['wall_s'] / 60:.1f} minutes); the VGG smoke run takes "
+    f"{RUN['timing']['vgg_cifar']['wall_s'] / 60:.1f}",
+  ],
+}
+
+
+@pytest.mark.parametrize("name", QUOTES)
+def test_readme_findings_are_the_reference_runs(name):
+  for quote in QUOTES[name]():
+    assert quote in README, f"README should say {quote!r} ({name})"
