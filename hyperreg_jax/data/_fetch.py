@@ -293,9 +293,11 @@ def _collect(need, sources, expected, log) -> tuple[dict[str, bytes], list[str]]
       files = source(missing)
     except ImportError as e:
       tried.append(f"{label}: not installed ({e})")
+      log(f"  {tried[-1]}")
       continue
     except Exception as e:  # noqa: BLE001 (any failure of a source falls through to the next)
       tried.append(f"{label}: {type(e).__name__}: {e}")
+      log(f"  {tried[-1]}")
       continue
     problems = []
     for name in missing:
@@ -309,8 +311,7 @@ def _collect(need, sources, expected, log) -> tuple[dict[str, bytes], list[str]]
     tried.append(
       f"{label}: {good} of {len(missing)} verified" + "".join(f"; {p}" for p in problems)
     )
-    if good:
-      log(f"{label}: {good} file(s) verified")
+    log(f"  {label}: {good} file(s) verified" + "".join(f"; {p}" for p in problems))
   return found, tried
 
 
