@@ -219,13 +219,16 @@ def test_idx_label_count_mismatch(tmp_path):
     data.load_mnist("local", tmp_path)
 
 
-def test_mnist_missing_files(tmp_path):
+def test_mnist_missing_files(tmp_path, monkeypatch):
   with pytest.raises(FileNotFoundError, match=r"train-images-idx3-ubyte"):
     data.load_mnist("local", tmp_path)
   with pytest.raises(FileNotFoundError, match=r"does not exist"):
     data.load_mnist("local", tmp_path / "nope")
+  monkeypatch.setenv("HYPERREG_JAX_DATA", str(tmp_path / "fetched"))
+  with pytest.raises(FileNotFoundError, match=r"fetched/mnist .*hyperreg_jax\.data fetch mnist"):
+    data.load_mnist("local")  # no folder: the fetched full MNIST, not there
   with pytest.raises(ValueError, match=r"data_dir is required"):
-    data.load_mnist("local")
+    data.load_cifar10("local")
 
 
 # ------------------------------------------------------------------ local CIFAR-10

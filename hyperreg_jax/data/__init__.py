@@ -13,7 +13,9 @@ Sources:
   (``hyperreg_jax/_data/mnist_5k.npz``, fixed 4,000 / 1,000 split). Works offline.
 * ``"tfds"``: ``tensorflow_datasets.data_source`` (``pip install hyperreg_jax[tfds]``; no
   TensorFlow needed to read prepared data).
-* ``"local"``: MNIST IDX files or CIFAR-10's ``cifar-10-batches-py`` in a directory you name.
+* ``"local"``: MNIST IDX files or CIFAR-10's ``cifar-10-batches-py`` in a directory you name;
+  for MNIST without a directory, the full set that ``python -m hyperreg_jax.data fetch mnist``
+  put in :func:`default_data_dir` (see :func:`fetch_mnist`).
 * ``"synthetic"``: linear regression with a known optimum; CIFAR-shaped learnable images.
 
 Example::
@@ -24,8 +26,9 @@ Example::
     reg = data.load("linear_regression", dim=1)
     reg.info["w_opt"], reg.info["loss_opt"]
 
-One module per source (``_embedded``, ``_tfds``, ``_mnist_idx``, ``_cifar``, ``_synthetic``);
-only numpy is imported at module import, tensorflow-datasets lazily.
+One module per source (``_embedded``, ``_tfds``, ``_mnist_idx``, ``_cifar``, ``_synthetic``),
+and ``_fetch`` for fetching and verifying the full MNIST; only numpy is imported at module
+import, tensorflow-datasets lazily.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from hyperreg_jax.data._contract import (
   take,
 )
 from hyperreg_jax.data._embedded import mnist_embedded
+from hyperreg_jax.data._fetch import FetchError, default_data_dir, fetch_mnist, full_mnist_dir
 from hyperreg_jax.data._mnist_idx import mnist_local, read_idx
 from hyperreg_jax.data._synthetic import synthetic_cifar10, synthetic_linear_regression
 from hyperreg_jax.data._tfds import load_tfds
@@ -54,6 +58,10 @@ __all__ = [
   "NAMES",
   "SOURCES",
   "Dataset",
+  "FetchError",
+  "default_data_dir",
+  "fetch_mnist",
+  "full_mnist_dir",
   "load",
   "load_cifar10",
   "load_mnist",
@@ -103,7 +111,10 @@ def load_mnist(
       offline), ``"tfds"`` (full 60k / 10k via ``tfds.data_source``) or ``"local"`` (IDX files
       ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
       ``t10k-labels-idx1-ubyte`` in ``data_dir``, raw or ``.gz``; Fashion-MNIST files work too).
-    data_dir: directory for ``"local"`` (required) and ``"tfds"`` (optional, tfds' default).
+    data_dir: directory for ``"local"`` and ``"tfds"`` (optional, tfds' default). For
+      ``"local"``, ``None`` is the full MNIST fetched by ``python -m hyperreg_jax.data fetch
+      mnist`` (:func:`full_mnist_dir`: every file checked against the original's sha256;
+      a ``FileNotFoundError`` names the command when they are not there).
     max_train, max_test: keep only the first ``max_*`` examples of each split.
     download: ``"tfds"`` only: let tfds download and prepare the data if it is missing.
 
@@ -111,6 +122,7 @@ def load_mnist(
 
       ds = load_mnist()                                  # embedded
       ds = load_mnist("local", "~/data/mnist", max_train=10_000)
+      ds = load_mnist("local")                           # the fetched full MNIST, 60k / 10k
   """
   return _load("mnist", source, data_dir, max_train, max_test, download, {})
 
@@ -163,6 +175,8 @@ def _load(name, source, data_dir, max_train, max_test, download, synthetic_kw) -
     ds = synthetic_cifar10(**synthetic_kw)
   elif source == "tfds":
     ds = load_tfds(name, data_dir, max_train, max_test, download)
+  elif name == "mnist":
+    ds = mnist_local(full_mnist_dir() if data_dir is None else check_dir(data_dir))
   else:
-    ds = (mnist_local if name == "mnist" else cifar10_local)(check_dir(data_dir))
+    ds = cifar10_local(check_dir(data_dir))
   return take(ds, max_train, max_test)
