@@ -301,14 +301,14 @@ def lr_free_variant(name: str, weight_decay: float = study.WEIGHT_DECAY):
 
 
 def load_mnist(cfg: Config):
-  """The embedded subset by default; full MNIST with ``--full`` (local files or tfds)."""
+  """The embedded subset by default; with ``--full``, the full MNIST that ``python -m
+  hyperreg_jax.data fetch mnist`` placed (or the IDX files in ``--data-dir``), checked
+  against the originals' sha256."""
   from hyperreg_jax import data
 
   if not cfg.full:
     return data.load_mnist()
-  if cfg.data_dir is not None and any(cfg.data_dir.glob("*idx3-ubyte*")):
-    return data.load_mnist("local", cfg.data_dir)
-  return data.load_mnist("tfds", cfg.data_dir)
+  return data.load_mnist("local", cfg.data_dir)
 
 
 def data_record(ds, note: str = "") -> dict:

@@ -5,7 +5,8 @@ warm-up, so that only the batch mode differs), the rules that diverged in the st
 H2) and two that did not (RKL1, KL2), its ILR grid 1e-4 ... 10, trained for the same number of
 steps with mini-batches of 128 and with the whole training subset as one batch. To keep the
 full-batch steps affordable the embedded run uses the first 1,024 training digits (8
-mini-batches per epoch, 8 full-batch steps per epoch).
+mini-batches per epoch, 8 full-batch steps per epoch). At full scale both modes get the same
+number of epochs instead, as the study's full-batch mode (one full-batch step per epoch).
 
 With a summed loss a full batch of N digits has a gradient about N/128 times larger than a
 batch of 128: by 1-homogeneity the full-batch run acts like a mini-batch run at an N/128
@@ -35,22 +36,29 @@ CLAIMS = {
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-  """Attributes: epochs; seeds; training digits used (``None``: all); ILRs; rules."""
+  """Attributes: epochs; seeds; training digits used (``None``: all); whether the full-batch
+  run takes as many ``"steps"`` as the mini-batch one or as many ``"epochs"``; ILRs; rules."""
 
   epochs: int
   seeds: tuple[int, ...]
   num_train: int | None
+  equal: str = "steps"
   ilrs: tuple[float, ...] = study.ILRS
   rules: tuple[str, ...] = ("rkl1", "rkl2", "hellinger2", "kl2")
   batch_size: int = study.BATCH
   weight_decay: float = study.WEIGHT_DECAY / study.BATCH
 
   def summary(self) -> str:
-    return f"{md.plural(self.epochs, 'epoch')} in both modes, seeds {list(self.seeds)}"
+    return f"{md.plural(self.epochs, 'epoch')}, equal {self.equal} in both modes, seeds " \
+      f"{list(self.seeds)}"
+
+  def full_batch_steps(self, n: int) -> int:
+    """Full-batch steps per epoch on ``n`` digits."""
+    return n // self.batch_size if self.equal == "steps" else 1
 
 
 EMBEDDED = Settings(epochs=4, seeds=(0,), num_train=1024)
-FULL = Settings(epochs=40, seeds=(0,), num_train=None)
+FULL = Settings(epochs=10, seeds=(0,), num_train=None, equal="epochs")
 
 
 def settings(cfg: common.Config) -> Settings:
@@ -68,7 +76,7 @@ def _train(cfg, results, ds) -> list[dict]:
   for mode, batch in zip(MODES, (s.batch_size, None)):
     result = common.mlp_sweep(
       cfg, results, data, variants, s.ilrs, batch_size=batch,
-      full_batch_steps=1 if batch else n // s.batch_size, loss_reduction="sum",
+      full_batch_steps=1 if batch else s.full_batch_steps(n), loss_reduction="sum",
     )
     rows += common.sweep_rows(result, mode=mode)
   return rows
@@ -97,8 +105,9 @@ def run(cfg: common.Config, s: Settings) -> None:
     ax.legend(fontsize="x-small")
   n = s.num_train or ds.num_train
   fig.suptitle(
-    f"Full batch ({n} digits) vs mini-batch {s.batch_size}, {s.epochs * (n // s.batch_size)} "
-    f"steps each; x axis: {study.SUM_UNITS}\nx at the top: diverged; o: ended at chance (<20%)",
+    f"Full batch ({n} digits, {s.epochs * s.full_batch_steps(n)} steps) vs mini-batch "
+    f"{s.batch_size} ({s.epochs * (n // s.batch_size)} steps); x axis: {study.SUM_UNITS}\n"
+    "x at the top: diverged; o: ended at chance (<20%)",
     fontsize="medium",
   )
   fig.tight_layout()
@@ -129,7 +138,8 @@ def section(folder, s: Settings, data: dict) -> md.Section:
   div = {m: sum(common.outcome(r) == "diverged" for r in final if r["mode"] == m) for m in MODES}
   chance = {m: sum(common.outcome(r) == "chance" for r in final if r["mode"] == m) for m in MODES}
   text = [
-    f"Data: {data['label']}. {s.summary()} ({n // s.batch_size} steps per epoch); loss summed "
+    f"Data: {data['label']}. {s.summary()} ({n // s.batch_size} mini-batch and "
+    f"{s.full_batch_steps(n)} full-batch steps per epoch); loss summed "
     f"over the batch, no clip, no warm-up, weight decay {s.weight_decay:.3g} on the summed "
     "gradient.\n",
     md.figure(folder, folder / "full_vs_minibatch.png",
