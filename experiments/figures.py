@@ -64,6 +64,11 @@ def sensitivity_lines(ax, rows, variants, metric, styles=None, fail_y=None):
     ax.set_yscale("log")
 
 
+def legend_outside(ax, **kwargs):
+  """The axes' legend to the right of it, outside the plotting area: it never covers data."""
+  ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), borderaxespad=0, **kwargs)
+
+
 def _mark_legend(ax, fail_where):
   from matplotlib.lines import Line2D
   from matplotlib.patches import Patch
@@ -89,7 +94,7 @@ def sensitivity_grid(final, lr_free, metric, path, *, title, xlabel):
   panels = rules + (["baselines"] if baselines or lr_free else []) + ["legend"]
   cols = min(4, len(panels))
   nrows = math.ceil(len(panels) / cols)
-  fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 2.9 * nrows), squeeze=False)
+  fig, axes = plt.subplots(nrows, cols, figsize=(5.0 * cols, 2.9 * nrows), squeeze=False)
   axes = axes.ravel()
   is_acc = metric == "test_accuracy"
   fail_y = 1.0 if is_acc else None
@@ -123,7 +128,7 @@ def sensitivity_grid(final, lr_free, metric, path, *, title, xlabel):
       if best_free is not None:
         ax.axhline(best_free, ls=":", color="0.4", lw=1)
       ax.set_title(panel, fontsize="medium")
-    ax.legend(fontsize="x-small")
+    legend_outside(ax, fontsize="x-small")
     ax.set_xlabel("ILR", fontsize="small")
     ax.set_ylabel(metric.replace("_", " ") + (" (fraction)" if is_acc else ""), fontsize="small")
     if is_acc:
@@ -141,13 +146,13 @@ def robustness_bars(rows, path, *, xlabel):
   rows = sorted(rows, key=lambda r: (r["width_1pt_decades"], r["width_5pt_decades"]))
   labels = [r["variant"] for r in rows]
   y = np.arange(len(rows))
-  fig, ax = plt.subplots(figsize=(7, 0.28 * len(rows) + 1.6))
+  fig, ax = plt.subplots(figsize=(9, 0.28 * len(rows) + 1.6))
   ax.barh(y - 0.2, [r["width_5pt_decades"] for r in rows], 0.4, label="within 5 points of best")
   ax.barh(y + 0.2, [r["width_1pt_decades"] for r in rows], 0.4, label="within 1 point of best")
   ax.set_yticks(y, labels, fontsize="small")
   ax.set_xlabel(xlabel)
   ax.set_title("Robustness width: ILR span keeping test accuracy near its best")
-  ax.legend(fontsize="small", loc="lower right")
+  legend_outside(ax, fontsize="small")
   fig.tight_layout()
   return files.save_figure(fig, path)
 
@@ -155,7 +160,7 @@ def robustness_bars(rows, path, *, xlabel):
 def curves(panels, path, *, title, xlabel, notes="", log_x=False):
   """Line plots: ``panels`` is a list of (title, ylabel, log_y, {label: (x, mean, low, high)})."""
   plt = files.pyplot()
-  fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
+  fig, axes = plt.subplots(1, len(panels), figsize=(7.2 * len(panels), 3.8), squeeze=False)
   for ax, (panel_title, ylabel, log_y, series) in zip(axes[0], panels):
     colors = plt.get_cmap("tab20" if len(series) > 10 else "tab10").colors
     for i, (label, (x, mean, low, high)) in enumerate(series.items()):
@@ -174,7 +179,7 @@ def curves(panels, path, *, title, xlabel, notes="", log_x=False):
     ax.set_title(panel_title, fontsize="medium")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize="x-small")
+    legend_outside(ax, fontsize="x-small")
   fig.suptitle(title + (f"\n{notes}" if notes else ""), fontsize="medium")
   fig.tight_layout()
   return files.save_figure(fig, path)

@@ -93,7 +93,7 @@ def run(cfg: common.Config, s: Settings) -> None:
   files.write_csv(results.path("final.csv"), final)
   plt = files.pyplot()
   panels = max(1, len(s.rules))
-  fig, axes = plt.subplots(1, panels, figsize=(max(9.0, 3.6 * panels), 3.8), squeeze=False)
+  fig, axes = plt.subplots(1, panels, figsize=(max(9.0, 5.2 * panels), 3.8), squeeze=False)
   for ax, rule in zip(axes[0], s.rules):
     for mode, style in zip(MODES, ("-", "--")):
       sub = [dict(r, variant=mode) for r in final if r["variant"] == rule and r["mode"] == mode]
@@ -102,7 +102,7 @@ def run(cfg: common.Config, s: Settings) -> None:
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("ILR (summed loss)", fontsize="small")
     ax.set_ylabel("final test accuracy (fraction)", fontsize="small")
-    ax.legend(fontsize="x-small")
+    figures.legend_outside(ax, fontsize="x-small")
   n = s.num_train or ds.num_train
   fig.suptitle(
     f"Full batch ({n} digits, {s.epochs * s.full_batch_steps(n)} steps) vs mini-batch "

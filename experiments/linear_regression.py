@@ -199,13 +199,15 @@ def _timings(s, ds) -> list[dict]:
 
 
 def run(cfg: common.Config, s: Settings) -> None:
+  from experiments import figures
+
   ds = load_data(s.num_train)
   results = common.Results(cfg.out / NAME, s, common.data_record(ds))
   optimum = [float(ds.info["w_opt"][0]), float(ds.info["b_opt"])]
   rows = results.cached_csv("trajectories.csv", lambda: _trajectories(s, ds))
   results.cached_csv("timing.csv", lambda: _timings(s, ds))
   plt = files.pyplot()
-  fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+  fig, (left, right) = plt.subplots(1, 2, figsize=(15, 4.6))
   for variant in dict.fromkeys(r["variant"] for r in rows):
     run_rows = [r for r in rows if r["variant"] == variant]
     reached = run_rows[0]["iterations_to_tolerance"]
@@ -227,14 +229,14 @@ def run(cfg: common.Config, s: Settings) -> None:
   left.set_title(
     f"trajectories from (0, 0); legend: iterations to distance {s.tolerance:g}", fontsize="medium"
   )
-  left.legend(fontsize="x-small")
+  figures.legend_outside(left, fontsize="x-small")
   right.axhline(s.tolerance, color="0.5", ls=":", label=f"tolerance {s.tolerance:g}")
   right.set_xscale("log")
   right.set_yscale("log")
   right.set_xlabel("iteration (full batch; the start is drawn at 1)")
   right.set_ylabel("distance to the optimum ||(w, b) - (w*, b*)||")
   right.set_title("distance to the optimum", fontsize="medium")
-  right.legend(fontsize="x-small")
+  figures.legend_outside(right, fontsize="x-small")
   fig.suptitle(
     f"Linear regression, {s.num_train} rows: GD at learning rate {s.lr:g} vs the rules at "
     f"ILR {s.lr:g} (loss averaged over the data, no L2); solid: growth clip 2, dashed: no clip",
