@@ -1,4 +1,4 @@
-"""Tests of the independent NumPy reference (``hyperreg_jax.reference``) against SPEC.md.
+"""Tests of the independent NumPy reference (``hyperreg_jax.reference``) against docs/method.md.
 
 SciPy is used here (never in the package) as an independent solver: ``brentq`` on the
 first-order conditions and ``scipy.special.lambertw``.
@@ -340,7 +340,7 @@ def test_neyman_alg1_is_adagrad():
 
 
 def test_global_chi2_alg2_and_wngrad():
-  """SPEC 5: global chi2 + Alg 2 has increment ||g||^2/(2b), i.e. half WNGrad's.
+  """docs/method.md, section 5: global chi2 + Alg 2 has increment ||g||^2/(2b), i.e. half WNGrad's.
 
   Checkable statement: fed the gradients sqrt(2) g_t (growth off), its beta sequence equals
   WNGrad's on g_t, and (fixed gradient sequence) its displacement is sqrt(2) times WNGrad's.

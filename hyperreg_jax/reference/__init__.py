@@ -1,6 +1,6 @@
 """Independent NumPy reference implementation (no JAX) of the hyper-regularized rules.
 
-Derived from ``SPEC.md`` alone; the test-suite compares the JAX implementation against it.
+Derived from the method as written in ``docs/method.md`` alone; the test-suite compares the JAX implementation against it.
 
 * :mod:`hyperreg_jax.reference.rules`: divergences, Lambert W, ``new_beta``.
 * :mod:`hyperreg_jax.reference.optimizers`: ``HyperRegNumpy``, WNGrad and AdaGrad references.

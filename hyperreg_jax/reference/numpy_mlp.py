@@ -1,7 +1,7 @@
 """The MNIST MLP 784-500(sigmoid)-10(softmax) with a manual NumPy forward/backward pass.
 
 A JAX-free reference in the spirit of the reproducibility study's NumPy code, with the
-project's convention: the loss is the MEAN softmax cross-entropy over the batch (SPEC
+project's convention: the loss is the MEAN softmax cross-entropy over the batch (docs/method.md,
 section 1; the reproducers summed, which shifts the initial-learning-rate axis by the
 batch size).
 

@@ -2,7 +2,7 @@
 
 * ``HyperRegNumpy``: a NumPy optimizer over (nested) dicts of arrays.
 * ``WNGradNumpy`` / ``wngrad_numpy``, ``AdaGradNumpy`` / ``adagrad_numpy``: the two
-  classical special cases of SPEC section 5.
+  classical special cases of docs/method.md, section 5.
 * ``tree_map``, ``tree_leaves``: minimal pytree helpers (nested dict / list / tuple).
 """
 
@@ -94,7 +94,7 @@ class HyperRegNumpy:
   One step, with ``t = state.count``:
 
   1. Weight decay: ``g = grad + weight_decay * param`` (the decayed gradient drives both
-     beta and the step; ``optax.add_decayed_weights`` before the scaling, SPEC 4).
+     beta and the step; ``optax.add_decayed_weights`` before the scaling, docs/method.md, section 4).
   2. Warm-up (``t < warmup_steps``): ``x' = x - warmup_lr * g``; beta is not adapted.
      ``warmup_lr=None`` means ``warmup_lr = init_lr``. At ``t == warmup_steps > 0`` beta
      is (re)set to ``1 / init_lr`` before the rule, so the rule starts from
@@ -108,7 +108,7 @@ class HyperRegNumpy:
   Granularity (what ``geff`` is; the step is always ``-g / beta`` elementwise with the
   beta broadcast over the coordinates it covers):
 
-  * ``"coordinate"`` (SPEC, the paper): one beta per coordinate, ``geff = g``.
+  * ``"coordinate"`` (the paper): one beta per coordinate, ``geff = g``.
   * ``"tensor"``: one scalar beta per leaf; ``geff = sqrt(mean(g**2))`` over that leaf
     (``g**2`` replaced by the leaf's MEAN square).
   * ``"global"``: one scalar beta for the whole tree; ``geff = sqrt(sum(g**2))`` over
@@ -203,7 +203,7 @@ class HyperRegNumpy:
 
 
 # ---------------------------------------------------------------------------------------
-# Classical special cases (SPEC section 5)
+# Classical special cases (docs/method.md, section 5)
 # ---------------------------------------------------------------------------------------
 
 
@@ -239,7 +239,7 @@ def wngrad_numpy(params, grads_sequence: Iterable, init_lr: float):
 
 
 class AdaGradNumpy:
-  """Diagonal AdaGrad as in SPEC section 5: ``beta_0 = 1 / init_lr`` per coordinate,
+  """Diagonal AdaGrad as in docs/method.md, section 5: ``beta_0 = 1 / init_lr`` per coordinate,
 
       beta_{t+1}^2 = beta_0^2 + sum_{s <= t} g_s^2 ,   x_{t+1} = x_t - g_t / beta_{t+1}
 

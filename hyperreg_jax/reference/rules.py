@@ -1,21 +1,21 @@
 """Independent NumPy reference of the hyper-regularized learning-rate rules.
 
-Everything here is derived from ``SPEC.md`` only (sections 1-5) and uses NumPy alone
+Everything here is derived from ``docs/method.md`` only (sections 1-5) and uses NumPy alone
 (no JAX, no SciPy), so that it can serve as a second opinion for the JAX implementation.
 All arithmetic is done in float64.
 
-Notation (SPEC section 3): ``b = beta_t`` is the current *inverse* learning rate,
+Notation (docs/method.md, section 3): ``b = beta_t`` is the current *inverse* learning rate,
 ``g`` the gradient, ``c = (g / b) ** 2``.
 
 Contents
 --------
 * ``DIVERGENCES``, ``divergence(name, beta, eta)``, ``divergence_grad(name, beta, eta)``:
-  the five phi-divergences of SPEC section 2 and ``dD/dbeta``.
+  the five phi-divergences of docs/method.md, section 2 and ``dD/dbeta``.
 * ``lambertw0(z)``: principal branch of the Lambert W function for ``z >= 0``.
 * ``raw_beta(divergence, algorithm, beta, grad)``: the unclipped solution of the FOC
   (``+inf`` where Algorithm 2 has no finite root).
 * ``new_beta(divergence, algorithm, beta, grad, growth=2.0)``: the rule with the
-  SPEC's ``c >= 1`` handling and growth clipping.
+  the ``c >= 1`` handling of docs/method.md, section 3, and growth clipping.
 
 The optimizers built on these rules are in :mod:`hyperreg_jax.reference.optimizers`.
 """
@@ -59,12 +59,12 @@ def _check_algorithm(algorithm: int) -> int:
 
 
 # ---------------------------------------------------------------------------------------
-# Divergences (SPEC section 2): D(beta, eta) = eta * f(beta / eta)
+# Divergences (docs/method.md, section 2): D(beta, eta) = eta * f(beta / eta)
 # ---------------------------------------------------------------------------------------
 
 
 def divergence(name: str, beta, eta) -> np.ndarray:
-  """Elementwise ``D(beta, eta)`` of SPEC section 2 (not summed), float64."""
+  """Elementwise ``D(beta, eta)`` of docs/method.md, section 2 (not summed), float64."""
   _check_divergence(name)
   beta, eta = _f64(beta), _f64(eta)
   if name == "kl":
@@ -80,7 +80,7 @@ def divergence(name: str, beta, eta) -> np.ndarray:
 
 
 def divergence_grad(name: str, beta, eta) -> np.ndarray:
-  """Elementwise ``dD/dbeta (beta, eta)`` of SPEC section 2, float64."""
+  """Elementwise ``dD/dbeta (beta, eta)`` of docs/method.md, section 2, float64."""
   _check_divergence(name)
   beta, eta = _f64(beta), _f64(eta)
   if name == "kl":
@@ -187,7 +187,7 @@ def _solve_t_one_plus_t_pow(a: np.ndarray, k: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------
-# The rules (SPEC section 3)
+# The rules (docs/method.md, section 3)
 # ---------------------------------------------------------------------------------------
 
 
@@ -255,7 +255,7 @@ def raw_beta(divergence: str, algorithm: int, beta, grad) -> np.ndarray:
 
 
 def new_beta(divergence: str, algorithm: int, beta, grad, growth: float | None = 2.0):
-  """The next inverse learning rate ``beta_{t+1}`` (SPEC sections 3-4), float64.
+  """The next inverse learning rate ``beta_{t+1}`` (docs/method.md, sections 3-4), float64.
 
   Parameters
   ----------
@@ -269,7 +269,7 @@ def new_beta(divergence: str, algorithm: int, beta, grad, growth: float | None =
 
   Conventions
   -----------
-  * Closed forms of SPEC section 3; H1 / X2_1 by safeguarded Newton in float64, KL1 by
+  * Closed forms of docs/method.md, section 3; H1 / X2_1 by safeguarded Newton in float64, KL1 by
     a NumPy Lambert W.
   * Algorithm 2 where no finite root exists (``c = (g/b)^2 >= 1`` for rkl, hellinger,
     neyman_chi2): ``growth * b``; with ``growth=None``, the Algorithm 1 root of the same
