@@ -1,8 +1,8 @@
 """The reproducibility study's MNIST MLP, literally: its choices, its formulas, its floats.
 
-A NumPy re-statement of the study's ``ex1/nnClassification.py`` (see
-``reference/study-code-facts.md`` of the project), used to find out where its NaNs came
-from. Everything the library does differently is done here the study's way:
+A NumPy re-statement of the study's ``ex1/nnClassification.py`` (its published code:
+``Archive.zip`` of github.com/SaeedSaadatnejad/ICLR_reproducibility_2019), used to find out
+where its NaNs came from. Everything the library does differently is done here the study's way:
 
 * weights and biases drawn from a **standard normal** (no fan-in scaling);
 * pixels divided by ``255 * 0.99 + 0.01`` (about 252.5), so they lie in [0, 1.01];
