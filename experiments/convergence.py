@@ -151,6 +151,7 @@ def section(folder, s: Settings, data: dict) -> md.Section:
   gd_to90 = [r["steps_to_90pct"] for r in steps if r["variant"] == "gd"]
   rule_to90 = {r["variant"]: r["steps_to_90pct"] for r in steps if r["variant"] != "gd"}
   faster = [v for v, x in rule_to90.items() if x > 0 and (min(gd_to90) < 0 or x < min(gd_to90))]
+  agreement, agree, compared = md.agreement_table(_agreement_rows(curves, s))
   text = [
     f"Data: {data['label']}. ILR {s.ilr:g} ({study.SUM_UNITS}), {s.summary()}, no clip, weight "
     f"decay {s.weight_decay:.3g} on the summed gradient; {steps_per_epoch} steps per epoch "
@@ -162,6 +163,10 @@ def section(folder, s: Settings, data: dict) -> md.Section:
     md.table(["method"] + [f"loss ep {e}" for e in marks]
              + [f"test acc ep {s.epochs} (%)", "steps to 90% test acc (mean)",
                 "study: loss ep 1; 10; 40; acc ep 40 (%)"], rows),
+    "",
+    f"The study's numbers at the epochs both ran beside ours; the rule: {md.AGREEMENT_RULE}. "
+    f"{agree} of {compared} agree.\n",
+    agreement,
     "",
     "**Findings.** "
     + (f"{len(faster)} of {len(rule_to90)} rules reach 90% test accuracy in fewer steps than "
@@ -180,7 +185,8 @@ def section(folder, s: Settings, data: dict) -> md.Section:
              "Shorter runs on less data; the ordering at equal epochs is what compares."),
   ]
   findings = [md.Finding(f"{NAME}/rules_faster_than_gd", "rules reaching 90% before GD",
-                         len(faster))]
+                         len(faster)),
+              md.Finding(f"{NAME}/study_numbers_agreeing", "study's numbers we agree with", agree)]
   for variant in dict.fromkeys(r["variant"] for r in steps):
     runs = [r for r in steps if r["variant"] == variant]
     findings.append(md.finding(f"{NAME}/{variant}/final_test_accuracy",
@@ -190,6 +196,21 @@ def section(folder, s: Settings, data: dict) -> md.Section:
                                f"{variant}: steps to 90% (-1: not reached)",
                                [r["steps_to_90pct"] for r in runs]))
   return md.Section("\n".join(text), claims, findings)
+
+
+def _agreement_rows(curves, s: Settings) -> list[tuple]:
+  """(quantity, kind, study's number, our per-seed values, non-finite flags) per number of
+  the study's curves at an epoch this run reached."""
+  rows = []
+  for variant, numbers in REPORTED.items():
+    points = [(1, "train_loss"), (10, "train_loss"), (40, "train_loss"), (40, "test_accuracy")]
+    for (epoch, key), theirs in zip(points, numbers):
+      runs = [r for r in curves if r["variant"] == variant and r["epoch"] == epoch]
+      if runs:
+        kind = "accuracy" if key == "test_accuracy" else "loss"
+        rows.append((f"{variant} {key.replace('_', ' ')}, epoch {epoch}", kind, theirs,
+                     [r[key] for r in runs], [bool(r["diverged"]) for r in runs]))
+  return rows
 
 
 def _steps_summary(steps, total) -> str:

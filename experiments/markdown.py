@@ -103,3 +103,45 @@ def mean(rows, key) -> float:
 def plural(n: int, noun: str) -> str:
   """``"1 epoch"``, ``"2 epochs"``."""
   return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+#: When a number of ours agrees with one the study reported: the rule is fixed here, before any
+#: result is read, and every section that sets our numbers beside the study's applies it.
+AGREEMENT_RULE = (
+  "a test accuracy agrees when it is within 0.5 points of the study's, a training loss when "
+  "it is within a factor of 1.5 of the study's, and a NaN of the study when a run went "
+  "non-finite here; ours is the mean over the seeds whose runs stayed finite"
+)
+
+
+def agreement(kind: str, theirs, ours: list[float], nonfinite: list[bool]) -> str:
+  """``"agrees"`` or ``"differs"``: our per-seed values beside the study's number (``None``:
+  the study's NaN) under :data:`AGREEMENT_RULE`; ``kind`` is ``"accuracy"`` or ``"loss"``."""
+  if theirs is None:
+    return "agrees" if any(nonfinite) else "differs"
+  finite = [v for v, bad in zip(ours, nonfinite) if not bad and np.isfinite(v)]
+  if not finite:
+    return "differs"
+  value = float(np.mean(finite))
+  if kind == "accuracy":
+    ok = abs(value - theirs) <= 0.005
+  else:
+    ok = value > 0 and max(value / theirs, theirs / value) <= 1.5
+  return "agrees" if ok else "differs"
+
+
+def agreement_table(rows: list[tuple]) -> tuple[str, int, int]:
+  """A table of (quantity, kind, study's number, our per-seed values, non-finite flags) with
+  each verdict; how many agree; how many there are."""
+  cells, agree = [], 0
+  for label, kind, theirs, ours, nonfinite in rows:
+    verdict = agreement(kind, theirs, ours, nonfinite)
+    agree += verdict == "agrees"
+    show = pct if kind == "accuracy" else fmt
+    finite = [v for v, bad in zip(ours, nonfinite) if not bad]
+    mine = show(float(np.mean(finite))) if finite else "n/a"
+    if any(nonfinite):
+      mine += f" ({sum(nonfinite)}/{len(nonfinite)} non-finite)"
+    cells.append([label, "NaN" if theirs is None else show(theirs), mine, verdict])
+  header = ["quantity", "study", "ours", "verdict"]
+  return table(header, cells), agree, len(cells)

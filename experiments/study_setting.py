@@ -223,6 +223,7 @@ def section(folder, s: Settings, data: dict) -> md.Section:
       "at ILR > 0.1 every rule only took the warm-up's GD steps, so its numbers there are "
       "GD's, not the rule's (marked *warm-up only = GD* below).\n"
     )
+  agreement, agree, compared = md.agreement_table(_agreement_rows(final, s))
   text += [
     md.figure(folder, folder / "study_grid.png",
               "Final training loss (log scale) and test accuracy vs ILR in the study's units "
@@ -234,6 +235,10 @@ def section(folder, s: Settings, data: dict) -> md.Section:
     md.table(["ILR (summed)", "RKL1 loss (study)", "RKL1 loss (ours)", "RKL1 acc (study)",
               "RKL1 acc (ours)", "RKL2 loss (study)", "RKL2 loss (ours)", "RKL3 loss (study)",
               "RKL3 loss (ours)"], table_rows),
+    "",
+    f"Every number of the study's table beside ours; the rule: {md.AGREEMENT_RULE}. "
+    f"{agree} of {compared} agree.\n",
+    agreement,
     "",
     "Final test accuracy (%) of the other rules here, same setting:\n",
     md.table(["variant"] + [f"ILR {x:g}" for x in s.ilrs],
@@ -278,6 +283,8 @@ def section(folder, s: Settings, data: dict) -> md.Section:
     "guarded (docs/method.md, section 3) and RKL3 is a real lagged step; the engine uses a "
     "stable log-softmax.")]
   findings = [
+    md.Finding(f"{NAME}/study_numbers_agreeing", "numbers of the study's table we agree with",
+               agree),
     md.Finding(f"{NAME}/jax_nonfinite_runs", "library runs (study units) gone non-finite",
                len(div_jax)),
     md.Finding(f"{NAME}/jax_runs", "library runs (study units)", len(final)),
@@ -292,6 +299,22 @@ def section(folder, s: Settings, data: dict) -> md.Section:
         findings.append(md.finding(f"{NAME}/{variant}/{key}@{ilr:g}",
                                    f"{variant}: {key.replace('_', ' ')} at ILR {ilr:g}", runs))
   return md.Section("\n".join(text), claims, findings)
+
+
+def _agreement_rows(final, s: Settings) -> list[tuple]:
+  """(quantity, kind, study's number, our per-seed values, non-finite flags) per number."""
+  rows = []
+  for idx, (variant, key, kind) in enumerate((("rkl1", "train_loss", "loss"),
+                                              ("rkl1", "test_accuracy", "accuracy"),
+                                              ("rkl2", "train_loss", "loss"),
+                                              ("rkl3", "train_loss", "loss"))):
+    for ilr in s.ilrs:
+      runs = [r for r in final if r["variant"] == variant and r["ilr"] == ilr]
+      if runs and ilr in REPORTED:
+        rows.append((f"{variant} {key.replace('_', ' ')}, ILR {ilr:g}", kind,
+                     REPORTED[ilr][idx], [r[key] for r in runs],
+                     [common.outcome(r) == "diverged" for r in runs]))
+  return rows
 
 
 def _step(index) -> str:
