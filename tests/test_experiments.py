@@ -334,3 +334,17 @@ def test_the_report_sets_the_run_beside_its_reference(tiny_run, tmp_path):
   assert row.endswith("| within the seed spread |")
   assert "vgg_cifar: not compared, the reference ran other settings (epochs: reference 2, " \
     "this run 1)" in section
+
+
+def test_the_reference_runs_convergence_is_not_reused_for_other_settings(tmp_path, capsys):
+  """The case that once passed silently: 1 epoch and seed 5 over the 5-epoch, 2-seed run."""
+  shutil.copytree(ROOT / "results" / "embedded-cpu" / "convergence", tmp_path / "convergence")
+  before = tree_mtimes(tmp_path)
+  with pytest.raises(SystemExit) as exit_info:
+    reproduce.main(["--out", str(tmp_path), "--only", "convergence", "--epochs", "1",
+                    "--seeds", "5", "--no-progress"])
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert "convergence holds results of other settings (epochs: saved 5, now 1; seeds: saved " \
+    "[0, 1], now [5])" in err
+  assert tree_mtimes(tmp_path) == before
