@@ -14,6 +14,7 @@ import importlib
 from hyperreg_jax import distributed, divergences, rules
 from hyperreg_jax._aliases import (
   PAPER_RULES,
+  RULE_NAMES,
   adagrad_diag,
   chi2_1,
   chi2_2,
@@ -49,6 +50,7 @@ __all__ = [
   "DEFAULT_WEIGHT_DECAY",
   "GRANULARITIES",
   "PAPER_RULES",
+  "RULE_NAMES",
   "Divergence",
   "HyperRegState",
   "SweepResult",
