@@ -214,9 +214,6 @@ def scale_by_hyperreg(
       state.beta,
       magnitude,
     )
-    # Computed once and stored: otherwise XLA recomputes the rule inside every reader of
-    # the new beta (the step, the state, a training loop's finiteness check and lr_stats).
-    beta = jax.lax.optimization_barrier(beta)
     step_beta = state.beta if algorithm == 3 else beta
     if granularity == "global":
       step_beta = jax.tree.map(lambda _: step_beta, updates)
