@@ -126,12 +126,12 @@ def optimizers(init_lr: float = 1e-2):
     (
       "custom js1 (from_f)",
       SOLVER,
-      decayed(hr.scale_by_hyperreg(jensen_shannon, algorithm=1, init_lr=init_lr)),
+      decayed(hr.scale_by_hyperreg(init_lr, divergence=jensen_shannon, algorithm=1)),
     ),
     (
       "custom cubic1 (from_f)",
       SOLVER,
-      decayed(hr.scale_by_hyperreg(cubic, algorithm=1, init_lr=init_lr)),
+      decayed(hr.scale_by_hyperreg(init_lr, divergence=cubic, algorithm=1)),
     ),
     (SGD, PEER, decayed(optax.sgd(1e-2))),
     (ADAGRAD, PEER, decayed(optax.adagrad(1e-2))),
@@ -196,7 +196,7 @@ def tuning_rows():
   rows = [(name, tx) for name, kind, tx in optimizers() if kind != PEER]
   rows.append((UNCLIPPED_CHI2_1, hr.chi2_1(1e-2, weight_decay=WEIGHT_DECAY, growth=None)))
   for label, divergence in (("js1", jensen_shannon), ("cubic1", cubic)):
-    tx = hr.scale_by_hyperreg(divergence, algorithm=1, init_lr=1e-2, solver_iterations=12)
+    tx = hr.scale_by_hyperreg(1e-2, divergence=divergence, algorithm=1, solver_iterations=12)
     rows.append((f"custom {label} (solver)", decayed(tx)))
   return rows
 

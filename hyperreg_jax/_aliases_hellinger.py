@@ -9,14 +9,16 @@ from __future__ import annotations
 import jax
 import optax
 
-from hyperreg_jax._transform import DEFAULT_WEIGHT_DECAY, Granularity, Mask, hyperreg
+from hyperreg_jax._transform import DEFAULT_WEIGHT_DECAY, Decay, Granularity, Mask, hyperreg
+from hyperreg_jax._validate import REQUIRED, check_init_lr
 
 
 def hellinger1(
-  init_lr: jax.typing.ArrayLike = 1e-2,
+  init_lr: jax.typing.ArrayLike = REQUIRED,
   *,
   learning_rate: optax.ScalarOrSchedule = 1.0,
   weight_decay: jax.typing.ArrayLike = DEFAULT_WEIGHT_DECAY,
+  decay: Decay = "coupled",
   mask: Mask = None,
   growth: jax.typing.ArrayLike | None = 2.0,
   warmup_steps: int = 0,
@@ -26,7 +28,7 @@ def hellinger1(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's H1 rule: squared Hellinger distance, exact saddle point (Algorithm 1).
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included), :math:`\beta_t` the
+  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``), :math:`\beta_t` the
   inverse learning rate and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
@@ -42,10 +44,15 @@ def hellinger1(
   :math:`\beta_{t+1} = s^2 \beta_t`.
 
   Args:
-    init_lr: the initial learning rate ``1 / beta_0`` (> 0; may be a traced array).
-    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule).
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
+      array, then a value <= 0 or not finite gives NaN updates).
+    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule), not the
+      initial learning rate: the step is ``learning_rate * g / beta``.
     weight_decay: L2 regularisation strength (``>= 0``), by default the paper's ``1e-4``
-      (``hr.DEFAULT_WEIGHT_DECAY``); the decay term is part of the gradient that drives beta.
+      (``hr.DEFAULT_WEIGHT_DECAY``).
+    decay: ``"coupled"`` (the paper: the decay term is part of the gradient that drives
+      beta) or ``"decoupled"`` (the study's VGG code: beta sees the raw gradient, the step
+      divides ``g + weight_decay * x`` by beta).
     mask: which leaves get weight decay, as in :func:`optax.adamw`.
     growth: clip ``beta_{t+1}`` to ``[beta_t, growth * beta_t]``; ``None`` or ``inf``: no
       upper clip.
@@ -76,12 +83,14 @@ def hellinger1(
     Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
     submission.
   """
+  check_init_lr(init_lr, "hellinger1", learning_rate)
   return hyperreg(
     init_lr,
     divergence="hellinger",
     algorithm=1,
     learning_rate=learning_rate,
     weight_decay=weight_decay,
+    decay=decay,
     mask=mask,
     growth=growth,
     warmup_steps=warmup_steps,
@@ -92,10 +101,11 @@ def hellinger1(
 
 
 def hellinger2(
-  init_lr: jax.typing.ArrayLike = 1e-2,
+  init_lr: jax.typing.ArrayLike = REQUIRED,
   *,
   learning_rate: optax.ScalarOrSchedule = 1.0,
   weight_decay: jax.typing.ArrayLike = DEFAULT_WEIGHT_DECAY,
+  decay: Decay = "coupled",
   mask: Mask = None,
   growth: jax.typing.ArrayLike | None = 2.0,
   warmup_steps: int = 0,
@@ -105,7 +115,7 @@ def hellinger2(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's H2 rule: squared Hellinger distance, one alternating step (Algorithm 2).
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included), :math:`\beta_t` the
+  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``), :math:`\beta_t` the
   inverse learning rate and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
@@ -124,10 +134,15 @@ def hellinger2(
   :math:`\beta_t`, then the maximum over :math:`\beta` with that :math:`x` fixed.
 
   Args:
-    init_lr: the initial learning rate ``1 / beta_0`` (> 0; may be a traced array).
-    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule).
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
+      array, then a value <= 0 or not finite gives NaN updates).
+    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule), not the
+      initial learning rate: the step is ``learning_rate * g / beta``.
     weight_decay: L2 regularisation strength (``>= 0``), by default the paper's ``1e-4``
-      (``hr.DEFAULT_WEIGHT_DECAY``); the decay term is part of the gradient that drives beta.
+      (``hr.DEFAULT_WEIGHT_DECAY``).
+    decay: ``"coupled"`` (the paper: the decay term is part of the gradient that drives
+      beta) or ``"decoupled"`` (the study's VGG code: beta sees the raw gradient, the step
+      divides ``g + weight_decay * x`` by beta).
     mask: which leaves get weight decay, as in :func:`optax.adamw`.
     growth: clip ``beta_{t+1}`` to ``[beta_t, growth * beta_t]``; ``None`` or ``inf``: no
       upper clip.
@@ -158,12 +173,14 @@ def hellinger2(
     Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
     submission.
   """
+  check_init_lr(init_lr, "hellinger2", learning_rate)
   return hyperreg(
     init_lr,
     divergence="hellinger",
     algorithm=2,
     learning_rate=learning_rate,
     weight_decay=weight_decay,
+    decay=decay,
     mask=mask,
     growth=growth,
     warmup_steps=warmup_steps,
@@ -174,10 +191,11 @@ def hellinger2(
 
 
 def hellinger3(
-  init_lr: jax.typing.ArrayLike = 1e-2,
+  init_lr: jax.typing.ArrayLike = REQUIRED,
   *,
   learning_rate: optax.ScalarOrSchedule = 1.0,
   weight_decay: jax.typing.ArrayLike = DEFAULT_WEIGHT_DECAY,
+  decay: Decay = "coupled",
   mask: Mask = None,
   growth: jax.typing.ArrayLike | None = 2.0,
   warmup_steps: int = 0,
@@ -187,7 +205,7 @@ def hellinger3(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's H3 rule: squared Hellinger distance, lagged step (Algorithm 3).
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included), :math:`\beta_t` the
+  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``), :math:`\beta_t` the
   inverse learning rate and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
@@ -206,10 +224,15 @@ def hellinger3(
   then updated by the Algorithm 2 rule.
 
   Args:
-    init_lr: the initial learning rate ``1 / beta_0`` (> 0; may be a traced array).
-    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule).
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
+      array, then a value <= 0 or not finite gives NaN updates).
+    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule), not the
+      initial learning rate: the step is ``learning_rate * g / beta``.
     weight_decay: L2 regularisation strength (``>= 0``), by default the paper's ``1e-4``
-      (``hr.DEFAULT_WEIGHT_DECAY``); the decay term is part of the gradient that drives beta.
+      (``hr.DEFAULT_WEIGHT_DECAY``).
+    decay: ``"coupled"`` (the paper: the decay term is part of the gradient that drives
+      beta) or ``"decoupled"`` (the study's VGG code: beta sees the raw gradient, the step
+      divides ``g + weight_decay * x`` by beta).
     mask: which leaves get weight decay, as in :func:`optax.adamw`.
     growth: clip ``beta_{t+1}`` to ``[beta_t, growth * beta_t]``; ``None`` or ``inf``: no
       upper clip.
@@ -240,12 +263,14 @@ def hellinger3(
     Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
     submission.
   """
+  check_init_lr(init_lr, "hellinger3", learning_rate)
   return hyperreg(
     init_lr,
     divergence="hellinger",
     algorithm=3,
     learning_rate=learning_rate,
     weight_decay=weight_decay,
+    decay=decay,
     mask=mask,
     growth=growth,
     warmup_steps=warmup_steps,

@@ -8,14 +8,16 @@ from __future__ import annotations
 import jax
 import optax
 
-from hyperreg_jax._transform import DEFAULT_WEIGHT_DECAY, Granularity, Mask, hyperreg
+from hyperreg_jax._transform import DEFAULT_WEIGHT_DECAY, Decay, Granularity, Mask, hyperreg
+from hyperreg_jax._validate import REQUIRED, check_init_lr
 
 
 def rkl1(
-  init_lr: jax.typing.ArrayLike = 1e-2,
+  init_lr: jax.typing.ArrayLike = REQUIRED,
   *,
   learning_rate: optax.ScalarOrSchedule = 1.0,
   weight_decay: jax.typing.ArrayLike = DEFAULT_WEIGHT_DECAY,
+  decay: Decay = "coupled",
   mask: Mask = None,
   growth: jax.typing.ArrayLike | None = 2.0,
   warmup_steps: int = 0,
@@ -25,7 +27,7 @@ def rkl1(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's RKL1 rule: reverse KL divergence, exact saddle point (Algorithm 1).
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included), :math:`\beta_t` the
+  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``), :math:`\beta_t` the
   inverse learning rate and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
@@ -40,10 +42,15 @@ def rkl1(
   the positive root of :math:`\beta^2 - \beta_t \beta - g_t^2 = 0`.
 
   Args:
-    init_lr: the initial learning rate ``1 / beta_0`` (> 0; may be a traced array).
-    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule).
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
+      array, then a value <= 0 or not finite gives NaN updates).
+    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule), not the
+      initial learning rate: the step is ``learning_rate * g / beta``.
     weight_decay: L2 regularisation strength (``>= 0``), by default the paper's ``1e-4``
-      (``hr.DEFAULT_WEIGHT_DECAY``); the decay term is part of the gradient that drives beta.
+      (``hr.DEFAULT_WEIGHT_DECAY``).
+    decay: ``"coupled"`` (the paper: the decay term is part of the gradient that drives
+      beta) or ``"decoupled"`` (the study's VGG code: beta sees the raw gradient, the step
+      divides ``g + weight_decay * x`` by beta).
     mask: which leaves get weight decay, as in :func:`optax.adamw`.
     growth: clip ``beta_{t+1}`` to ``[beta_t, growth * beta_t]``; ``None`` or ``inf``: no
       upper clip.
@@ -74,12 +81,14 @@ def rkl1(
     Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
     submission.
   """
+  check_init_lr(init_lr, "rkl1", learning_rate)
   return hyperreg(
     init_lr,
     divergence="rkl",
     algorithm=1,
     learning_rate=learning_rate,
     weight_decay=weight_decay,
+    decay=decay,
     mask=mask,
     growth=growth,
     warmup_steps=warmup_steps,
@@ -90,10 +99,11 @@ def rkl1(
 
 
 def rkl2(
-  init_lr: jax.typing.ArrayLike = 1e-2,
+  init_lr: jax.typing.ArrayLike = REQUIRED,
   *,
   learning_rate: optax.ScalarOrSchedule = 1.0,
   weight_decay: jax.typing.ArrayLike = DEFAULT_WEIGHT_DECAY,
+  decay: Decay = "coupled",
   mask: Mask = None,
   growth: jax.typing.ArrayLike | None = 2.0,
   warmup_steps: int = 0,
@@ -103,7 +113,7 @@ def rkl2(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's RKL2 rule: reverse KL divergence, one alternating step (Algorithm 2).
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included), :math:`\beta_t` the
+  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``), :math:`\beta_t` the
   inverse learning rate and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
@@ -122,10 +132,15 @@ def rkl2(
   :math:`\beta_t`, then the maximum over :math:`\beta` with that :math:`x` fixed.
 
   Args:
-    init_lr: the initial learning rate ``1 / beta_0`` (> 0; may be a traced array).
-    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule).
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
+      array, then a value <= 0 or not finite gives NaN updates).
+    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule), not the
+      initial learning rate: the step is ``learning_rate * g / beta``.
     weight_decay: L2 regularisation strength (``>= 0``), by default the paper's ``1e-4``
-      (``hr.DEFAULT_WEIGHT_DECAY``); the decay term is part of the gradient that drives beta.
+      (``hr.DEFAULT_WEIGHT_DECAY``).
+    decay: ``"coupled"`` (the paper: the decay term is part of the gradient that drives
+      beta) or ``"decoupled"`` (the study's VGG code: beta sees the raw gradient, the step
+      divides ``g + weight_decay * x`` by beta).
     mask: which leaves get weight decay, as in :func:`optax.adamw`.
     growth: clip ``beta_{t+1}`` to ``[beta_t, growth * beta_t]``; ``None`` or ``inf``: no
       upper clip.
@@ -156,12 +171,14 @@ def rkl2(
     Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
     submission.
   """
+  check_init_lr(init_lr, "rkl2", learning_rate)
   return hyperreg(
     init_lr,
     divergence="rkl",
     algorithm=2,
     learning_rate=learning_rate,
     weight_decay=weight_decay,
+    decay=decay,
     mask=mask,
     growth=growth,
     warmup_steps=warmup_steps,
@@ -172,10 +189,11 @@ def rkl2(
 
 
 def rkl3(
-  init_lr: jax.typing.ArrayLike = 1e-2,
+  init_lr: jax.typing.ArrayLike = REQUIRED,
   *,
   learning_rate: optax.ScalarOrSchedule = 1.0,
   weight_decay: jax.typing.ArrayLike = DEFAULT_WEIGHT_DECAY,
+  decay: Decay = "coupled",
   mask: Mask = None,
   growth: jax.typing.ArrayLike | None = 2.0,
   warmup_steps: int = 0,
@@ -185,7 +203,7 @@ def rkl3(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's RKL3 rule: reverse KL divergence, lagged step (Algorithm 3).
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included), :math:`\beta_t` the
+  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``), :math:`\beta_t` the
   inverse learning rate and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
@@ -204,10 +222,15 @@ def rkl3(
   then updated by the Algorithm 2 rule.
 
   Args:
-    init_lr: the initial learning rate ``1 / beta_0`` (> 0; may be a traced array).
-    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule).
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
+      array, then a value <= 0 or not finite gives NaN updates).
+    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule), not the
+      initial learning rate: the step is ``learning_rate * g / beta``.
     weight_decay: L2 regularisation strength (``>= 0``), by default the paper's ``1e-4``
-      (``hr.DEFAULT_WEIGHT_DECAY``); the decay term is part of the gradient that drives beta.
+      (``hr.DEFAULT_WEIGHT_DECAY``).
+    decay: ``"coupled"`` (the paper: the decay term is part of the gradient that drives
+      beta) or ``"decoupled"`` (the study's VGG code: beta sees the raw gradient, the step
+      divides ``g + weight_decay * x`` by beta).
     mask: which leaves get weight decay, as in :func:`optax.adamw`.
     growth: clip ``beta_{t+1}`` to ``[beta_t, growth * beta_t]``; ``None`` or ``inf``: no
       upper clip.
@@ -238,12 +261,14 @@ def rkl3(
     Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
     submission.
   """
+  check_init_lr(init_lr, "rkl3", learning_rate)
   return hyperreg(
     init_lr,
     divergence="rkl",
     algorithm=3,
     learning_rate=learning_rate,
     weight_decay=weight_decay,
+    decay=decay,
     mask=mask,
     growth=growth,
     warmup_steps=warmup_steps,

@@ -6,7 +6,8 @@ import jax
 import optax
 
 from hyperreg_jax import divergences
-from hyperreg_jax._transform import DEFAULT_WEIGHT_DECAY, Granularity, Mask, hyperreg
+from hyperreg_jax._transform import DEFAULT_WEIGHT_DECAY, Decay, Granularity, Mask, hyperreg
+from hyperreg_jax._validate import REQUIRED, check_init_lr
 
 # f(u) = (u - 1)^2 / 2, written out (as the built-ins are) so that importing the package
 # evaluates nothing: jax.distributed.initialize must come before any computation.
@@ -19,10 +20,11 @@ half_chi2 = divergences.Divergence(
 
 
 def adagrad_diag(
-  init_lr: jax.typing.ArrayLike = 1e-2,
+  init_lr: jax.typing.ArrayLike = REQUIRED,
   *,
   learning_rate: optax.ScalarOrSchedule = 1.0,
   weight_decay: jax.typing.ArrayLike = DEFAULT_WEIGHT_DECAY,
+  decay: Decay = "coupled",
   mask: Mask = None,
   growth: jax.typing.ArrayLike | None = None,
   warmup_steps: int = 0,
@@ -32,7 +34,7 @@ def adagrad_diag(
 ) -> optax.GradientTransformationExtraArgs:
   r"""Diagonal AdaGrad as the Neyman chi-square rule, Algorithm 1, without clipping.
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included) and :math:`\eta_t` the
+  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``) and :math:`\eta_t` the
   ``learning_rate``,
 
   .. math::
@@ -46,10 +48,15 @@ def adagrad_diag(
   initial_accumulator_value=1 / init_lr**2, eps=0)`` (the special case the README lists).
 
   Args:
-    init_lr: the initial learning rate ``1 / beta_0`` (> 0; may be a traced array).
-    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule).
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
+      array, then a value <= 0 or not finite gives NaN updates).
+    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule), not the
+      initial learning rate: the step is ``learning_rate * g / beta``.
     weight_decay: L2 regularisation strength (``>= 0``), by default the paper's ``1e-4``
-      (``hr.DEFAULT_WEIGHT_DECAY``); the decay term is part of the gradient that drives beta.
+      (``hr.DEFAULT_WEIGHT_DECAY``).
+    decay: ``"coupled"`` (the paper: the decay term is part of the gradient that drives
+      beta) or ``"decoupled"`` (the study's VGG code: beta sees the raw gradient, the step
+      divides ``g + weight_decay * x`` by beta).
     mask: which leaves get weight decay, as in :func:`optax.adamw`.
     growth: the growth clip; ``None`` (the default here, as in AdaGrad): none.
     warmup_steps: number of steps at the fixed rate ``warmup_lr`` before the rule starts.
@@ -78,12 +85,14 @@ def adagrad_diag(
     Duchi, Hazan, Singer, `Adaptive Subgradient Methods for Online Learning and
     Stochastic Optimization <https://jmlr.org/papers/v12/duchi11a.html>`_, JMLR 2011.
   """
+  check_init_lr(init_lr, "adagrad_diag", learning_rate)
   return hyperreg(
     init_lr,
     divergence="neyman_chi2",
     algorithm=1,
     learning_rate=learning_rate,
     weight_decay=weight_decay,
+    decay=decay,
     mask=mask,
     growth=growth,
     warmup_steps=warmup_steps,
@@ -94,10 +103,11 @@ def adagrad_diag(
 
 
 def wngrad(
-  init_lr: jax.typing.ArrayLike = 1e-2,
+  init_lr: jax.typing.ArrayLike = REQUIRED,
   *,
   learning_rate: optax.ScalarOrSchedule = 1.0,
   weight_decay: jax.typing.ArrayLike = DEFAULT_WEIGHT_DECAY,
+  decay: Decay = "coupled",
   mask: Mask = None,
   growth: jax.typing.ArrayLike | None = None,
   warmup_steps: int = 0,
@@ -107,7 +117,7 @@ def wngrad(
 ) -> optax.GradientTransformationExtraArgs:
   r"""WNGrad as a global hyper-regularized rule.
 
-  One scalar :math:`b` for all parameters, with :math:`g_t` the gradient (decay term included) and
+  One scalar :math:`b` for all parameters, with :math:`g_t` the gradient (decay term included; see ``decay``) and
   :math:`\eta_t` the ``learning_rate``,
 
   .. math::
@@ -120,10 +130,15 @@ def wngrad(
   ``chi2`` gives half the increment).
 
   Args:
-    init_lr: the initial learning rate ``1 / beta_0`` (> 0; may be a traced array).
-    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule).
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
+      array, then a value <= 0 or not finite gives NaN updates).
+    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule), not the
+      initial learning rate: the step is ``learning_rate * g / beta``.
     weight_decay: L2 regularisation strength (``>= 0``), by default the paper's ``1e-4``
-      (``hr.DEFAULT_WEIGHT_DECAY``); the decay term is part of the gradient that drives beta.
+      (``hr.DEFAULT_WEIGHT_DECAY``).
+    decay: ``"coupled"`` (the paper: the decay term is part of the gradient that drives
+      beta) or ``"decoupled"`` (the study's VGG code: beta sees the raw gradient, the step
+      divides ``g + weight_decay * x`` by beta).
     mask: which leaves get weight decay, as in :func:`optax.adamw`.
     growth: the growth clip; ``None`` (the default here, as in WNGrad): none.
     warmup_steps: number of steps at the fixed rate ``warmup_lr`` before the rule starts.
@@ -152,12 +167,14 @@ def wngrad(
     Wu, Ward, Bottou, `WNGrad: Learn the Learning Rate in Gradient Descent
     <https://arxiv.org/abs/1803.02865>`_, 2018.
   """
+  check_init_lr(init_lr, "wngrad", learning_rate)
   return hyperreg(
     init_lr,
     divergence=half_chi2,
     algorithm=2,
     learning_rate=learning_rate,
     weight_decay=weight_decay,
+    decay=decay,
     mask=mask,
     growth=growth,
     warmup_steps=warmup_steps,

@@ -83,3 +83,58 @@ def test_lr_median_is_exact_sorted_or_selected(size):
   lr = 1.0 / np.concatenate([np.ravel(b) for b in beta.values()]).astype(np.float64)
   stats = jax.jit(hr.lr_stats)(state)
   assert float(stats["lr_median"]) == pytest.approx(np.median(lr), rel=1e-6)
+
+
+# === the step size, not only 1 / beta ==========================================================
+
+
+def test_step_size_stats_include_the_learning_rate_schedule():
+  """A schedule at 0 gives step size 0, while 1 / beta (lr_stats) still shows the ILR."""
+  params = _small_params()
+  schedule = optax.linear_schedule(0.0, 2.0, transition_steps=4)  # 0, 0.5, 1, 1.5, 2, 2, ...
+  opt = hr.rkl1(0.1, learning_rate=schedule)
+  state = opt.init(params)
+  stats = hr.step_size_stats(state, schedule)
+  assert set(stats) == {"step_size_min", "step_size_median", "step_size_mean", "step_size_max"}
+  assert all(float(v) == 0.0 for v in stats.values())
+  assert float(hr.lr_stats(state)["lr_mean"]) == pytest.approx(0.1)  # 1 / beta, not the step
+  assert float(hr.inverse_beta_stats(state)["inv_beta_mean"]) == pytest.approx(0.1)
+  update = jax.jit(opt.update)
+  grads = jax.tree.map(lambda p: 3.0 * p, params)
+  for t in range(1, 6):
+    updates, state = update(grads, state, params)
+    beta = np.concatenate([np.ravel(b) for b in jax.tree.leaves(_beta(state))]).astype(np.float64)
+    rate = float(schedule(t))  # what the next update multiplies 1 / beta by
+    stats = jax.jit(hr.step_size_stats, static_argnums=1)(state, schedule)
+    np.testing.assert_allclose(
+      [float(stats[k]) for k in ("step_size_min", "step_size_median", "step_size_mean")],
+      [rate * (1 / beta).min(), rate * np.median(1 / beta), rate * (1 / beta).mean()],
+      rtol=1e-6,
+    )
+    inverse = hr.inverse_beta_stats(state, median=False)
+    assert list(inverse) == ["inv_beta_min", "inv_beta_mean", "inv_beta_max"]
+    assert float(stats["step_size_max"]) == pytest.approx(rate * float(inverse["inv_beta_max"]))
+  # The update that follows (count 5) steps by exactly those sizes for a lagged rule.
+  lagged = hr.rkl3(0.1, learning_rate=schedule, weight_decay=0.0)
+  state = lagged.init(params)
+  for _ in range(3):
+    _, state = lagged.update(grads, state, params)
+  sizes = hr.step_size_stats(state, schedule)
+  updates, _ = lagged.update(grads, state, params)
+  ratio = np.concatenate(
+    [np.ravel(-u / g) for u, g in zip(*map(jax.tree.leaves, (updates, grads)))]
+  )
+  np.testing.assert_allclose(ratio.max(), float(sizes["step_size_max"]), rtol=1e-6)
+  np.testing.assert_allclose(ratio.min(), float(sizes["step_size_min"]), rtol=1e-6)
+
+
+def test_step_size_stats_with_a_constant_learning_rate_and_through_wrappers():
+  params = _small_params()
+  opt = optax.MultiSteps(hr.kl2(0.2, learning_rate=0.5), every_k_schedule=2)
+  state = opt.init(params)
+  stats = hr.step_size_stats(state, 0.5)
+  assert float(stats["step_size_mean"]) == pytest.approx(0.1)
+  assert float(hr.step_size_stats(state, 0.0)["step_size_max"]) == 0.0
+  assert hr.step_size_stats(optax.sgd(0.1).init(params), 0.1) == {}
+  with pytest.raises(ValueError, match=r"learning_rate must be a number >= 0 or an optax schedule"):
+    hr.step_size_stats(state, "0.1")
