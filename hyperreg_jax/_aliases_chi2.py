@@ -27,8 +27,8 @@ def chi2_1(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's X2_1 rule: Pearson chi-square divergence, exact saddle point (Algorithm 1).
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``), :math:`\beta_t` the
-  inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
 
@@ -114,8 +114,8 @@ def chi2_2(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's X2_2 rule: Pearson chi-square divergence, one alternating step (Algorithm 2).
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``), :math:`\beta_t` the
-  inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
 
@@ -200,8 +200,8 @@ def chi2_3(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's X2_3 rule: Pearson chi-square divergence, lagged step (Algorithm 3).
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``), :math:`\beta_t` the
-  inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
 

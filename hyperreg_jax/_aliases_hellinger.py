@@ -28,8 +28,8 @@ def hellinger1(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's H1 rule: squared Hellinger distance, exact saddle point (Algorithm 1).
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``), :math:`\beta_t` the
-  inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
 
@@ -115,8 +115,8 @@ def hellinger2(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's H2 rule: squared Hellinger distance, one alternating step (Algorithm 2).
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``), :math:`\beta_t` the
-  inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
 
@@ -205,8 +205,8 @@ def hellinger3(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's H3 rule: squared Hellinger distance, lagged step (Algorithm 3).
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``), :math:`\beta_t` the
-  inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
 

@@ -27,8 +27,8 @@ def rkl1(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's RKL1 rule: reverse KL divergence, exact saddle point (Algorithm 1).
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``), :math:`\beta_t` the
-  inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
 
@@ -113,8 +113,8 @@ def rkl2(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's RKL2 rule: reverse KL divergence, one alternating step (Algorithm 2).
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``), :math:`\beta_t` the
-  inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
 
@@ -203,8 +203,8 @@ def rkl3(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's RKL3 rule: reverse KL divergence, lagged step (Algorithm 3).
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``), :math:`\beta_t` the
-  inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
 

@@ -34,8 +34,8 @@ def adagrad_diag(
 ) -> optax.GradientTransformationExtraArgs:
   r"""Diagonal AdaGrad as the Neyman chi-square rule, Algorithm 1, without clipping.
 
-  Per coordinate, with :math:`g_t` the gradient (decay term included; see ``decay``) and :math:`\eta_t` the
-  ``learning_rate``,
+  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``)
+  and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
 
@@ -117,8 +117,8 @@ def wngrad(
 ) -> optax.GradientTransformationExtraArgs:
   r"""WNGrad as a global hyper-regularized rule.
 
-  One scalar :math:`b` for all parameters, with :math:`g_t` the gradient (decay term included; see ``decay``) and
-  :math:`\eta_t` the ``learning_rate``,
+  One scalar :math:`b` for all parameters, with :math:`g_t`
+  the gradient (with the decay term, see ``decay``) and :math:`\eta_t` the ``learning_rate``,
 
   .. math::
 
