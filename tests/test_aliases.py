@@ -10,13 +10,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from test_transform import (
+from alias_helpers import (
   ALIASES,
   NAMES,
-  _beta,
-  _default_weight_decay,
-  _leaves_close,
-  _small_params,
+  alias_params,
+  default_weight_decay,
+  get_beta,
+  leaves_close,
+  small_params,
 )
 
 import hyperreg_jax as hr
@@ -30,7 +31,7 @@ def test_paper_rules_registry():
   for name, alias in hr.PAPER_RULES.items():
     assert getattr(hr, name) is alias
     assert alias.__name__ == name
-  assert math.isclose(_default_weight_decay("kl1"), 1e-4)
+  assert math.isclose(default_weight_decay("kl1"), 1e-4)
 
 
 # === the optax conventions ==================================================================
@@ -60,7 +61,7 @@ MISSING_INIT_LR = (
 )
 
 
-@pytest.mark.parametrize("name", [*NAMES, "hyperreg"])
+@pytest.mark.parametrize("name", [*alias_params(), "hyperreg"])
 def test_init_lr_is_required_and_learning_rate_is_not_it(name):
   """hr.rkl1(learning_rate=1e-3) used to mean init_lr=0.01 times 1e-3: now a TypeError."""
   alias = ALIASES.get(name, hr.hyperreg)
@@ -114,7 +115,7 @@ def test_one_documented_weight_decay_default_everywhere():
     assert float(updates["w"][0]) < 0, name
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", alias_params())
 def test_aliases_are_documented_functions(name):
   alias = ALIASES[name]
   assert inspect.isfunction(alias) and alias.__code__.co_name == name
@@ -166,21 +167,21 @@ def reference_step(name, init_lr, params, grads, weight_decay):
 
 
 def one_step_matches_reference(make, name, init_lr=0.4, weight_decay=1e-4):
-  params = _small_params()
+  params = small_params()
   # Gradients around beta_0 = 2.5, where the twelve rules (and clipping) all differ.
   grads = jax.tree.map(lambda p: 2.0 * p + 0.7, params)
   opt = make(init_lr)
   updates, state = opt.update(grads, opt.init(params), params)
   expected_updates, expected_beta = reference_step(name, init_lr, params, grads, weight_decay)
-  _leaves_close(updates, expected_updates, rtol=2e-5, atol=1e-7)
-  beta = _beta(state)
+  leaves_close(updates, expected_updates, rtol=2e-5, atol=1e-7)
+  beta = get_beta(state)
   if name == "wngrad":
     np.testing.assert_allclose(float(beta), float(expected_beta), rtol=2e-5)
   else:
-    _leaves_close(beta, expected_beta, rtol=2e-5, atol=0)
+    leaves_close(beta, expected_beta, rtol=2e-5, atol=0)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", alias_params())
 def test_every_alias_computes_its_own_rule(name):
   weight_decay = 0.0 if name == "wngrad" else 1e-4
   one_step_matches_reference(

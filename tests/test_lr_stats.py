@@ -1,4 +1,5 @@
-"""hr.lr_stats: min, median, mean and max of 1 / beta in any optimizer state, exact and jit-able."""
+"""hr.step_size_stats, hr.inverse_beta_stats and hr.lr_stats: min, median, mean and max of the
+step size learning_rate / beta and of 1 / beta in any optimizer state, exact and jit-able."""
 
 from __future__ import annotations
 
@@ -7,15 +8,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from test_transform import ALIASES, NAMES, _beta, _small_params, _update
+from alias_helpers import ALIASES, alias_params, get_beta, jitted_update, small_params
 
 import hyperreg_jax as hr
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", alias_params())
 def test_beta_logging_and_lr_stats(name):
   opt = ALIASES[name](0.25)
-  params = _small_params()
+  params = small_params()
   state = opt.init(params)
   stats = hr.lr_stats(state)
   assert set(stats) == {"lr_min", "lr_median", "lr_mean", "lr_max"}
@@ -23,8 +24,8 @@ def test_beta_logging_and_lr_stats(name):
     assert float(value) == pytest.approx(0.25)
 
   grads = jax.tree.map(lambda p: 3.0 * p, params)
-  _, state = _update(name)(grads, state, params)
-  beta = _beta(state)
+  _, state = jitted_update(name)(grads, state, params)
+  beta = get_beta(state)
   if name == "wngrad":
     assert jnp.shape(beta) == ()
   else:
@@ -47,7 +48,7 @@ def test_beta_logging_and_lr_stats(name):
 
 
 def test_lr_stats_of_a_foreign_optimizer_is_empty():
-  params = _small_params()
+  params = small_params()
   assert hr.lr_stats(optax.sgd(0.1).init(params)) == {}
   assert hr.lr_stats(optax.adam(0.1).init(params)) == {}
 
@@ -60,7 +61,7 @@ def test_lr_median_is_exact_and_sees_weights_without_gradient():
   grads = {"w": jnp.zeros((7, 3)).at[:2].set(jnp.arange(6.0).reshape(2, 3) + 1), "b": jnp.ones(4)}
   _, state = opt.update(grads, opt.init(params), params)
   stats = hr.lr_stats(state)
-  lr = 1.0 / np.concatenate([np.ravel(b) for b in jax.tree.leaves(_beta(state))])
+  lr = 1.0 / np.concatenate([np.ravel(b) for b in jax.tree.leaves(get_beta(state))])
   assert float(stats["lr_median"]) == pytest.approx(np.median(lr), rel=1e-7)
   assert float(stats["lr_median"]) == pytest.approx(0.5) and float(stats["lr_mean"]) < 0.45
   # An even count: the mean of the two middle entries; float64 beta too.
@@ -90,7 +91,7 @@ def test_lr_median_is_exact_sorted_or_selected(size):
 
 def test_step_size_stats_include_the_learning_rate_schedule():
   """A schedule at 0 gives step size 0, while 1 / beta (lr_stats) still shows the ILR."""
-  params = _small_params()
+  params = small_params()
   schedule = optax.linear_schedule(0.0, 2.0, transition_steps=4)  # 0, 0.5, 1, 1.5, 2, 2, ...
   opt = hr.rkl1(0.1, learning_rate=schedule)
   state = opt.init(params)
@@ -103,7 +104,9 @@ def test_step_size_stats_include_the_learning_rate_schedule():
   grads = jax.tree.map(lambda p: 3.0 * p, params)
   for t in range(1, 6):
     updates, state = update(grads, state, params)
-    beta = np.concatenate([np.ravel(b) for b in jax.tree.leaves(_beta(state))]).astype(np.float64)
+    beta = np.concatenate([np.ravel(b) for b in jax.tree.leaves(get_beta(state))]).astype(
+      np.float64
+    )
     rate = float(schedule(t))  # what the next update multiplies 1 / beta by
     stats = jax.jit(hr.step_size_stats, static_argnums=1)(state, schedule)
     np.testing.assert_allclose(
@@ -129,7 +132,7 @@ def test_step_size_stats_include_the_learning_rate_schedule():
 
 
 def test_step_size_stats_with_a_constant_learning_rate_and_through_wrappers():
-  params = _small_params()
+  params = small_params()
   opt = optax.MultiSteps(hr.kl2(0.2, learning_rate=0.5), every_k_schedule=2)
   state = opt.init(params)
   stats = hr.step_size_stats(state, 0.5)
