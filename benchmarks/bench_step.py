@@ -25,12 +25,24 @@ Goals (ratio to adagrad, issue 12):
 ``wngrad`` (one global beta: a global norm, then the rule on a scalar) has no goal.
 Benchmarks are never pass/fail tests: a missed goal is reported, not raised.
 
-Run: ``python benchmarks/bench_step.py [--params 4000000] [--repeats 30]``.
+``--tuning`` times instead what each of the library's CPU tunings buys: every rule, plus
+chi2_1 without the growth clip (the one rule that takes a cube root) and the two custom
+divergences through the generic solver itself (``solver_iterations=12``, no fitted
+inverse), with all tunings and without each one that changes its program (the others
+kept):
+
+* ``reusable``: the exact ``reduce_precision`` that lets XLA fuse a value read several
+  times (``hyperreg_jax._roots.reusable``);
+* ``fit``: the polynomial inverse fitted at trace time (``hyperreg_jax.rules._fit_for``);
+* ``cbrt``: ``exp(log1p(a) / 3)`` for a cube root (``hyperreg_jax.rules._cube_root_1p``).
+
+Run: ``python benchmarks/bench_step.py [--params 4000000] [--repeats 30] [--tuning]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import math
 import statistics
@@ -43,6 +55,7 @@ import optax
 from timing import round_robin
 
 import hyperreg_jax as hr
+from hyperreg_jax import _roots, rules
 
 CLOSED, NEWTON, SOLVER, GLOBAL, PEER = (
   "closed form",
@@ -113,12 +126,12 @@ def optimizers(init_lr: float = 1e-2):
     (
       "custom js1 (from_f)",
       SOLVER,
-      decayed(hr.scale_by_hyperreg(jensen_shannon, algorithm=1, init_lr=init_lr)),
+      decayed(hr.scale_by_hyperreg(init_lr, divergence=jensen_shannon, algorithm=1)),
     ),
     (
       "custom cubic1 (from_f)",
       SOLVER,
-      decayed(hr.scale_by_hyperreg(cubic, algorithm=1, init_lr=init_lr)),
+      decayed(hr.scale_by_hyperreg(init_lr, divergence=cubic, algorithm=1)),
     ),
     (SGD, PEER, decayed(optax.sgd(1e-2))),
     (ADAGRAD, PEER, decayed(optax.adagrad(1e-2))),
@@ -168,6 +181,96 @@ def measure(n_params: int, repeats: int, warmup: int, names=None):
   return rows, median, spread, compile_s
 
 
+# Each tuning, and what replaces it when it is switched off.
+TUNINGS = {
+  "reusable": (_roots, "reusable", lambda x: x),
+  "fit": (rules, "_fit_for", lambda *args: None),
+  "cbrt": (rules, "_cube_root_1p", lambda a: jnp.cbrt(1.0 + a)),
+}
+UNCLIPPED_CHI2_1 = "chi2_1 (growth=None)"
+
+
+def tuning_rows():
+  """(name, transformation): the table's rules, and the rows that reach the cube root and
+  the generic solver."""
+  rows = [(name, tx) for name, kind, tx in optimizers() if kind != PEER]
+  rows.append((UNCLIPPED_CHI2_1, hr.chi2_1(1e-2, weight_decay=WEIGHT_DECAY, growth=None)))
+  for label, divergence in (("js1", jensen_shannon), ("cubic1", cubic)):
+    tx = hr.scale_by_hyperreg(1e-2, divergence=divergence, algorithm=1, solver_iterations=12)
+    rows.append((f"custom {label} (solver)", decayed(tx)))
+  return rows
+
+
+@contextlib.contextmanager
+def switched_off(tuning):
+  """Traces inside this block without ``tuning`` (a key of :data:`TUNINGS`, or None)."""
+  if tuning is None:
+    yield
+    return
+  module, name, plain = TUNINGS[tuning]
+  kept = getattr(module, name)
+  setattr(module, name, plain)
+  try:
+    yield
+  finally:
+    setattr(module, name, kept)
+
+
+def measure_tuning(n_params: int, repeats: int, warmup: int, names=None):
+  """Median seconds per step of every rule with all tunings and without each one.
+
+  Returns ``{rule: {None or tuning: seconds}}``; a tuning that leaves a rule's program
+  unchanged (same lowered text) is not timed for it.
+  """
+  params, grads = make_params(n_params)
+  rows = [(name, tx) for name, tx in tuning_rows() if names is None or name in names]
+  calls = {}
+  for name, tx in rows:
+    state = tx.update(grads, tx.init(params), params)[1]
+    plain_text = None
+    for tuning in (None, *TUNINGS):
+      with switched_off(tuning):
+        lowered = make_step(tx).lower(params, state, grads)
+      text = lowered.as_text()
+      if tuning is None:
+        plain_text = text
+      elif text == plain_text:
+        continue
+      compiled = lowered.compile()
+      for _ in range(warmup):
+        jax.block_until_ready(compiled(params, state, grads))
+      calls[(name, tuning)] = functools.partial(
+        lambda compiled, state: jax.block_until_ready(compiled(params, state, grads)),
+        compiled,
+        state,
+      )
+  times = round_robin(calls, repeats)
+  out = {}
+  for (name, tuning), t in times.items():
+    out.setdefault(name, {})[tuning] = statistics.median(t)
+  return out
+
+
+def print_tuning(median, n_params, repeats, warmup):
+  n = sum(x.size for x in jax.tree.leaves(make_params(n_params)[0]))
+  print(
+    f"what each CPU tuning buys: one jitted step (update + apply_updates), {n:,} float32 "
+    f"params; jax {jax.__version__} on {jax.devices()[0].platform}; median of {repeats} "
+    f"interleaved rounds after {warmup} warm-up calls. 'without X': ms/step with X switched "
+    "off (the others kept) and its ratio to all tunings (> 1: X helps); '-': X does not "
+    "change this rule's program"
+  )
+  header = f"{'rule':22s} {'all, ms':>8s}" + "".join(f" {'w/o ' + t:>20s}" for t in TUNINGS)
+  print(header)
+  print("-" * len(header))
+  for name, row in median.items():
+    cells = "".join(
+      f" {row[t] * 1e3:9.2f} ({row[t] / row[None]:5.2f}x)" if t in row else f" {'-':>20s}"
+      for t in TUNINGS
+    )
+    print(f"{name:22s} {row[None] * 1e3:8.2f}{cells}")
+
+
 def verdict(ratio: float, target) -> str:
   """'met' / 'MISSED' for a ratio that should be at most ``target`` ('' without a goal)."""
   if target is None:
@@ -185,8 +288,15 @@ def main() -> None:
   parser.add_argument(
     "--only", nargs="+", metavar="NAME", help="time only these rules (and the peers)"
   )
+  parser.add_argument(
+    "--tuning", action="store_true", help="time each CPU tuning of the library on and off"
+  )
   args = parser.parse_args()
 
+  if args.tuning:
+    median = measure_tuning(args.params, args.repeats, args.warmup, args.only)
+    print_tuning(median, args.params, args.repeats, args.warmup)
+    return
   rows, median, spread, compile_s = measure(args.params, args.repeats, args.warmup, args.only)
   n = sum(x.size for x in jax.tree.leaves(make_params(args.params)[0]))
   print(

@@ -9,11 +9,10 @@ Example:
   >>> opt = optax.chain(optax.clip_by_global_norm(1.0), hr.kl2(init_lr=1e-2))
 """
 
-import importlib
-
 from hyperreg_jax import distributed, divergences, rules
 from hyperreg_jax._aliases import (
   PAPER_RULES,
+  RULE_NAMES,
   adagrad_diag,
   chi2_1,
   chi2_2,
@@ -29,7 +28,7 @@ from hyperreg_jax._aliases import (
   rkl3,
   wngrad,
 )
-from hyperreg_jax._lr_stats import lr_stats
+from hyperreg_jax._lr_stats import inverse_beta_stats, lr_stats, step_size_stats
 from hyperreg_jax._parallel import data_parallel
 from hyperreg_jax._registry import variant_names
 from hyperreg_jax._results import SweepResult, robustness_width
@@ -49,6 +48,7 @@ __all__ = [
   "DEFAULT_WEIGHT_DECAY",
   "GRANULARITIES",
   "PAPER_RULES",
+  "RULE_NAMES",
   "Divergence",
   "HyperRegState",
   "SweepResult",
@@ -63,6 +63,7 @@ __all__ = [
   "hellinger2",
   "hellinger3",
   "hyperreg",
+  "inverse_beta_stats",
   "kl1",
   "kl2",
   "kl3",
@@ -73,6 +74,7 @@ __all__ = [
   "robustness_width",
   "rules",
   "scale_by_hyperreg",
+  "step_size_stats",
   "sweep",
   "variant_names",
   "wngrad",
@@ -83,5 +85,7 @@ _LAZY_SUBMODULES = ("data", "models", "reference")
 
 def __getattr__(name):
   if name in _LAZY_SUBMODULES:
+    import importlib  # here, so that the package's namespace holds no foreign module
+
     return importlib.import_module(f"hyperreg_jax.{name}")
   raise AttributeError(f"module 'hyperreg_jax' has no attribute {name!r}")

@@ -10,7 +10,8 @@ import numpy as np
 import optax
 
 from hyperreg_jax import _validate
-from hyperreg_jax._aliases import PAPER_RULES, SPECIAL
+from hyperreg_jax._aliases import PAPER_RULES, RULE_NAMES, SPECIAL
+from hyperreg_jax._transform import DEFAULT_WEIGHT_DECAY
 
 _BASELINES = {
   "sgd": optax.sgd,
@@ -20,7 +21,7 @@ _BASELINES = {
 
 def variant_names() -> list[str]:
   """Names :func:`sweep` understands: the paper's rules, special cases, baselines."""
-  return [*PAPER_RULES, *SPECIAL, *_BASELINES]
+  return [*RULE_NAMES, *_BASELINES]
 
 
 GRID_KEYS = ("init_lr", "weight_decay", "growth", "learning_rate", "warmup_lr")
@@ -28,7 +29,7 @@ _BASELINE_KEYS = ("init_lr", "weight_decay")
 
 
 @functools.cache
-def make_optimizer(name: str, weight_decay: float = 1e-4) -> Callable:
+def make_optimizer(name: str, weight_decay: float = DEFAULT_WEIGHT_DECAY) -> Callable:
   """``(init_lr, **hyperparameters) -> GradientTransformation`` for a variant name.
 
   Every variant, baselines included, gets the same L2 ``weight_decay`` (through
@@ -38,7 +39,7 @@ def make_optimizer(name: str, weight_decay: float = 1e-4) -> Callable:
   variants, only ``weight_decay`` for the baselines ``sgd`` and ``adagrad``. Cached:
   the same name gives the same factory, so repeated sweeps reuse their programs.
   """
-  if name in PAPER_RULES or name in SPECIAL:
+  if name in RULE_NAMES:
     alias = PAPER_RULES.get(name) or SPECIAL[name]
     return lambda lr, **kw: alias(lr, **{"weight_decay": weight_decay, **kw})
   if name in _BASELINES:

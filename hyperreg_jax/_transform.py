@@ -13,16 +13,21 @@ import optax
 
 from hyperreg_jax import divergences, rules
 from hyperreg_jax._validate import (
+  REQUIRED,
   check_beta0,
+  check_decay,
   check_float_params,
+  check_init_lr,
   check_positive,
   check_transform_options,
 )
 
 GRANULARITIES = ("coordinate", "tensor", "global")
+DECAYS = ("coupled", "decoupled")
 DEFAULT_WEIGHT_DECAY = 1e-4  # the paper's L2 regularisation, in every alias
 
 Granularity = Literal["coordinate", "tensor", "global"]
+Decay = Literal["coupled", "decoupled"]
 Mask = Any | Callable[[optax.Params], Any] | None
 
 
@@ -90,15 +95,22 @@ def _state_dtype(dtype, beta_dtype):
 # --- the transformation ---------------------------------------------------------------------
 
 
+def _as_arrays(tree):
+  """Python scalars (``opt.init(1.0)``, as optax accepts them) as 0-d arrays."""
+  return jax.tree.map(jnp.asarray, tree)
+
+
 def scale_by_hyperreg(
-  divergence: str | divergences.Divergence = "kl",
-  algorithm: int = 1,
-  init_lr: jax.typing.ArrayLike = 1e-2,
+  init_lr: jax.typing.ArrayLike = REQUIRED,
   *,
+  divergence: str | divergences.Divergence,
+  algorithm: int,
   growth: jax.typing.ArrayLike | None = 2.0,
   warmup_steps: int = 0,
   warmup_lr: jax.typing.ArrayLike | None = None,
   granularity: Granularity = "coordinate",
+  decoupled_weight_decay: jax.typing.ArrayLike | None = None,
+  mask: Mask = None,
   solver_iterations: int | None = None,
   beta_dtype: jax.typing.DTypeLike | None = None,
 ) -> optax.GradientTransformationExtraArgs:
@@ -114,7 +126,9 @@ def scale_by_hyperreg(
   * Algorithm 3 (lagged): ``g / beta_t``, then beta is updated by Algorithm 2.
 
   ``beta_0 = 1 / init_lr``. During the first ``warmup_steps`` steps the direction is
-  ``warmup_lr * g`` and beta stays at ``1 / init_lr``; the rule starts after.
+  ``warmup_lr * g`` and beta stays at ``1 / init_lr``; the rule starts after. With
+  ``decoupled_weight_decay=wd`` the numerator of the direction is ``g + wd * x`` while
+  beta still sees ``g`` alone (the reproducibility study's VGG code).
 
   Granularity (what plays the role of ``g`` in the rule):
 
@@ -129,18 +143,25 @@ def scale_by_hyperreg(
   updates keep the params' dtype. Non-finite gradients give non-finite updates (so
   :func:`optax.apply_if_finite` can skip them) but never a non-finite beta: such
   entries keep their old value (with Algorithm 3, per coordinate, so do entries whose
-  step ``g / beta_t`` overflows: that step is non-finite anyway).
+  step ``g / beta_t`` overflows: that step is non-finite anyway). A concrete ``init_lr``
+  that is not a finite number > 0 raises; a traced one (a vmapped grid) gives NaN for
+  beta and for every update, in its lane only. Python scalars are taken as 0-d arrays.
 
   Args:
+    init_lr: required: the initial learning rate ``1 / beta_0``; may be a traced array.
     divergence: ``"kl"``, ``"rkl"``, ``"hellinger"``, ``"chi2"``,
-      ``"neyman_chi2"`` or a :class:`~hyperreg_jax.Divergence`.
-    algorithm: 1 (exact), 2 (alternating) or 3 (lagged).
-    init_lr: the initial learning rate ``1 / beta_0``; may be a traced array.
+      ``"neyman_chi2"`` or a :class:`~hyperreg_jax.Divergence` (keyword-only, required).
+    algorithm: 1 (exact), 2 (alternating) or 3 (lagged) (keyword-only, required).
     growth: growth clipping factor (``>= 1``, may be traced); ``None`` or ``inf``
       disables the upper clip.
     warmup_steps: number of fixed-learning-rate steps before the rule starts.
     warmup_lr: the learning rate of the warm-up steps.
     granularity: ``"coordinate"``, ``"tensor"`` or ``"global"``.
+    decoupled_weight_decay: ``wd`` of a decay added to the direction's numerator and
+      not seen by beta (default ``None``: none; the paper's coupled L2 is
+      :func:`optax.add_decayed_weights` before this transformation, as in
+      :func:`hyperreg`).
+    mask: which leaves get ``decoupled_weight_decay``, as in :func:`optax.adamw`.
     solver_iterations: Newton steps for divergences without a closed form (default:
       enough for the dtype's precision at any growth, see
       :func:`hyperreg_jax.rules.new_beta`).
@@ -152,7 +173,7 @@ def scale_by_hyperreg(
   Example:
     >>> import jax.numpy as jnp
     >>> import hyperreg_jax as hr
-    >>> tx = hr.scale_by_hyperreg("rkl", 1, init_lr=0.5)
+    >>> tx = hr.scale_by_hyperreg(0.5, divergence="rkl", algorithm=1)
     >>> params = jnp.array([1.0, -2.0])
     >>> state = tx.init(params)
     >>> direction, state = tx.update(2 * params, state)  # gradient of ||x||^2
@@ -161,12 +182,19 @@ def scale_by_hyperreg(
     >>> direction  # g / beta
     Array([ 0.618034, -1.      ], dtype=float32)
   """
+  check_init_lr(init_lr, "scale_by_hyperreg", learning_rate=None)
   divergence = divergences.get(divergence)
   algorithm = rules.check_algorithm(algorithm)
   check_positive(init_lr, "init_lr")
   growth = rules.check_growth(growth)
   check_transform_options(warmup_steps, warmup_lr, granularity, beta_dtype, GRANULARITIES)
   rules.check_solver_iterations(solver_iterations, growth)
+  if decoupled_weight_decay is not None:
+    check_positive(decoupled_weight_decay, "decoupled_weight_decay", strict=False)
+  no_decay = decoupled_weight_decay is None or (
+    isinstance(decoupled_weight_decay, (int, float)) and decoupled_weight_decay == 0
+  )
+  decay = None if no_decay else optax.add_decayed_weights(decoupled_weight_decay, mask)
   rule_algorithm = 2 if algorithm == 3 else algorithm
 
   def new_beta(beta, magnitude):
@@ -178,10 +206,17 @@ def scale_by_hyperreg(
     dtype = _state_dtype(dtype, beta_dtype)
     check_beta0(init_lr, dtype)
     info = jnp.finfo(dtype)
-    value = jnp.clip(1.0 / jnp.asarray(init_lr, dtype), info.tiny, info.max)
+    lr = jnp.asarray(init_lr, dtype)
+    # A traced init_lr <= 0, NaN or inf has no beta_0: NaN makes every step NaN (visible)
+    # where the clip would give a huge finite step (a concrete one raised above).
+    valid = (lr > 0) & jnp.isfinite(lr)
+    value = jnp.where(
+      valid, jnp.clip(1.0 / jnp.where(valid, lr, 1.0), info.tiny, info.max), jnp.nan
+    )
     return jnp.full(shape, value, dtype)
 
   def init_fn(params):
+    params = _as_arrays(params)
     check_float_params(params)
     if granularity == "global":
       leaves = jax.tree.leaves(params)
@@ -189,11 +224,12 @@ def scale_by_hyperreg(
       beta = beta0((), dtype)
     else:
       shape = (lambda p: p.shape) if granularity == "coordinate" else (lambda p: ())
-      beta = jax.tree.map(lambda p: beta0(shape(p), jnp.asarray(p).dtype), params)
+      beta = jax.tree.map(lambda p: beta0(shape(p), p.dtype), params)
     return HyperRegState(count=jnp.zeros([], jnp.int32), beta=beta)
 
   def update_fn(updates, state, params=None, **extra_args):
-    del params, extra_args
+    del extra_args
+    updates = _as_arrays(updates)
     magnitude = _gradient_magnitude(granularity, updates)
     proposed = jax.tree.map(new_beta, state.beta, magnitude)
 
@@ -214,21 +250,25 @@ def scale_by_hyperreg(
       state.beta,
       magnitude,
     )
-    # Computed once and stored: otherwise XLA recomputes the rule inside every reader of
-    # the new beta (the step, the state, a training loop's finiteness check and lr_stats).
-    beta = jax.lax.optimization_barrier(beta)
     step_beta = state.beta if algorithm == 3 else beta
     if granularity == "global":
       step_beta = jax.tree.map(lambda _: step_beta, updates)
 
-    directions = jax.tree.map(direction, updates, step_beta)
+    # The step's numerator: g, or g + wd * x with decoupled weight decay (beta saw g alone).
+    numerator = updates
+    if decay is not None:
+      params = _as_arrays(params)
+      numerator, _ = decay.update(updates, decay.init(params), params)
+    directions = jax.tree.map(direction, numerator, step_beta)
     # No warm-up without a warm-up rate (validated above for concrete warmup_steps;
     # inject_hyperparams turns the default warmup_steps=0 into an array).
     if warmup_lr is not None and not (isinstance(warmup_steps, int) and warmup_steps == 0):
       in_warmup = state.count < warmup_steps
-      directions = jax.tree.map(
-        lambda d, g: jnp.where(in_warmup, jnp.asarray(warmup_lr) * g, d), directions, updates
-      )
+
+      def warm(d, g, b):  # a NaN beta (an invalid traced init_lr) makes this step NaN too
+        return jnp.where(in_warmup, jnp.where(jnp.isnan(b), jnp.nan, warmup_lr * g), d)
+
+      directions = jax.tree.map(warm, directions, numerator, step_beta)
       beta = jax.tree.map(lambda new, old: jnp.where(in_warmup, old, new), beta, state.beta)
     directions = optax.tree.cast_like(directions, updates)
     beta = optax.tree.cast_like(beta, state.beta)
@@ -238,12 +278,13 @@ def scale_by_hyperreg(
 
 
 def hyperreg(
-  init_lr: jax.typing.ArrayLike = 1e-2,
+  init_lr: jax.typing.ArrayLike = REQUIRED,
   *,
-  divergence: str | divergences.Divergence = "kl",
-  algorithm: int = 2,
+  divergence: str | divergences.Divergence,
+  algorithm: int,
   learning_rate: optax.ScalarOrSchedule = 1.0,
   weight_decay: jax.typing.ArrayLike = DEFAULT_WEIGHT_DECAY,
+  decay: Decay = "coupled",
   mask: Mask = None,
   beta_dtype: jax.typing.DTypeLike | None = None,
   solver_iterations: int | None = None,
@@ -265,17 +306,29 @@ def hyperreg(
 
   with :math:`\beta_0 = 1 / \mathrm{init\_lr}` and the rule of ``divergence`` and
   ``algorithm`` (Algorithm 3 steps with :math:`\beta_t`); see the aliases
-  :func:`kl1` ... :func:`chi2_3` for each rule's formula.
+  :func:`kl1` ... :func:`chi2_3` for each rule's formula. With ``decay="decoupled"``
+  the rule sees the raw gradient and the step is
+  :math:`\eta_t (g_t + \mathrm{weight\_decay}\, x_t) / \beta_{t+1}` (the reproducibility
+  study's VGG code, as AdamW keeps the decay out of Adam's moments).
+
+  ``init_lr`` is the rule's own initial learning rate and must be given;
+  ``learning_rate`` only multiplies ``1 / beta`` (1 by default), for a schedule, as in
+  :func:`optax.contrib.dog` and :func:`optax.contrib.prodigy` (which, unlike these
+  rules, need no initial learning rate). A traced ``init_lr`` that is not a finite
+  number > 0 gives NaN updates.
 
   Args:
-    init_lr: the initial learning rate ``1 / beta_0`` (> 0; may be a traced array).
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
+      array, then a value <= 0 or not finite gives NaN updates).
     divergence: ``"kl"``, ``"rkl"``, ``"hellinger"``, ``"chi2"``,
-      ``"neyman_chi2"`` or a :class:`~hyperreg_jax.Divergence`.
-    algorithm: 1 (exact), 2 (alternating) or 3 (lagged).
+      ``"neyman_chi2"`` or a :class:`~hyperreg_jax.Divergence` (keyword-only, required).
+    algorithm: 1 (exact), 2 (alternating) or 3 (lagged) (keyword-only, required).
     learning_rate: a multiplier on ``1 / beta`` (a scalar or an optax schedule, e.g. a
-      warm-up or cosine schedule), as in :func:`optax.contrib.dog`.
-    weight_decay: L2 regularisation strength (``>= 0``), applied by
-      :func:`optax.add_decayed_weights` before the rule; the paper's ``1e-4`` by default.
+      warm-up or cosine schedule), not the initial learning rate.
+    weight_decay: L2 regularisation strength (``>= 0``); the paper's ``1e-4`` by default.
+    decay: ``"coupled"`` (the paper: :func:`optax.add_decayed_weights` before the rule,
+      so the decay term drives beta) or ``"decoupled"`` (beta sees the raw gradient; the
+      step divides ``g + weight_decay * x`` by beta).
     mask: which leaves get weight decay, as in :func:`optax.adamw`.
     growth: growth clipping factor (``>= 1``); ``None`` or ``inf``: no upper clip.
     warmup_steps: number of fixed-learning-rate steps before the rule starts.
@@ -288,8 +341,9 @@ def hyperreg(
   Returns:
     ``optax.chain(optax.add_decayed_weights(weight_decay, mask),
     scale_by_hyperreg(...), optax.scale_by_learning_rate(learning_rate))``, an
-    :class:`optax.GradientTransformationExtraArgs`. When wrapping it in
-    :func:`optax.inject_hyperparams`, pass ``static_args=("algorithm",
+    :class:`optax.GradientTransformationExtraArgs` (with ``decay="decoupled"``,
+    ``optax.identity()`` first and the decay inside :func:`scale_by_hyperreg`). When
+    wrapping it in :func:`optax.inject_hyperparams`, pass ``static_args=("algorithm",
     "warmup_steps", "solver_iterations")``.
 
   Example:
@@ -310,25 +364,24 @@ def hyperreg(
     Learning Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_,
     ICLR 2019 submission.
   """
-  check_positive(
-    init_lr,
-    "init_lr",
-    hint=" (init_lr is the only positional argument; pass divergence=, algorithm=, ... by keyword)"
-    if isinstance(init_lr, str)
-    else "",
-  )
+  check_init_lr(init_lr, "hyperreg", learning_rate)
+  check_positive(init_lr, "init_lr")
   check_positive(weight_decay, "weight_decay", strict=False)
   check_positive(learning_rate, "learning_rate", strict=False)
+  check_decay(decay, DECAYS)
+  decoupled = decay == "decoupled"
   return optax.chain(
-    optax.add_decayed_weights(weight_decay, mask),
+    optax.identity() if decoupled else optax.add_decayed_weights(weight_decay, mask),
     scale_by_hyperreg(
-      divergence,
-      algorithm,
       init_lr,
+      divergence=divergence,
+      algorithm=algorithm,
       growth=growth,
       warmup_steps=warmup_steps,
       warmup_lr=warmup_lr,
       granularity=granularity,
+      decoupled_weight_decay=weight_decay if decoupled else None,
+      mask=mask if decoupled else None,
       solver_iterations=solver_iterations,
       beta_dtype=beta_dtype,
     ),

@@ -153,6 +153,44 @@ def check_optimizer(label: str, make_tx, init_lr: float) -> None:
 # ----------------------------------------------------------------------------- optimizers
 
 
+class _Required:
+  """The default of ``init_lr`` in the aliases, :func:`hyperreg` and :func:`scale_by_hyperreg`:
+  there is none, and :func:`check_init_lr` says what to pass."""
+
+  def __repr__(self):
+    return "<required>"
+
+
+REQUIRED = _Required()
+
+
+def check_init_lr(init_lr, function: str, learning_rate=1.0) -> None:
+  """A ``TypeError`` when ``init_lr`` was not given: say what it is, and what ``learning_rate``
+  (``None``: ``function`` has none) is not; a user from optax reaches for it first."""
+  if init_lr is not REQUIRED:
+    return
+  message = (
+    f"{function}() needs init_lr, the rule's initial learning rate 1 / beta_0 (for example "
+    "init_lr=1e-2)"
+  )
+  if learning_rate is not None:
+    if not (isinstance(learning_rate, (int, float)) and learning_rate == 1.0):
+      message += f"; got learning_rate={learning_rate!r} alone"
+    message += (
+      ". learning_rate is only a multiplier on 1 / beta (1.0 by default, or an optax "
+      "schedule), not the initial learning rate"
+    )
+  raise TypeError(message + ".")
+
+
+def check_decay(decay, decays) -> None:
+  if decay not in decays:
+    raise ValueError(
+      "decay must be 'coupled' (the paper's L2: the decay term drives beta) or 'decoupled' "
+      f"(beta sees the raw gradient), got {decay!r}."
+    )
+
+
 def _concrete(value) -> bool:
   return not isinstance(value, jax.core.Tracer)
 

@@ -3,7 +3,7 @@ r"""Beta-update rules: one hyper-regularized step for the inverse learning rate.
 For a gradient ``g`` and the current inverse learning rate ``b = beta_t`` every rule
 depends only on ``c = (g / b)^2`` through the ratio ``r = beta_{t+1} / b``, which
 is what makes every rule 1-homogeneous. With ``D(beta, eta) = eta f(beta / eta)``
-the first-order conditions of SPEC section 3 read
+the first-order conditions of the paper's saddle point (Xie et al., 2019) read
 
 * Algorithm 1 (exact saddle point):      ``r^2 f'(r) = c``
 * Algorithm 2 (one alternating step):    ``f'(r) = c``
@@ -43,6 +43,7 @@ finished by one Newton step (two for ``3e-3``); evaluated by Horner's rule where
 keeps its accuracy that way (KL1, H1, X2_1 at the default growth), else as a Chebyshev
 series. Float64, wider or traced growths, no clip and an explicit ``solver_iterations``
 keep the closed forms and the solver above, to float64 precision.
+``python benchmarks/bench_step.py --tuning`` times every rule with and without the fit.
 """
 
 from __future__ import annotations
@@ -157,6 +158,12 @@ def lambertw(z: jax.Array) -> jax.Array:
   return w
 
 
+def _cube_root_1p(a: jax.Array) -> jax.Array:
+  """``(1 + a)^(1/3)`` as ``exp(log1p(a) / 3)`` (a CPU tuning): XLA's ``cbrt`` is about 5x
+  slower on CPU (``python benchmarks/bench_step.py --tuning``, the unclipped chi2_1 row)."""
+  return jnp.exp(jnp.log1p(a) / 3.0)
+
+
 def _power_excess_root(k: int, a: jax.Array) -> jax.Array:
   """The root ``x >= 1`` of ``x^k (x - 1) = a`` for ``a >= 0`` (``k`` is 2 or 3).
 
@@ -164,8 +171,7 @@ def _power_excess_root(k: int, a: jax.Array) -> jax.Array:
   ``t0 = u - u^(-k)`` with ``u = (1 + a)^(1 / (k + 1))`` lies above the root, so
   the iterates fall monotonically onto it; only multiply-adds and one division.
   """
-  # exp(log1p(a) / 3): XLA's cbrt is several times slower on CPU.
-  u = jnp.exp(jnp.log1p(a) / 3.0) if k == 2 else jnp.sqrt(jnp.sqrt(1.0 + a))
+  u = _cube_root_1p(a) if k == 2 else jnp.sqrt(jnp.sqrt(1.0 + a))
   t = u - 1.0 / u**k
   for _ in range(_newton_steps(t, k + 2, k + 3)):
     x = 1.0 + t
@@ -205,9 +211,13 @@ _ITERATIVE_1 = (divergences.kl, divergences.hellinger, divergences.chi2)
 
 
 def _fit_for(divergence, algorithm, dtype, growth, solver_iterations):
-  """The fitted inverse where it applies: float32 or narrower, a concrete growth of at
-  most ``_NARROW_GROWTH``, a rule that would otherwise iterate (a custom divergence
-  without an explicit ``solver_iterations``, or KL1, H1, X2_1)."""
+  """The fitted inverse where it applies (a CPU tuning; ``None``: the closed form or solver).
+
+  It applies in float32 or narrower, with a concrete growth of at most ``_NARROW_GROWTH``,
+  to a rule that would otherwise iterate (a custom divergence without an explicit
+  ``solver_iterations``, or KL1, H1, X2_1). ``python benchmarks/bench_step.py --tuning``
+  times those rules without it.
+  """
   if jnp.finfo(dtype).bits > 32 or not 1.0 < float(growth) <= _NARROW_GROWTH:
     return None
   closed = _closed_form(divergence, algorithm)

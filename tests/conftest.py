@@ -14,27 +14,23 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 # Scripts run in subprocesses by the tests, not modules to import (--doctest-modules).
 collect_ignore_glob = ["helpers/*"]
 
-# The suites run on every named optimizer run on this one in the fast loop
-# (pytest -m "not slow"); the full suite runs them on all fourteen.
-FAST_ALIASES = {"rkl2"}
-# Doctests that run whole sweeps: in the full suite only.
-SLOW_DOCTESTS = ("hyperreg_jax/_sweep.py",)
-ALIAS_NAMES = {
-  *(f"{d}{a}" for d in ("kl", "rkl", "hellinger") for a in (1, 2, 3)),
-  *(f"chi2_{a}" for a in (1, 2, 3)),
-  "adagrad_diag",
-  "wngrad",
-}
+# Doctests that run whole sweeps, or eager optimizer steps one module per divergence (the
+# reverse-KL aliases' doctests stay in the fast loop): in the full suite only. Tests are marked
+# slow where they are written (@pytest.mark.slow; the aliases beyond the fast loop's one by
+# alias_helpers.alias_params); doctests cannot be, so they are listed here by file.
+SLOW_DOCTESTS = (
+  "hyperreg_jax/_sweep.py",
+  "hyperreg_jax/_aliases_kl.py",
+  "hyperreg_jax/_aliases_hellinger.py",
+  "hyperreg_jax/_aliases_chi2.py",
+  "hyperreg_jax/_aliases_special.py",
+)
 
 
 def pytest_collection_modifyitems(items):
-  """Marks ``slow`` the cases of a test parametrized over the optimizers' names beyond
-  :data:`FAST_ALIASES` and their doctests (every such test still runs in the fast loop, on a
-  few optimizers), and the doctests of :data:`SLOW_DOCTESTS`."""
+  """Marks ``slow`` the doctests of :data:`SLOW_DOCTESTS`."""
   for item in items:
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    alias = params.get("name", item.name.rpartition(".")[2])  # a test's case, or a doctest
-    if alias in ALIAS_NAMES - FAST_ALIASES or item.nodeid.startswith(SLOW_DOCTESTS):
+    if item.nodeid.startswith(SLOW_DOCTESTS):
       item.add_marker(pytest.mark.slow)
 
 

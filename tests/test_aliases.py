@@ -10,13 +10,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from test_transform import (
+from alias_helpers import (
   ALIASES,
   NAMES,
-  _beta,
-  _default_weight_decay,
-  _leaves_close,
-  _small_params,
+  alias_params,
+  default_weight_decay,
+  get_beta,
+  leaves_close,
+  small_params,
 )
 
 import hyperreg_jax as hr
@@ -30,7 +31,7 @@ def test_paper_rules_registry():
   for name, alias in hr.PAPER_RULES.items():
     assert getattr(hr, name) is alias
     assert alias.__name__ == name
-  assert math.isclose(_default_weight_decay("kl1"), 1e-4)
+  assert math.isclose(default_weight_decay("kl1"), 1e-4)
 
 
 # === the optax conventions ==================================================================
@@ -46,14 +47,57 @@ def test_arguments_after_init_lr_are_keyword_only():
       alias(0.1, 1e-4)
   with pytest.raises(TypeError, match="positional argument"):
     hr.hyperreg("rkl", 1)
-  with pytest.raises(ValueError, match=r"init_lr must be .*'rkl'.*by keyword"):
-    hr.hyperreg("rkl")
+  with pytest.raises(TypeError, match="positional argument"):
+    hr.scale_by_hyperreg("rkl", 1, 0.1)
   params = inspect.signature(hr.scale_by_hyperreg).parameters
-  assert [p for p in params if params[p].kind != inspect.Parameter.KEYWORD_ONLY] == [
-    "divergence",
-    "algorithm",
-    "init_lr",
-  ]
+  assert [p for p in params if params[p].kind != inspect.Parameter.KEYWORD_ONLY] == ["init_lr"]
+
+
+# === traps of an optax user ==================================================================
+
+MISSING_INIT_LR = (
+  r"needs init_lr, the rule's initial learning rate 1 / beta_0 .*learning_rate is only a "
+  r"multiplier on 1 / beta"
+)
+
+
+@pytest.mark.parametrize("name", [*alias_params(), "hyperreg"])
+def test_init_lr_is_required_and_learning_rate_is_not_it(name):
+  """hr.rkl1(learning_rate=1e-3) used to mean init_lr=0.01 times 1e-3: now a TypeError."""
+  alias = ALIASES.get(name, hr.hyperreg)
+  rule = {"divergence": "kl", "algorithm": 2} if name == "hyperreg" else {}
+  with pytest.raises(TypeError, match=rf"{name}\(\) {MISSING_INIT_LR}") as error:
+    alias(learning_rate=1e-3, **rule)
+  assert "got learning_rate=0.001 alone" in str(error.value)
+  with pytest.raises(TypeError, match=rf"{name}\(\) {MISSING_INIT_LR}"):
+    alias(**rule)
+  # Given, it is the first step's learning rate; learning_rate multiplies it.
+  params = jnp.ones(2)
+  opt = alias(1e-3, learning_rate=0.5, weight_decay=0.0, **rule)
+  updates, _ = opt.update(jnp.full(2, 1e-6), opt.init(params), params)
+  np.testing.assert_allclose(updates, -0.5 * 1e-3 * 1e-6, rtol=1e-3)
+
+
+def test_scale_by_hyperreg_needs_init_lr_divergence_and_algorithm():
+  with pytest.raises(TypeError, match=r"scale_by_hyperreg\(\) needs init_lr, the rule's initial"):
+    hr.scale_by_hyperreg(divergence="kl", algorithm=2)
+
+
+@pytest.mark.parametrize("factory", [hr.hyperreg, hr.scale_by_hyperreg])
+def test_divergence_and_algorithm_are_required_keywords(factory):
+  """hr.hyperreg(0.1) used to be KL with Algorithm 2, silently."""
+  with pytest.raises(
+    TypeError, match=r"missing 2 required keyword-only arguments: 'divergence' and 'algorithm'"
+  ):
+    factory(0.1)
+  with pytest.raises(TypeError, match=r"missing 1 required keyword-only argument: 'algorithm'"):
+    factory(0.1, divergence="kl")
+  with pytest.raises(TypeError, match=r"missing 1 required keyword-only argument: 'divergence'"):
+    factory(0.1, algorithm=2)
+  for name in ("divergence", "algorithm"):
+    parameter = inspect.signature(factory).parameters[name]
+    assert parameter.kind == inspect.Parameter.KEYWORD_ONLY
+    assert parameter.default is inspect.Parameter.empty
 
 
 @pytest.mark.slow
@@ -71,11 +115,11 @@ def test_one_documented_weight_decay_default_everywhere():
     assert float(updates["w"][0]) < 0, name
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", alias_params())
 def test_aliases_are_documented_functions(name):
   alias = ALIASES[name]
   assert inspect.isfunction(alias) and alias.__code__.co_name == name
-  assert alias.__module__ == "hyperreg_jax._aliases"
+  assert alias.__module__.startswith("hyperreg_jax._aliases")  # one module per divergence
   doc = inspect.getdoc(alias)
   summary = doc.splitlines()[0]
   assert summary.endswith(".") and len(summary) < 100
@@ -123,21 +167,21 @@ def reference_step(name, init_lr, params, grads, weight_decay):
 
 
 def one_step_matches_reference(make, name, init_lr=0.4, weight_decay=1e-4):
-  params = _small_params()
+  params = small_params()
   # Gradients around beta_0 = 2.5, where the twelve rules (and clipping) all differ.
   grads = jax.tree.map(lambda p: 2.0 * p + 0.7, params)
   opt = make(init_lr)
   updates, state = opt.update(grads, opt.init(params), params)
   expected_updates, expected_beta = reference_step(name, init_lr, params, grads, weight_decay)
-  _leaves_close(updates, expected_updates, rtol=2e-5, atol=1e-7)
-  beta = _beta(state)
+  leaves_close(updates, expected_updates, rtol=2e-5, atol=1e-7)
+  beta = get_beta(state)
   if name == "wngrad":
     np.testing.assert_allclose(float(beta), float(expected_beta), rtol=2e-5)
   else:
-    _leaves_close(beta, expected_beta, rtol=2e-5, atol=0)
+    leaves_close(beta, expected_beta, rtol=2e-5, atol=0)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", alias_params())
 def test_every_alias_computes_its_own_rule(name):
   weight_decay = 0.0 if name == "wngrad" else 1e-4
   one_step_matches_reference(

@@ -43,3 +43,21 @@ def test_no_source_file_is_over_400_lines():
     for p in folder.rglob("*.py")
   }
   assert {name: n for name, n in lengths.items() if n > 400} == {}
+
+
+def test_public_names_hold_no_foreign_module():
+  """``dir(hr)`` used to show ``importlib``: a module name is public only if it is one of the
+  package's own submodules (``hr.rules``, ``hr.distributed``, ...)."""
+  public = [name for name in dir(hyperreg_jax) if not name.startswith("_")]
+  foreign = [
+    name
+    for name in public
+    if isinstance(getattr(hyperreg_jax, name), types.ModuleType)
+    and not getattr(hyperreg_jax, name).__name__.startswith("hyperreg_jax.")
+  ]
+  assert foreign == []
+  assert "importlib" not in public
+  for name in hyperreg_jax.__all__:
+    value = getattr(hyperreg_jax, name)
+    if isinstance(value, types.ModuleType):
+      assert value.__name__ == f"hyperreg_jax.{name}", name

@@ -1,4 +1,5 @@
-"""hr.lr_stats: min, median, mean and max of 1 / beta in any optimizer state, exact and jit-able."""
+"""hr.step_size_stats, hr.inverse_beta_stats and hr.lr_stats: min, median, mean and max of the
+step size learning_rate / beta and of 1 / beta in any optimizer state, exact and jit-able."""
 
 from __future__ import annotations
 
@@ -7,15 +8,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from test_transform import ALIASES, NAMES, _beta, _small_params, _update
+from alias_helpers import ALIASES, alias_params, get_beta, jitted_update, small_params
 
 import hyperreg_jax as hr
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", alias_params())
 def test_beta_logging_and_lr_stats(name):
   opt = ALIASES[name](0.25)
-  params = _small_params()
+  params = small_params()
   state = opt.init(params)
   stats = hr.lr_stats(state)
   assert set(stats) == {"lr_min", "lr_median", "lr_mean", "lr_max"}
@@ -23,8 +24,8 @@ def test_beta_logging_and_lr_stats(name):
     assert float(value) == pytest.approx(0.25)
 
   grads = jax.tree.map(lambda p: 3.0 * p, params)
-  _, state = _update(name)(grads, state, params)
-  beta = _beta(state)
+  _, state = jitted_update(name)(grads, state, params)
+  beta = get_beta(state)
   if name == "wngrad":
     assert jnp.shape(beta) == ()
   else:
@@ -47,7 +48,7 @@ def test_beta_logging_and_lr_stats(name):
 
 
 def test_lr_stats_of_a_foreign_optimizer_is_empty():
-  params = _small_params()
+  params = small_params()
   assert hr.lr_stats(optax.sgd(0.1).init(params)) == {}
   assert hr.lr_stats(optax.adam(0.1).init(params)) == {}
 
@@ -60,7 +61,7 @@ def test_lr_median_is_exact_and_sees_weights_without_gradient():
   grads = {"w": jnp.zeros((7, 3)).at[:2].set(jnp.arange(6.0).reshape(2, 3) + 1), "b": jnp.ones(4)}
   _, state = opt.update(grads, opt.init(params), params)
   stats = hr.lr_stats(state)
-  lr = 1.0 / np.concatenate([np.ravel(b) for b in jax.tree.leaves(_beta(state))])
+  lr = 1.0 / np.concatenate([np.ravel(b) for b in jax.tree.leaves(get_beta(state))])
   assert float(stats["lr_median"]) == pytest.approx(np.median(lr), rel=1e-7)
   assert float(stats["lr_median"]) == pytest.approx(0.5) and float(stats["lr_mean"]) < 0.45
   # An even count: the mean of the two middle entries; float64 beta too.
@@ -83,3 +84,60 @@ def test_lr_median_is_exact_sorted_or_selected(size):
   lr = 1.0 / np.concatenate([np.ravel(b) for b in beta.values()]).astype(np.float64)
   stats = jax.jit(hr.lr_stats)(state)
   assert float(stats["lr_median"]) == pytest.approx(np.median(lr), rel=1e-6)
+
+
+# === the step size, not only 1 / beta ==========================================================
+
+
+def test_step_size_stats_include_the_learning_rate_schedule():
+  """A schedule at 0 gives step size 0, while 1 / beta (lr_stats) still shows the ILR."""
+  params = small_params()
+  schedule = optax.linear_schedule(0.0, 2.0, transition_steps=4)  # 0, 0.5, 1, 1.5, 2, 2, ...
+  opt = hr.rkl1(0.1, learning_rate=schedule)
+  state = opt.init(params)
+  stats = hr.step_size_stats(state, schedule)
+  assert set(stats) == {"step_size_min", "step_size_median", "step_size_mean", "step_size_max"}
+  assert all(float(v) == 0.0 for v in stats.values())
+  assert float(hr.lr_stats(state)["lr_mean"]) == pytest.approx(0.1)  # 1 / beta, not the step
+  assert float(hr.inverse_beta_stats(state)["inv_beta_mean"]) == pytest.approx(0.1)
+  update = jax.jit(opt.update)
+  grads = jax.tree.map(lambda p: 3.0 * p, params)
+  for t in range(1, 6):
+    updates, state = update(grads, state, params)
+    beta = np.concatenate([np.ravel(b) for b in jax.tree.leaves(get_beta(state))]).astype(
+      np.float64
+    )
+    rate = float(schedule(t))  # what the next update multiplies 1 / beta by
+    stats = jax.jit(hr.step_size_stats, static_argnums=1)(state, schedule)
+    np.testing.assert_allclose(
+      [float(stats[k]) for k in ("step_size_min", "step_size_median", "step_size_mean")],
+      [rate * (1 / beta).min(), rate * np.median(1 / beta), rate * (1 / beta).mean()],
+      rtol=1e-6,
+    )
+    inverse = hr.inverse_beta_stats(state, median=False)
+    assert list(inverse) == ["inv_beta_min", "inv_beta_mean", "inv_beta_max"]
+    assert float(stats["step_size_max"]) == pytest.approx(rate * float(inverse["inv_beta_max"]))
+  # The update that follows (count 5) steps by exactly those sizes for a lagged rule.
+  lagged = hr.rkl3(0.1, learning_rate=schedule, weight_decay=0.0)
+  state = lagged.init(params)
+  for _ in range(3):
+    _, state = lagged.update(grads, state, params)
+  sizes = hr.step_size_stats(state, schedule)
+  updates, _ = lagged.update(grads, state, params)
+  ratio = np.concatenate(
+    [np.ravel(-u / g) for u, g in zip(*map(jax.tree.leaves, (updates, grads)))]
+  )
+  np.testing.assert_allclose(ratio.max(), float(sizes["step_size_max"]), rtol=1e-6)
+  np.testing.assert_allclose(ratio.min(), float(sizes["step_size_min"]), rtol=1e-6)
+
+
+def test_step_size_stats_with_a_constant_learning_rate_and_through_wrappers():
+  params = small_params()
+  opt = optax.MultiSteps(hr.kl2(0.2, learning_rate=0.5), every_k_schedule=2)
+  state = opt.init(params)
+  stats = hr.step_size_stats(state, 0.5)
+  assert float(stats["step_size_mean"]) == pytest.approx(0.1)
+  assert float(hr.step_size_stats(state, 0.0)["step_size_max"]) == 0.0
+  assert hr.step_size_stats(optax.sgd(0.1).init(params), 0.1) == {}
+  with pytest.raises(ValueError, match=r"learning_rate must be a number >= 0 or an optax schedule"):
+    hr.step_size_stats(state, "0.1")

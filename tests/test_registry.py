@@ -2,6 +2,7 @@
 or values outside an axis' range, are refused before anything compiles."""
 
 import pytest
+from alias_helpers import alias_params
 
 import hyperreg_jax as hr
 from hyperreg_jax import data, models
@@ -10,7 +11,7 @@ from hyperreg_jax._registry import make_optimizer
 REGRESSION = data.synthetic_linear_regression(num_train=96, num_test=32, dim=3, seed=1)
 
 
-@pytest.mark.parametrize("name", [n for n in hr.variant_names() if n not in ("sgd", "adagrad")])
+@pytest.mark.parametrize("name", alias_params(hr.RULE_NAMES))
 def test_every_sweep_variant_name_computes_its_own_rule(name):
   """Checked against the reference with a hand-written oracle, not the sweep's own table."""
   from test_aliases import one_step_matches_reference

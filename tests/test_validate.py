@@ -155,12 +155,12 @@ BAD_SWEEP_ARGUMENTS = [
   ({"variants": {"x": _returns(0.1)}}, TypeError, r"variants: 'x' returned float"),
   ({"variants": {"x": _returns(optax.sgd)}}, TypeError, r"variants: 'x' returned function"),
   (
-    {"variants": {"g": lambda lr: hr.hyperreg(lr, growth="2")}},
+    {"variants": {"g": lambda lr: hr.hyperreg(lr, divergence="kl", algorithm=2, growth="2")}},
     ValueError,
     r"variants: 'g' failed .*growth must be None or inf",
   ),
   (
-    {"variants": {"a": lambda lr: hr.hyperreg(lr, algorithm=7)}},
+    {"variants": {"a": lambda lr: hr.hyperreg(lr, divergence="kl", algorithm=7)}},
     ValueError,
     r"variants: 'a'.*algorithm",
   ),
@@ -210,7 +210,7 @@ def test_bad_loader_arguments_are_named(load, match):
 def test_hyperreg_large_integer_init_lr_works_or_is_named():
   params = {"w": jnp.ones(2)}
   try:
-    state = hr.hyperreg(2**32).init(params)
+    state = hr.hyperreg(2**32, divergence="kl", algorithm=2).init(params)
   except ValueError as err:
     assert "init_lr" in str(err)
   else:
@@ -225,7 +225,7 @@ def test_hyperreg_large_integer_init_lr_works_or_is_named():
 def test_hyperreg_names_bad_growth_weight_decay_warmup_lr(bad):
   (name,) = bad
   with pytest.raises(ValueError, match=name):
-    hr.hyperreg(0.1, **bad)
+    hr.hyperreg(0.1, divergence="kl", algorithm=2, **bad)
 
 
 # ----------------------------------------------------------------------------- properties

@@ -88,10 +88,11 @@ print(f"loss at w = 0: {float(full_loss(jnp.zeros(d))):.1f}")
 # ## 1. Drop it into an optax pipeline
 #
 # A rule is an ordinary `optax.GradientTransformation`: chain it after gradient clipping,
-# and give it a learning-rate schedule. `learning_rate` multiplies `1 / beta` (as in
-# `optax.contrib.dog`), so the step is `schedule(t) * g / beta`. The alias `hr.kl2` is
-# `add_decayed_weights(weight_decay)`, `scale_by_hyperreg("kl", 2, init_lr)` and
-# `scale_by_learning_rate(learning_rate)` in a chain.
+# and give it a learning-rate schedule. `init_lr` (required) is the rule's initial learning
+# rate `1 / beta_0`; `learning_rate` only multiplies `1 / beta` (as in `optax.contrib.dog`),
+# so the step is `schedule(t) * g / beta`. The alias `hr.kl2` is
+# `add_decayed_weights(weight_decay)`, `scale_by_hyperreg(init_lr, divergence="kl",
+# algorithm=2)` and `scale_by_learning_rate(learning_rate)` in a chain.
 
 # %%
 schedule = optax.warmup_cosine_decay_schedule(
@@ -124,11 +125,13 @@ print(f"final loss {run.loss[-1]:.4f}; at the least-squares optimum {float(full_
 # The gradient clip bounds what the rule sees, `c = (g / beta)^2 <= (10 * 0.1)^2`, so
 # early steps cannot blow `beta` up.
 #
-# `hr.lr_stats` summarises `1 / beta` anywhere inside a state (chains, `inject_hyperparams`,
-# `MultiSteps`); the schedule's multiplier is not included.
+# `hr.step_size_stats(state, schedule)` summarises the step sizes `schedule(count) / beta`
+# anywhere inside a state (chains, `inject_hyperparams`, `MultiSteps`);
+# `hr.inverse_beta_stats` the rule's part `1 / beta` alone, without the schedule.
 
 # %%
-print({k: round(float(v), 5) for k, v in hr.lr_stats(run.state).items()})
+print({k: round(float(v), 5) for k, v in hr.step_size_stats(run.state, schedule).items()})
+print({k: round(float(v), 5) for k, v in hr.inverse_beta_stats(run.state).items()})
 
 # %% [markdown]
 # ## 2. Every divergence, every algorithm

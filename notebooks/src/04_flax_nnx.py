@@ -28,8 +28,8 @@ print(mnist)
 #
 # `nnx.Optimizer(model, tx, wrt=nnx.Param)` keeps the optax state of `tx` for the model's
 # parameters; `optimizer.update(model, grads)` applies one step. `hr.rkl1(init_lr)` is the
-# chain `add_decayed_weights(1e-4)`, `scale_by_hyperreg("rkl", 1, init_lr)`,
-# `scale_by_learning_rate(1.0)`, so the state's second part is the `HyperRegState`, whose
+# chain `add_decayed_weights(1e-4)`, `scale_by_hyperreg(init_lr, divergence="rkl",
+# algorithm=1)`, `scale_by_learning_rate(1.0)`, so the state's second part is the `HyperRegState`, whose
 # `beta` has the model's parameter tree: one entry per weight.
 
 
