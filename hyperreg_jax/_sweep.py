@@ -30,12 +30,14 @@ from hyperreg_jax import _registry, _validate
 from hyperreg_jax import checkpoint as checkpoint_io
 from hyperreg_jax._parallel import global_array, grid_mesh, to_host
 from hyperreg_jax._results import SweepResult, assemble
+from hyperreg_jax import train
 from hyperreg_jax.train import Trainer, progress_bar
+from hyperreg_jax.train._config import describe
 
 
 @functools.lru_cache(maxsize=64)
 def _grid_runner(trainer: Trainer, mesh: Mesh):
-  """``trainer.run`` vmapped over grid points (ILRs) for one key, jitted; and a trace counter.
+  """:func:`~hyperreg_jax.train.run` vmapped over grid points (ILRs) for one key, jitted; and a trace counter.
 
   The key is not batched, so all ILRs of a seed share the data order: their
   batches are gathered once and the first layer's matmuls of all ILRs become one
@@ -45,7 +47,7 @@ def _grid_runner(trainer: Trainer, mesh: Mesh):
 
   def one_run(ilr, key_data, arrays):
     traces[0] += 1  # runs at trace time only
-    state, history = trainer.run(ilr, jax.random.wrap_key_data(key_data), *arrays)
+    state, history = train.run(trainer, ilr, jax.random.wrap_key_data(key_data), *arrays)
     return state.diverged, state.diverged_at, history
 
   run = jax.jit(
@@ -70,7 +72,7 @@ class _Pieces:
     """The pieces of this sweep in ``directory``, named by a fingerprint of everything
     that determines them; with ``resume=False`` every saved piece is deleted first."""
     description = dict(
-      variants={label: trainer.describe() for label, trainer in trainers.items()},
+      variants={label: describe(trainer) for label, trainer in trainers.items()},
       weight_decay=weight_decay,
       seeds=seeds.tolist(),
       **plan.describe(),
@@ -176,7 +178,7 @@ def sweep(
   hyperparameters of the variants. It is flattened into one axis, vmapped and sharded
   over the devices, so a variant compiles once for the whole grid: the values are data.
 
-  For each optimizer variant the whole training run (:meth:`Trainer.run`) is vmapped
+  For each optimizer variant the whole training run (:func:`hyperreg_jax.train.run`) is vmapped
   over the grid (the ILRs, or the flattened product of a ``grid=`` over several
   hyperparameters), jitted once, and the grid axis is sharded over every device with
   :class:`jax.sharding.NamedSharding` (the runs are independent: no collectives).
@@ -281,7 +283,7 @@ def sweep(
   }
   for label, make_tx in factories.items():
     _registry.check_points(label, make_tx, axes)
-  next(iter(trainers.values())).check_data(*arrays)
+  train.check_data(next(iter(trainers.values())), *arrays)
   store = None
   if checkpoint is not None:
     store = _Pieces.open(checkpoint, resume, trainers, weight_decay, plan, seeds, arrays)

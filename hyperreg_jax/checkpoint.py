@@ -1,5 +1,5 @@
 """Atomic writes, the small ``.npz`` pieces of an interrupted sweep, and fingerprints of runs
-(``Trainer.fit`` checkpoints its training state through Orbax instead: :mod:`hyperreg_jax.train`).
+(:func:`hyperreg_jax.train.fit` checkpoints its training state through Orbax instead).
 
 A sweep piece is an ``.npz`` of arrays whose name carries a fingerprint of
 everything that determines its content (data, model, optimizer, settings, and the

@@ -18,6 +18,7 @@ import pytest
 import hyperreg_jax as hr
 from hyperreg_jax import SweepResult, data, models
 from hyperreg_jax import checkpoint as checkpoint_io
+from hyperreg_jax import train
 from hyperreg_jax.train import Trainer
 
 HELPERS = pathlib.Path(__file__).parent / "helpers"
@@ -191,7 +192,7 @@ def test_damaged_piece_is_named_and_no_resume_cleans_it(swept_pieces, tmp_path, 
 def test_damaged_fit_checkpoint_is_named(tmp_path, how):
   trainer = Trainer(models.LinearRegression(), make_tx=hr.rkl1, loss="mse", batch_size=16)
   args = (0.1, jax.random.key(0), REGRESSION.x_train, REGRESSION.y_train)
-  trainer.fit(*args, progress=False, checkpoint=tmp_path)
+  train.fit(trainer, *args, progress=False, checkpoint=tmp_path)
   (run,) = tmp_path.glob("fit-*")
   saved = run / "1"  # the Orbax step of epoch 1: items "state" and "history"
   if how == "missing item":
@@ -200,10 +201,11 @@ def test_damaged_fit_checkpoint_is_named(tmp_path, how):
     for path in (p for p in (saved / "state").rglob("*") if p.is_file()):
       _damage(path, how)
   with pytest.raises(ValueError, match=rf"{saved} is damaged.*resume=False"):
-    trainer.fit(*args, progress=False, checkpoint=tmp_path)
-  _, history = trainer.fit(*args, progress=False, checkpoint=tmp_path, resume=False)
+    train.fit(trainer, *args, progress=False, checkpoint=tmp_path)
+  _, history = train.fit(trainer, *args, progress=False, checkpoint=tmp_path, resume=False)
   assert np.isfinite(history["train_loss"]).all()
-  _, again = trainer.fit(*args, progress=False, checkpoint=tmp_path)  # replaced by a good one
+  # The damaged step was replaced by a good one.
+  _, again = train.fit(trainer, *args, progress=False, checkpoint=tmp_path)
   np.testing.assert_array_equal(again["train_loss"], history["train_loss"])
 
 

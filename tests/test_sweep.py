@@ -9,7 +9,7 @@ import optax
 import pytest
 
 import hyperreg_jax as hr
-from hyperreg_jax import SweepResult, data, models
+from hyperreg_jax import SweepResult, data, models, train
 from hyperreg_jax import _sweep as sweep_module
 from hyperreg_jax._registry import make_optimizer
 from hyperreg_jax.train import Trainer
@@ -31,7 +31,7 @@ def solo_runner(variant):
     batch_size=16,
     epochs=3,
   )
-  return jax.jit(trainer.run)
+  return jax.jit(functools.partial(train.run, trainer))
 
 
 def solo_run(variant, ilr, seed):
@@ -119,8 +119,8 @@ def first_nonfinite_step(variant, ilr, seed, steps):
   trainer = Trainer(
     model=model, make_tx=make_optimizer(variant), loss="mse", batch_size=None, epochs=1
   )
-  params = trainer.init(
-    jax.random.fold_in(jax.random.key(seed), 0), ilr, REGRESSION.x_train[:1]
+  params = train.init_state(
+    trainer, jax.random.fold_in(jax.random.key(seed), 0), ilr, REGRESSION.x_train[:1]
   ).params
   tx = make_optimizer(variant)(ilr)
   opt_state = tx.init(params)
@@ -196,7 +196,7 @@ def test_sweep_passes_the_loss_reduction_on():
     epochs=2,
     loss_reduction="sum",
   )
-  _, history = trainer.run(0.01, jax.random.key(0), *_arrays())
+  _, history = train.run(trainer, 0.01, jax.random.key(0), *_arrays())
   np.testing.assert_allclose(result.curves["train_loss"][0, 0, 0], history["train_loss"], rtol=1e-5)
   assert result.meta["loss_reduction"] == "sum"
   with pytest.raises(ValueError, match="loss_reduction='avg'"):
@@ -330,7 +330,9 @@ def _alias_run(make_tx, init_lr, seed):
   trainer = Trainer(
     model=models.LinearRegression(), make_tx=make_tx, loss="mse", batch_size=16, epochs=2
   )
-  state, history = jax.jit(trainer.run)(jnp.float32(init_lr), jax.random.key(seed), *_arrays())
+  state, history = jax.jit(functools.partial(train.run, trainer))(
+    jnp.float32(init_lr), jax.random.key(seed), *_arrays()
+  )
   return state, jax.tree.map(np.asarray, history)
 
 

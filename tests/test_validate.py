@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 import hyperreg_jax as hr
 from hyperreg_jax import _sweep as sweep_module  # noqa: E402
-from hyperreg_jax import data, models
+from hyperreg_jax import data, models, train
 from hyperreg_jax.train import Trainer
+from hyperreg_jax.train import _fit as fit_module
 
 RNG = np.random.default_rng(0)
 X = RNG.random((24, 4)).astype(np.float32)
@@ -77,7 +78,7 @@ def nothing_compiles(monkeypatch):
     raise AssertionError("reached compilation: the bad input was not caught first")
 
   monkeypatch.setattr(sweep_module, "_grid_runner", refuse)
-  monkeypatch.setattr(Trainer, "init", refuse)
+  monkeypatch.setattr(fit_module, "_init_variables", refuse)
 
 
 def _run(entry, model, arrays, loss=None):
@@ -86,7 +87,7 @@ def _run(entry, model, arrays, loss=None):
       model, arrays, ["sgd"], [0.1], epochs=1, batch_size=8, progress=False, loss=loss
     )
   trainer = Trainer(model, make_tx=optax.sgd, loss=loss or "cross_entropy", batch_size=8)
-  return trainer.fit(0.1, jax.random.key(0), *arrays, progress=False)
+  return train.fit(trainer, 0.1, jax.random.key(0), *arrays, progress=False)
 
 
 @pytest.mark.parametrize("entry", ["sweep", "fit"])

@@ -1,5 +1,5 @@
-"""Model plumbing of the training engine: calling a Flax-linen-style model (duck-typed, with or
-without ``train=`` and batch statistics) and its per-example losses."""
+"""Model plumbing of the training engine: calling a model (a Flax-linen-style one, duck-typed,
+with or without ``train=`` and batch statistics), describing it, and its per-example losses."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+from hyperreg_jax import checkpoint as checkpoint_io
 
 
 @functools.cache
@@ -25,9 +27,26 @@ def _train_kw(model, train: bool) -> dict:
   return {"train": train} if takes_train(type(model)) else {}
 
 
+def as_model(model):
+  """``model`` as the engine keeps it in a :class:`~hyperreg_jax.train.Trainer`."""
+  return model
+
+
 def init_variables(model, key, sample_x) -> dict:
-  """The model's variables (``params``, maybe ``batch_stats``), shapes from ``sample_x``."""
-  return model.init(key, jnp.asarray(sample_x), **_train_kw(model, False))
+  """``{"params": ..., "batch_stats": ...}`` (``{}`` without batch norm), shapes from
+  ``sample_x``."""
+  variables = model.init(key, jnp.asarray(sample_x), **_train_kw(model, False))
+  return {"params": variables["params"], "batch_stats": variables.get("batch_stats", {})}
+
+
+def describe(model) -> dict:
+  """The model as JSON-able values, for fingerprints: its repr and its class's code."""
+  return dict(repr=repr(model), code=checkpoint_io.describe_callable(type(model)))
+
+
+def name(model) -> str:
+  """A short name of the model, for a sweep's metadata."""
+  return type(model).__name__
 
 
 def apply(model, params, batch_stats, x, train: bool):
@@ -54,7 +73,8 @@ def num_outputs(model, sample_x) -> int:
   """The size of the model's last output axis, from shapes only (nothing runs)."""
   kw = _train_kw(model, False)
   sample = jax.ShapeDtypeStruct(np.shape(sample_x), jnp.result_type(np.asarray(sample_x)))
-  variables = jax.eval_shape(model.init, jax.random.key(0), sample, **kw)
+  # ``train`` is bound, not passed to eval_shape, which would trace it (batch norm needs a bool).
+  variables = jax.eval_shape(functools.partial(model.init, **kw), jax.random.key(0), sample)
   return int(jax.eval_shape(lambda v, x: model.apply(v, x, **kw), variables, sample).shape[-1])
 
 
