@@ -33,6 +33,7 @@ from hyperreg_jax._results import SweepResult, assemble
 from hyperreg_jax import train
 from hyperreg_jax.train import Trainer, progress_bar
 from hyperreg_jax.train._config import describe
+from hyperreg_jax.train._model import OutputShapeError
 
 
 @functools.lru_cache(maxsize=64)
@@ -219,7 +220,8 @@ def sweep(
       ``variant(init_lr, **other_values)``.
     epochs, batch_size, full_batch_steps, eval_batch_size: see
       :class:`hyperreg_jax.train.Trainer` (``batch_size=None``: full batch).
-    loss: ``"cross_entropy"`` or ``"mse"``; inferred from the labels by default.
+    loss: ``"cross_entropy"`` or ``"mse"``; by default ``"cross_entropy"`` for integer
+      labels (or a dataset with ``num_classes``), ``"mse"`` for float ones.
     loss_reduction: ``"mean"`` (default) or ``"sum"`` over each training batch, see
       :class:`hyperreg_jax.train.Trainer`; with ``"sum"`` the ILR axis moves by
       ``batch_size`` (the reproducibility study's units).
@@ -246,8 +248,9 @@ def sweep(
     (``[variant, ilr, seed, ...]`` with ``ilrs=``).
 
   Raises:
-    ValueError, TypeError: bad arguments or data (checked before anything compiles):
-      see :class:`hyperreg_jax.train.Trainer`; a grid key a named variant does not have, or
+    ValueError, TypeError: bad arguments, a model that is not one, or bad data, or
+      model outputs that do not fit the labels (checked before anything compiles, see
+      :func:`hyperreg_jax.train.check_data`); a grid key a named variant does not have, or
       values outside the hyperparameter's range (``ValueError`` naming the key).
 
   Example:
@@ -272,6 +275,7 @@ def sweep(
   factories = _registry.resolve_variants(variants, weight_decay, tuple(axes))
   mesh = grid_mesh(devices)
   plan = _Plan.make(axes, mesh.size, max_parallel)
+  inferred_loss = loss is None
   loss = loss or _default_loss(dataset, y_train)
   here = locals()  # the trainers' settings are the sweep's arguments of the same names
   settings = {name: here[name] for name in _TRAINER_SETTINGS}
@@ -283,7 +287,14 @@ def sweep(
   }
   for label, make_tx in factories.items():
     _registry.check_points(label, make_tx, axes)
-  train.check_data(next(iter(trainers.values())), *arrays)
+  try:
+    train.check_data(next(iter(trainers.values())), *arrays)
+  except OutputShapeError as err:
+    if not inferred_loss:
+      raise
+    raise OutputShapeError(
+      f"{err} (sweep took loss={loss!r} from the labels: y_train holds {y_train.dtype} values.)"
+    ) from None
   store = None
   if checkpoint is not None:
     store = _Pieces.open(checkpoint, resume, trainers, weight_decay, plan, seeds, arrays)

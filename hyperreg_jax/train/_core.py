@@ -102,7 +102,7 @@ def train_step(trainer: Trainer, state: TrainState, init_lr, batch) -> tuple[Tra
 
   def loss_fn(params):
     out, batch_stats = _model.apply(trainer.model, params, state.batch_stats, x, train=True)
-    per_example = _model.per_example_loss(trainer.classification, out, y)
+    per_example = _model.per_example_loss(trainer.loss, out, y, trainer.model)
     reduced = per_example.sum() if trainer.loss_reduction == "sum" else per_example.mean()
     return reduced, (out, batch_stats, per_example.mean())
 
@@ -177,7 +177,7 @@ def evaluate(trainer: Trainer, state: TrainState, x, y) -> dict:
 
   def sums(xc, yc):
     out, _ = _model.apply(trainer.model, state.params, state.batch_stats, xc, train=False)
-    s = {"loss": _model.per_example_loss(trainer.classification, out, yc).sum()}
+    s = {"loss": _model.per_example_loss(trainer.loss, out, yc, trainer.model).sum()}
     if trainer.classification:
       s["accuracy"] = jnp.sum(jnp.argmax(out, axis=-1) == yc, dtype=jnp.int32)
     return s
@@ -247,16 +247,26 @@ def run(
 
 
 def check_data(trainer: Trainer, x_train, y_train, x_test=None, y_test=None) -> None:
-  """Checks the data on the host before anything compiles.
+  """Checks the data, and the model's outputs against the labels, on the host before anything
+  compiles (the model's output shape comes from ``jax.eval_shape``: nothing runs).
 
   Raises a ``ValueError``/``TypeError`` naming the array for an empty training set,
   NaN or infinity, labels outside ``[0, number of model outputs)``, float labels
-  with ``loss="cross_entropy"``, or a test half without the other; warns about
-  integer images in 0..255.
+  with ``loss="cross_entropy"``, or a test half without the other; a ``ValueError``
+  naming the loss and both shapes when the model's outputs do not fit the labels (a
+  classifier's ``(batch, classes)`` against float targets of shape ``(batch,)`` with
+  ``loss="mse"``, say); warns about integer images in 0..255.
   """
   arrays = tuple(None if a is None else np.asarray(a) for a in (x_train, y_train, x_test, y_test))
+  x, y = arrays[:2]
+  out_shape = None
+  if x is not None and x.ndim and x.size and np.issubdtype(x.dtype, np.number):
+    size = x.shape[0] if trainer.batch_size is None else min(trainer.batch_size, x.shape[0])
+    out_shape = _model.output_shape(trainer.model, x[:size])
   num_classes = None
-  x = arrays[0]
-  if trainer.classification and x is not None and x.size and np.issubdtype(x.dtype, np.number):
-    num_classes = _model.num_outputs(trainer.model, x[:1])
+  if trainer.classification and out_shape is not None and len(out_shape) == 2:
+    num_classes = out_shape[-1]
   _validate.check_data(*arrays, classification=trainer.classification, num_classes=num_classes)
+  if out_shape is not None:
+    y_shape = (out_shape[0], *y.shape[1:])
+    _model.check_output(trainer.loss, trainer.model, out_shape, y_shape, labels="y_train")
