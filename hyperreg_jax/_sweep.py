@@ -33,26 +33,33 @@ from hyperreg_jax._results import SweepResult, assemble
 from hyperreg_jax import train
 from hyperreg_jax.train import Trainer, progress_bar
 from hyperreg_jax.train._config import describe
+from hyperreg_jax.train import _model
 from hyperreg_jax.train._model import OutputShapeError
+
+
+# The model's initial weights for a key: compiled once per model, shared by its variants.
+_init_variables = jax.jit(_model.init_variables, static_argnums=0)
 
 
 @functools.lru_cache(maxsize=64)
 def _grid_runner(trainer: Trainer, mesh: Mesh):
   """:func:`~hyperreg_jax.train.run` vmapped over grid points (ILRs) for one key, jitted; and a trace counter.
 
-  The key is not batched, so all ILRs of a seed share the data order: their
-  batches are gathered once and the first layer's matmuls of all ILRs become one
+  The key and the initial weights are not batched, so all ILRs of a seed share them
+  and the data order: their batches are gathered once and the first layer's matmuls of all ILRs become one
   larger matmul. The ILR axis is sharded over the mesh.
   """
   traces = [0]
 
-  def one_run(ilr, key_data, arrays):
+  def one_run(ilr, key_data, variables, arrays):
     traces[0] += 1  # runs at trace time only
-    state, history = train.run(trainer, ilr, jax.random.wrap_key_data(key_data), *arrays)
+    key = jax.random.wrap_key_data(key_data)
+    state, history = train.run(trainer, ilr, key, *arrays, variables=variables)
     return state.diverged, state.diverged_at, history
 
   run = jax.jit(
-    jax.vmap(one_run, in_axes=(0, None, None)), out_shardings=NamedSharding(mesh, P("grid"))
+    jax.vmap(one_run, in_axes=(0, None, None, None)),
+    out_shardings=NamedSharding(mesh, P("grid")),
   )
   return run, traces
 
@@ -199,7 +206,12 @@ def sweep(
   devices of all hosts and every host receives the full result.
 
   Args:
-    model: a Flax-linen-style model (see :mod:`hyperreg_jax.models`).
+    model: a Flax linen module (see :mod:`hyperreg_jax.models`), a Flax NNX module, or a
+      pair ``(init, apply)`` of pure functions ``init(key, x) -> params`` and
+      ``apply(params, x) -> outputs`` (``x`` a batch; see
+      :class:`hyperreg_jax.train.Trainer`). An NNX module is split into its graph and
+      its variables (``nnx.split``) and merged inside the pure step: its weights, as they
+      are when ``sweep`` is called, start every run, whatever the seed.
     dataset: a :class:`hyperreg_jax.data.Dataset` or ``(x_train, y_train[, x_test,
       y_test])``.
     variants: names (``"kl2"``, ``"rkl1"``, ..., ``"adagrad_diag"``, ``"wngrad"``,
@@ -208,8 +220,9 @@ def sweep(
       Named variants all get L2 ``weight_decay`` through ``add_decayed_weights``.
     ilrs: the initial learning rates (for ``sgd``/``adagrad``: the learning rate);
       short for ``grid={"init_lr": ilrs}``.
-    seeds: a seed fixes the initial parameters and the data order; runs with the
-      same seed see the same batches whatever their ILR or variant.
+    seeds: a seed fixes the initial parameters (not an NNX module's: see ``model``) and
+      the data order; runs with the same seed see the same batches and start from the
+      same weights whatever their ILR or variant.
     grid: ``{hyperparameter: values}``, the axes of a full cartesian grid, in order;
       must include ``init_lr`` unless ``ilrs`` is given (then ``init_lr`` is the first
       axis). Named variants take ``init_lr``, ``weight_decay``, ``growth`` (``inf``: no
@@ -277,6 +290,7 @@ def sweep(
   plan = _Plan.make(axes, mesh.size, max_parallel)
   inferred_loss = loss is None
   loss = loss or _default_loss(dataset, y_train)
+  model = _model.as_model(model)  # one copy of an NNX module's weights for every variant
   here = locals()  # the trainers' settings are the sweep's arguments of the same names
   settings = {name: here[name] for name in _TRAINER_SETTINGS}
   trainers = {
@@ -301,7 +315,7 @@ def sweep(
   outputs, traces = _train_grid(trainers, plan, seeds, arrays, mesh, store, progress)
   meta = {
     **settings,
-    "model": type(model).__name__,
+    "model": _model.name(model),
     "weight_decay": weight_decay,
     "dataset": getattr(dataset, "name", "arrays"),
     "num_train": int(x_train.shape[0]),
@@ -365,6 +379,16 @@ def _train_grid(trainers, plan: _Plan, seeds, arrays, mesh: Mesh, store, progres
     global_array(np.asarray(jax.random.key_data(jax.random.key(int(seed)))), replicated)
     for seed in seeds
   ]
+  some_trainer = next(iter(trainers.values()))
+  initial = {}  # the initial weights of each seed, made when a piece of it is trained
+
+  def variables(s: int):
+    if s not in initial:
+      init_key, _ = train.epoch_keys(some_trainer, jax.random.key(int(seeds[s])))
+      host = jax.device_get(_init_variables(some_trainer.model, init_key, arrays[0][:1]))
+      initial[s] = jax.tree.map(lambda a: global_array(np.asarray(a), replicated), host)
+    return initial[s]
+
   bar = progress_bar(
     progress,
     total=len(trainers) * plan.n_chunks * plan.chunk * seeds.size,
@@ -381,7 +405,8 @@ def _train_grid(trainers, plan: _Plan, seeds, arrays, mesh: Mesh, store, progres
       for c in range(plan.n_chunks):
         piece = None if store is None else store.load(v, s, c)
         if piece is None:
-          piece = to_host(run_grid(plan.part(c, NamedSharding(mesh, P("grid"))), key, data))
+          points = plan.part(c, NamedSharding(mesh, P("grid")))
+          piece = to_host(run_grid(points, key, variables(s), data))
           if store is not None:
             store.save(v, s, c, piece)
         pieces.append(piece)

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from flax import nnx
 
 import hyperreg_jax as hr
 from hyperreg_jax import SweepResult, data, models, train
@@ -500,3 +501,55 @@ def test_grid_over_warmup_lr_of_a_callable_variant():
     _assert_equals_alias_runs(result, 0, (0, w), make_tx, 0.5)
   steps = result.curves["step_loss"][0, 0, :, 0, 0]  # (warmup_lr, step): first steps differ
   assert not np.allclose(steps[0, 1:3], steps[1, 1:3])
+
+
+# === models other than linen ============================================================
+
+
+class NNXLinearRegression(nnx.Module):
+  """``models.LinearRegression`` in Flax NNX."""
+
+  def __init__(self, rngs: nnx.Rngs):
+    self.linear = nnx.Linear(3, 1, rngs=rngs)
+
+  def __call__(self, x):
+    return self.linear(x)[:, 0]
+
+
+def regression_init(key, x):
+  return {"w": 0.1 * jax.random.normal(key, (x.shape[1],)), "b": jnp.zeros(())}
+
+
+def regression_apply(params, x):
+  return x @ params["w"] + params["b"]
+
+
+def test_sweep_takes_nnx_modules_and_init_apply_pairs(tmp_path):
+  """An NNX module with the weights of the linen model's seed-0 start gives its curves; a pair
+  ``(init, apply)`` trains; an NNX sweep resumes, and not after the module's weights change."""
+  kw = dict(seeds=[0], epochs=2, batch_size=16, progress=False)
+  linen = hr.sweep(models.LinearRegression(), REGRESSION, ["rkl1", "sgd"], ILRS, **kw)
+  init_key, _ = train.epoch_keys(Trainer(models.LinearRegression(), optax.sgd), jax.random.key(0))
+  start = models.LinearRegression().init(init_key, REGRESSION.x_train[:1])["params"]["linear"]
+  module = NNXLinearRegression(nnx.Rngs(5))
+  module.linear.kernel[...], module.linear.bias[...] = start["kernel"], start["bias"]
+  nnx_sweep = hr.sweep(module, REGRESSION, ["rkl1", "sgd"], ILRS, checkpoint=tmp_path, **kw)
+  assert nnx_sweep.meta["model"] == "NNXLinearRegression"
+  for metric in ("train_loss", "test_loss", "step_loss", "lr_mean"):
+    np.testing.assert_allclose(nnx_sweep.curves[metric], linen.curves[metric], rtol=2e-5)
+  again = hr.sweep(module, REGRESSION, ["rkl1", "sgd"], ILRS, checkpoint=tmp_path, **kw)
+  assert again.meta["reused_pieces"] == 2
+  module.linear.bias[...] = module.linear.bias[...] + 1.0  # other weights: another sweep
+  moved = hr.sweep(module, REGRESSION, ["rkl1", "sgd"], ILRS, checkpoint=tmp_path, **kw)
+  assert moved.meta["reused_pieces"] == 0
+  assert not np.allclose(moved.curves["step_loss"], nnx_sweep.curves["step_loss"])
+
+  pair = hr.sweep(
+    (regression_init, regression_apply), REGRESSION, ["rkl1"], ILRS, **{**kw, "seeds": [0, 1]}
+  )
+  assert pair.meta["model"] == "(regression_init, regression_apply)"
+  loss = pair.curves["train_loss"]
+  assert loss.shape == (1, 3, 2, 2) and np.isfinite(loss).all()
+  assert np.all(loss[:, 1:, :, -1] < 0.5 * pair.curves["step_loss"][:, 1:, :, 0, 0])  # it learned
+  first = pair.curves["step_loss"][0, 0, :, 0, 0]  # (seeds,): each seed draws its weights
+  assert first[0] != first[1]

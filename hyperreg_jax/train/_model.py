@@ -1,10 +1,27 @@
-"""Model plumbing of the training engine: calling a model (a Flax-linen-style one, duck-typed,
-with or without ``train=`` and batch statistics), describing it, and its per-example losses."""
+"""Model plumbing of the training engine: the three kinds of model it takes, called alike.
+
+* a **Flax linen** module, or any object with linen-style ``init(key, x, [train=])`` and
+  ``apply(variables, x, [train=], [mutable=["batch_stats"]])`` (``train=`` is passed when
+  ``__call__`` takes it; batch statistics in the ``"batch_stats"`` collection);
+* a **Flax NNX** module, kept as :class:`NNXModel`: its graph (static) and its variables,
+  split with ``nnx.split(module, nnx.Param, ...)`` when the trainer is built and merged
+  again inside the pure step (``nnx.merge``, then ``.train()`` or ``.eval()``); no
+  ``nnx.vmap``, so a vmapped sweep treats it like any pytree of weights;
+* a pair **(init, apply)** of pure functions, kept as :class:`InitApply`:
+  ``init(key, x) -> params`` and ``apply(params, x) -> outputs`` (no batch statistics).
+
+Whatever the kind, the engine sees ``params`` and ``batch_stats`` pytrees (plain nested dicts
+for NNX) and calls :func:`init_variables` and :func:`apply`. Also here: describing a model
+(for fingerprints), the per-example losses and the check of the outputs against the labels.
+"""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
+import sys
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,38 +44,101 @@ def _train_kw(model, train: bool) -> dict:
   return {"train": train} if takes_train(type(model)) else {}
 
 
+class InitApply(NamedTuple):
+  """A model given as two pure functions (hashable, compared by the functions)."""
+
+  init: Callable  # init(key, x) -> params, x a batch
+  apply: Callable  # apply(params, x) -> outputs
+
+
+class NNXModel:
+  """A Flax NNX module as the engine keeps it: its graph and a copy of its variables.
+
+  Taken when the trainer is built, so later changes to the module do not reach the
+  trainer (nor a program compiled for it). Compared by identity.
+  """
+
+  def __init__(self, module):
+    from flax import nnx
+
+    graphdef, params, rest = nnx.split(module, nnx.Param, ...)
+    self.type = type(module)
+    self.graphdef = graphdef
+    self._structures = (jax.tree.structure(params), jax.tree.structure(rest))
+    # Plain nested dicts: what optax, Orbax and the linen models' trees look like. Their
+    # leaves are in the order of the split state's leaves (both sort keys alike): checked.
+    self.variables = {"params": nnx.to_pure_dict(params), "batch_stats": nnx.to_pure_dict(rest)}
+    for state, pure in zip((params, rest), self.variables.values()):
+      paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(pure)]
+      split = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(state)]
+      if len(paths) != len(split) or not all(map(str.startswith, split, paths)):
+        raise TypeError(f"{self!r}: cannot flatten its variables in a stable order.")
+
+  def apply(self, params, batch_stats, x, train: bool):
+    from flax import nnx
+
+    states = [
+      jax.tree.unflatten(structure, jax.tree.leaves(tree))
+      for structure, tree in zip(self._structures, (params, batch_stats))
+    ]
+    module = nnx.merge(self.graphdef, *states)
+    if train:
+      module.train()  # batch norm uses and updates the batch statistics, dropout drops
+    else:
+      module.eval()
+    out = module(x)
+    if not train:
+      return out, batch_stats
+    _, _, rest = nnx.split(module, nnx.Param, ...)
+    return out, nnx.to_pure_dict(rest)
+
+  def __repr__(self):
+    return f"{self.type.__name__} (Flax NNX)"
+
+
+def _is_nnx(model) -> bool:
+  nnx = sys.modules.get("flax.nnx")  # an NNX module exists only once flax.nnx is imported
+  return nnx is not None and isinstance(model, nnx.Module)
+
+
 def as_model(model):
-  """``model`` as the engine keeps it in a :class:`~hyperreg_jax.train.Trainer`.
+  """``model`` as the engine keeps it in a :class:`~hyperreg_jax.train.Trainer`: a linen
+  module as it is, an NNX module as :class:`NNXModel`, a pair as :class:`InitApply`.
 
   Raises a ``TypeError`` for anything that is not a model.
   """
-  if not (callable(getattr(model, "init", None)) and callable(getattr(model, "apply", None))):
-    raise TypeError(
-      f"model={model!r} is not a model: pass a Flax linen module (or an object with "
-      "linen-style init(key, x) and apply(variables, x) methods)."
-    )
-  return model
+  if _is_nnx(model):
+    return NNXModel(model)
+  if isinstance(model, (tuple, list)) and len(model) == 2 and all(map(callable, model)):
+    return InitApply(*model)
+  if isinstance(model, NNXModel) or (
+    callable(getattr(model, "init", None)) and callable(getattr(model, "apply", None))
+  ):
+    return model
+  raise TypeError(
+    f"model={model!r} is not a model: pass a Flax linen module (or an object with linen-style "
+    "init(key, x) and apply(variables, x) methods), a Flax NNX module, or a pair (init, apply) "
+    "of functions init(key, x) -> params and apply(params, x) -> outputs."
+  )
 
 
 def init_variables(model, key, sample_x) -> dict:
   """``{"params": ..., "batch_stats": ...}`` (``{}`` without batch norm), shapes from
-  ``sample_x``."""
+  ``sample_x``; an NNX module's own variables (``key`` unused)."""
+  if isinstance(model, NNXModel):
+    return model.variables
+  if isinstance(model, InitApply):
+    return {"params": model.init(key, jnp.asarray(sample_x)), "batch_stats": {}}
   variables = model.init(key, jnp.asarray(sample_x), **_train_kw(model, False))
   return {"params": variables["params"], "batch_stats": variables.get("batch_stats", {})}
 
 
-def describe(model) -> dict:
-  """The model as JSON-able values, for fingerprints: its repr and its class's code."""
-  return dict(repr=repr(model), code=checkpoint_io.describe_callable(type(model)))
-
-
-def name(model) -> str:
-  """A short name of the model, for a sweep's metadata."""
-  return type(model).__name__
-
-
 def apply(model, params, batch_stats, x, train: bool):
   """Model output and the (updated in train mode) batch statistics."""
+  if isinstance(model, NNXModel):
+    return model.apply(params, batch_stats, x, train)
+  if isinstance(model, InitApply):
+    return model.apply(params, x), batch_stats
   kw = _train_kw(model, train)
   variables = {"params": params}
   if batch_stats:
@@ -67,6 +147,33 @@ def apply(model, params, batch_stats, x, train: bool):
       out, updated = model.apply(variables, x, mutable=["batch_stats"], **kw)
       return out, updated["batch_stats"]
   return model.apply(variables, x, **kw), batch_stats
+
+
+def describe(model) -> dict:
+  """The model as JSON-able values, for fingerprints: a linen module's repr and class code;
+  an NNX module's class code, graph and a hash of its variables; a pair's two functions."""
+  if isinstance(model, InitApply):
+    return dict(
+      init=checkpoint_io.describe_callable(model.init),
+      apply=checkpoint_io.describe_callable(model.apply),
+    )
+  if isinstance(model, NNXModel):
+    digest = hashlib.sha1(repr(model.graphdef).encode())
+    for leaf in map(np.asarray, jax.tree.leaves(model.variables)):
+      digest.update(f"{leaf.shape}{leaf.dtype}".encode() + leaf.tobytes())
+    return dict(nnx=checkpoint_io.describe_callable(model.type), state=digest.hexdigest()[:16])
+  return dict(repr=repr(model), code=checkpoint_io.describe_callable(type(model)))
+
+
+def name(model) -> str:
+  """A short name of the model, for a sweep's metadata."""
+  if isinstance(model, InitApply):
+    return (
+      f"({getattr(model.init, '__name__', 'init')}, {getattr(model.apply, '__name__', 'apply')})"
+    )
+  if isinstance(model, NNXModel):
+    return model.type.__name__
+  return type(model).__name__
 
 
 def per_example_loss(loss: str, out, y, model=None):
