@@ -553,3 +553,22 @@ def test_sweep_takes_nnx_modules_and_init_apply_pairs(tmp_path):
   assert np.all(loss[:, 1:, :, -1] < 0.5 * pair.curves["step_loss"][:, 1:, :, 0, 0])  # it learned
   first = pair.curves["step_loss"][0, 0, :, 0, 0]  # (seeds,): each seed draws its weights
   assert first[0] != first[1]
+
+
+def sgd_on_plateau(lr):
+  return optax.chain(optax.sgd(lr), optax.contrib.reduce_on_plateau(factor=0.5, patience=2))
+
+
+def test_sweep_passes_the_loss_to_reduce_on_plateau():
+  """A chain that reads the loss through optax's extra arguments runs in a sweep, as its
+  solo runs, and differs from plain SGD once a plateau halves the step."""
+  kw = dict(seeds=[0], epochs=3, batch_size=16, progress=False)
+  result = hr.sweep(
+    models.LinearRegression(), REGRESSION, {"plateau": sgd_on_plateau, "sgd": optax.sgd}, ILRS, **kw
+  )
+  assert not result.diverged.any() and np.isfinite(result.curves["step_loss"]).all()
+  trainer = Trainer(models.LinearRegression(), sgd_on_plateau, loss="mse", batch_size=16, epochs=3)
+  for k, ilr in enumerate(ILRS):
+    _, history = train.run(trainer, jnp.float32(ilr), jax.random.key(0), *_arrays())
+    np.testing.assert_allclose(result.curves["step_loss"][0, k, 0], history["step_loss"], rtol=2e-5)
+  assert not np.allclose(result.curves["step_loss"][0, 2], result.curves["step_loss"][1, 2])

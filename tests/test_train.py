@@ -672,3 +672,41 @@ def test_nnx_batch_norm_model_trains_as_the_linen_one():
       fits[1][0].batch_stats["bn"][stat], fits[0][0].batch_stats["BatchNorm_0"][stat], rtol=1e-5
     )
   assert not np.allclose(fits[1][0].batch_stats["bn"]["mean"], 0.0)  # the statistics moved
+
+
+# ------------------------------------------------------------------------ optax's extra arguments
+
+
+def sgd_on_plateau(lr):
+  """SGD whose step is halved after 2 steps without a better loss (reads ``value=``)."""
+  return optax.chain(optax.sgd(lr), optax.contrib.reduce_on_plateau(factor=0.5, patience=2))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_fit_passes_the_loss_to_reduce_on_plateau(linreg, reduction):
+  """``tx.update(..., value=loss)``: the differentiated loss (a batch mean or sum)."""
+  trainer = Trainer(
+    LinearRegression(),
+    sgd_on_plateau,
+    loss="mse",
+    batch_size=16,
+    epochs=3,
+    loss_reduction=reduction,
+  )
+  lr = 0.3 if reduction == "mean" else 0.3 / 16
+  state, history = train.fit(
+    trainer, lr, jax.random.key(0), linreg.x_train, linreg.y_train, progress=False
+  )
+  plateau = state.opt_state[1]
+  scale = 16 if reduction == "sum" else 1  # the value is the summed loss: 16x the mean
+  step_loss = np.asarray(history["step_loss"]).ravel()
+  assert np.isfinite(step_loss).all()
+  assert float(plateau.best_value) <= scale * step_loss[0]
+  np.testing.assert_allclose(float(plateau.best_value), scale * step_loss.min(), rtol=1e-3)
+  assert float(plateau.scale) < 1  # it saw plateaus and cut the step
+  plain = Trainer(LinearRegression(), sgd, loss="mse", batch_size=16, epochs=3)
+  _, plain_history = train.fit(
+    plain, 0.3, jax.random.key(0), linreg.x_train, linreg.y_train, progress=False
+  )
+  if reduction == "mean":
+    assert not np.allclose(plain_history["step_loss"], history["step_loss"])

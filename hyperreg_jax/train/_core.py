@@ -16,7 +16,10 @@ Conventions:
 
 * The optimizer is a **factory** ``make_tx(init_lr) -> optax.GradientTransformation``; the
   initial learning rate enters as data (possibly a traced scalar), so one compiled program
-  serves every ILR.
+  serves every ILR. Its ``update`` receives the differentiated loss as ``value=``
+  (optax's extra arguments, which ``optax.contrib.reduce_on_plateau`` reads); a
+  transformation without extra arguments is wrapped by ``optax.with_extra_args_support``
+  and ignores it.
 * The training loss is the **mean** over the batch by default (``loss_reduction="mean"``):
   softmax cross-entropy with integer labels, or ``0.5 * mean((prediction - y)**2)``.
   ``loss_reduction="sum"`` sums it over the batch instead, as the reproducibility study
@@ -90,8 +93,9 @@ def init_state(trainer: Trainer, key, init_lr, sample_x, *, variables=None) -> T
 def train_step(trainer: Trainer, state: TrainState, init_lr, batch) -> tuple[TrainState, dict]:
   """One guarded optimizer step on ``batch = (x, y)``.
 
-  The differentiated loss is the batch mean or sum (``loss_reduction``). Returns the new state and metrics
-  ``loss`` (mean over the batch, before the step, either way), ``accuracy``
+  The differentiated loss is the batch mean or sum (``loss_reduction``); the optimizer's
+  ``update`` receives it as ``value=`` (see the module docstring). Returns the new state
+  and metrics ``loss`` (mean over the batch, before the step, either way), ``accuracy``
   (classification) and, with ``step_lr_stats``, the ``hr.lr_stats`` of the new optimizer
   state (``lr_min``/``lr_mean``/``lr_max``; the median only per epoch, see :func:`run`).
   Loss and accuracy are NaN on refused steps (see the module docstring).
@@ -106,8 +110,11 @@ def train_step(trainer: Trainer, state: TrainState, init_lr, batch) -> tuple[Tra
     reduced = per_example.sum() if trainer.loss_reduction == "sum" else per_example.mean()
     return reduced, (out, batch_stats, per_example.mean())
 
-  (_, (out, batch_stats, loss)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-  updates, opt_state = trainer.make_tx(init_lr).update(grads, state.opt_state, state.params)
+  (reduced, (out, batch_stats, loss)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+    state.params
+  )
+  tx = optax.with_extra_args_support(trainer.make_tx(init_lr))
+  updates, opt_state = tx.update(grads, state.opt_state, state.params, value=reduced)
   new = (optax.apply_updates(state.params, updates), batch_stats, opt_state)
   ok = ~state.diverged & jnp.isfinite(loss) & _model.all_finite(new)
   params, batch_stats, opt_state = optax.tree.where(
