@@ -247,7 +247,7 @@ def sweep(
   for label, make_tx in factories.items():
     _registry.check_points(label, make_tx, axes)
   try:
-    train.check_data(next(iter(trainers.values())), *arrays)
+    out_shape = train.check_data(next(iter(trainers.values())), *arrays)
   except OutputShapeError as err:
     if not inferred_loss:
       raise
@@ -262,6 +262,7 @@ def sweep(
     **settings,
     "model": _model.name(model),
     "weight_decay": weight_decay,
+    **({"num_classes": int(out_shape[-1])} if loss == "cross_entropy" else {}),
     "dataset": getattr(dataset, "name", "arrays"),
     "num_train": int(x_train.shape[0]),
     "devices": mesh.size,

@@ -405,15 +405,15 @@ def test_two_dimensional_grid_equals_looped_runs(tmp_path):
   # One CSV column per axis; save/load keeps the grid; one table and plot line per other value.
   rows = result.records()
   assert len(rows) == 3 * 4 * 2 * 2
-  assert list(rows[0])[:5] == ["variant", "ilr", "weight_decay", "seed", "epoch"]
-  assert {(r["ilr"], r["weight_decay"]) for r in rows} == {
+  assert list(rows[0])[:5] == ["variant", "init_lr", "weight_decay", "seed", "epoch"]
+  assert {(r["init_lr"], r["weight_decay"]) for r in rows} == {
     (a, b) for a in (0.1, 0.5) for b in (0.0, 0.3)
   }
   row = next(
     r
     for r in rows
     if r["variant"] == "kl3"
-    and r["ilr"] == 0.5
+    and r["init_lr"] == 0.5
     and r["weight_decay"] == 0.3
     and r["seed"] == 2
     and r["epoch"] == 2

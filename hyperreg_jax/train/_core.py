@@ -253,7 +253,7 @@ def run(
   return jax.lax.scan(body, state, keys)
 
 
-def check_data(trainer: Trainer, x_train, y_train, x_test=None, y_test=None) -> None:
+def check_data(trainer: Trainer, x_train, y_train, x_test=None, y_test=None):
   """Checks the data, and the model's outputs against the labels, on the host before anything
   compiles (the model's output shape comes from ``jax.eval_shape``: nothing runs).
 
@@ -263,6 +263,10 @@ def check_data(trainer: Trainer, x_train, y_train, x_test=None, y_test=None) -> 
   naming the loss and both shapes when the model's outputs do not fit the labels (a
   classifier's ``(batch, classes)`` against float targets of shape ``(batch,)`` with
   ``loss="mse"``, say); warns about integer images in 0..255.
+
+  Returns:
+    The shape of the model's outputs for one training batch (``None`` when ``x_train``
+    holds no numbers: an error was raised then).
   """
   arrays = tuple(None if a is None else np.asarray(a) for a in (x_train, y_train, x_test, y_test))
   x, y = arrays[:2]
@@ -277,3 +281,4 @@ def check_data(trainer: Trainer, x_train, y_train, x_test=None, y_test=None) -> 
   if out_shape is not None:
     y_shape = (out_shape[0], *y.shape[1:])
     _model.check_output(trainer.loss, trainer.model, out_shape, y_shape, labels="y_train")
+  return out_shape
