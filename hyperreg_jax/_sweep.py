@@ -197,7 +197,9 @@ def sweep(
       their label, code, defaults and captured values (a ``functools.partial``'s
       arguments too); one whose captured values cannot be described raises
       ``ValueError`` (pass ``checkpoint=None``). Damaged pieces raise a ``ValueError``
-      naming the file. ``meta["reused_pieces"]`` counts the pieces loaded.
+      naming the file, and so does a piece whose recorded run (sweep fingerprint,
+      variant, seed, chunk) is not the one its name says: a copied or renamed piece.
+      ``meta["reused_pieces"]`` counts the pieces loaded.
     resume: with ``False``, every piece saved in ``checkpoint`` (damaged and stale ones
       included) is deleted first and everything is trained again.
 
