@@ -146,8 +146,9 @@ def sweep(
   A run whose loss or state goes non-finite is frozen by the training engine and
   reported (``diverged``, ``diverged_at``); the other runs are untouched.
 
-  Multi-host: call :func:`jax.distributed.initialize` first, on every host, then call
-  :func:`sweep` with the same arguments on every host. The grid is sharded over all
+  Multi-host: call ``hr.distributed.initialize()`` first, on every host
+  (:func:`hyperreg_jax.distributed.initialize`), then call :func:`sweep` with the same
+  arguments on every host. The grid is sharded over all
   devices of all hosts and every host receives the full result.
 
   Args:
