@@ -28,7 +28,7 @@ import hyperreg_jax as hr
 from hyperreg_jax.data import load_mnist
 from hyperreg_jax.models import MLP
 from hyperreg_jax.reference import numpy_mlp
-from hyperreg_jax.reference.rules import HyperRegNumpy
+from hyperreg_jax.reference.optimizers import HyperRegNumpy
 from hyperreg_jax import train
 from timing import best_of
 
