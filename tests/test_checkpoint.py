@@ -266,6 +266,8 @@ def test_description_of_a_callable_follows_its_behaviour():
     _defaults(momentum=0.8),  # default arguments
     hr.kl2,
     hr.rkl2,
+    jax.jit(_closure(0.5)),  # a jitted function: the function it wraps
+    jax.jit(_closure(0.25)),
   ]
   descriptions = [json.dumps(describe(f), sort_keys=True) for f in different]
   assert len(set(descriptions)) == len(different)
