@@ -3,7 +3,7 @@
 Why the VGG experiment runs its epochs step by step from the host: on XLA's CPU backend a
 convolutional network's gradient inside a loop body runs several times slower than the
 same computation outside one (jax-ml/jax#12868). Both programs below do one SGD step of
-``Trainer.train_step`` on the same batch; compilation excluded, best of ``--repeats``.
+``train.train_step`` on the same batch; compilation excluded, best of ``--repeats``.
 
 Run: ``python benchmarks/bench_conv_scan.py [--images 32] [--repeats 3]``.
 """
@@ -17,8 +17,7 @@ import jax.numpy as jnp
 import optax
 from timing import best_of
 
-from hyperreg_jax import models
-from hyperreg_jax.train import Trainer
+from hyperreg_jax import models, train
 
 
 def main():
@@ -28,11 +27,13 @@ def main():
   args = parser.parse_args()
   x = jax.random.normal(jax.random.key(1), (args.images, 32, 32, 3))
   y = jnp.zeros((args.images,), jnp.int32)
-  trainer = Trainer(models.VGG16BN(), optax.sgd, batch_size=args.images, epochs=1)
-  state = trainer.init(jax.random.key(0), 0.1, x[:1])
-  step = jax.jit(lambda s: trainer.train_step(s, 0.1, (x, y)))
+  trainer = train.Trainer(models.VGG16BN(), optax.sgd, batch_size=args.images, epochs=1)
+  state = train.init_state(trainer, jax.random.key(0), 0.1, x[:1])
+  step = jax.jit(lambda s: train.train_step(trainer, s, 0.1, (x, y)))
   scanned = jax.jit(
-    lambda s: jax.lax.scan(lambda c, _: trainer.train_step(c, 0.1, (x, y)), s, None, length=1)
+    lambda s: jax.lax.scan(
+      lambda c, _: train.train_step(trainer, c, 0.1, (x, y)), s, None, length=1
+    )
   )
   times = {}
   for name, fn in (("jitted step", step), ("the step in lax.scan", scanned)):

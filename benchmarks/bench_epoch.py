@@ -4,7 +4,7 @@ One epoch = all 5,000 embedded MNIST digits (train and test concatenated), mini-
 128 (39 steps, the last partial batch dropped), the MLP 784-500-10, and the same optimizer
 on both sides: RKL1 (hyper-regularized, exact rule), ILR 1e-2, weight decay 1e-4.
 
-* JAX: ``Trainer.train_epoch`` jitted (one ``lax.scan`` over the mini-batches, shuffling on
+* JAX: ``train.train_epoch`` jitted (one ``lax.scan`` over the mini-batches, shuffling on
   device); compilation excluded; timed to ``block_until_ready``.
 * NumPy: ``reference.numpy_mlp.train_mlp`` (manual backprop) with ``HyperRegNumpy``; the
   MLP runs in the parameters' dtype (``--numpy-dtype``, float32 by default); HyperRegNumpy
@@ -17,6 +17,7 @@ Each figure is the best of ``--repeats`` epochs. Run: ``python benchmarks/bench_
 from __future__ import annotations
 
 import argparse
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -27,17 +28,17 @@ import hyperreg_jax as hr
 from hyperreg_jax.data import load_mnist
 from hyperreg_jax.models import MLP
 from hyperreg_jax.reference import numpy_mlp
-from hyperreg_jax.reference.rules import HyperRegNumpy
-from hyperreg_jax.train import Trainer
+from hyperreg_jax.reference.optimizers import HyperRegNumpy
+from hyperreg_jax import train
 from timing import best_of
 
 ILR, WEIGHT_DECAY, BATCH = 1e-2, 1e-4, 128
 
 
 def time_jax(make_tx, x, y, repeats: int) -> float:
-  trainer = Trainer(MLP(), make_tx, batch_size=BATCH)
-  epoch = jax.jit(trainer.train_epoch)
-  state = trainer.init(jax.random.key(0), ILR, x[:1])
+  trainer = train.Trainer(MLP(), make_tx, batch_size=BATCH)
+  epoch = jax.jit(functools.partial(train.train_epoch, trainer))
+  state = train.init_state(trainer, jax.random.key(0), ILR, x[:1])
   key = jax.random.key(1)
   jax.block_until_ready(epoch(state, ILR, key, x, y))  # compile and warm up
 

@@ -5,7 +5,7 @@ Two measurements, both including getting the results to the host:
 * cold: each sequential run is its own compiled program (as K separate trainings,
   e.g. K invocations of a script, would be) against one sweep that compiles once;
 * warm: compilation excluded on both sides (the sequential side reuses one compiled
-  ``trainer.run``, the ILR being data): the pure cost of running K runs vectorised.
+  ``train.run``, the ILR being data): the pure cost of running K runs vectorised.
 
 Prints the ratios sequential / sweep for linear regression and the MNIST MLP, and beside
 the warm ratio the goal of issue 12: at least 5x for linear regression and 1.5x for the
@@ -16,6 +16,7 @@ raised. ``--warm-only`` skips the cold measurement (minutes for the MLP).
 """
 
 import argparse
+import functools
 import time
 
 import jax
@@ -25,7 +26,7 @@ import numpy as np
 import hyperreg_jax as hr
 from hyperreg_jax import data, models
 from hyperreg_jax._registry import make_optimizer
-from hyperreg_jax.train import Trainer
+from hyperreg_jax import train
 from timing import best_of
 
 
@@ -50,8 +51,10 @@ def compare(name, model, arrays, k, repeats, cold=True, **config):
   def sequential(run=None):
     """``run=None``: cold, a new compiled program per ILR; else reuse ``run``."""
     for ilr in ilrs:
-      trainer = Trainer(model=model, make_tx=fresh_rkl1(), **config)
-      _, history = (run or jax.jit(trainer.run))(jnp.float32(ilr), jax.random.key(0), *arrays)
+      trainer = train.Trainer(model=model, make_tx=fresh_rkl1(), **config)
+      _, history = (run or jax.jit(functools.partial(train.run, trainer)))(
+        jnp.float32(ilr), jax.random.key(0), *arrays
+      )
       jax.device_get(history)
 
   def swept(factory=None):
@@ -71,7 +74,9 @@ def compare(name, model, arrays, k, repeats, cold=True, **config):
       f"   ratio {t_seq_cold / t_sweep_cold:5.2f}x"
     )
   factory = make_optimizer("rkl1")
-  warm_run = jax.jit(Trainer(model=model, make_tx=factory, **config).run)
+  warm_run = jax.jit(
+    functools.partial(train.run, train.Trainer(model=model, make_tx=factory, **config))
+  )
   t_seq = best_of(lambda: sequential(warm_run), repeats, warmup=1)
   t_sweep = best_of(lambda: swept(factory), repeats, warmup=1)
   ratio = t_seq / t_sweep

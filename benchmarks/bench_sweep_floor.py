@@ -10,7 +10,7 @@ Two hand-written measurements, the floors behind the sweep rows of issue 12:
 * Linear regression (1000 examples, 2 features, full batch, as in ``bench_sweep.py``):
   the bare gradient step written by hand with explicit ``(examples, lanes)`` matrices, in
   a ``lax.scan`` of 1000 steps, for K lanes, against one whole library run (rkl1,
-  ``Trainer.run``, guard and logging included) per step. A sweep's step holds at least
+  ``train.run``, guard and logging included) per step. A sweep's step holds at least
   that bare gradient step for K lanes, so ``K x (library step) / (bare K-lane step)``
   bounds the sweep ratio of ``bench_sweep.py`` from above.
 
@@ -22,6 +22,7 @@ Prints milliseconds (or microseconds) per call and the rates; never pass/fail.
 from __future__ import annotations
 
 import argparse
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -73,11 +74,11 @@ def library_step(repeats: int) -> float:
   """Seconds per step of one whole library run of bench_sweep.py's linear regression."""
   from hyperreg_jax import data, models
   from hyperreg_jax._registry import make_optimizer
-  from hyperreg_jax.train import Trainer
+  from hyperreg_jax import train
 
   reg = data.synthetic_linear_regression(num_train=EXAMPLES, num_test=200, dim=FEATURES)
   arrays = (reg.x_train, reg.y_train, reg.x_test, reg.y_test)
-  trainer = Trainer(
+  trainer = train.Trainer(
     models.LinearRegression(),
     make_optimizer("rkl1"),
     loss="mse",
@@ -85,7 +86,7 @@ def library_step(repeats: int) -> float:
     epochs=20,
     full_batch_steps=50,
   )
-  run = jax.jit(trainer.run)
+  run = jax.jit(functools.partial(train.run, trainer))
   seconds = best_of(
     lambda: jax.device_get(run(jnp.float32(0.1), jax.random.key(0), *arrays)[1]), repeats, 1
   )

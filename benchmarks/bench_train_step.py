@@ -1,6 +1,6 @@
 """Time one MNIST MLP training step with every rule against the same step with optax.adagrad.
 
-One step = ``Trainer.train_step`` (forward, backward, the optimizer update, the divergence
+One step = ``train.train_step`` (forward, backward, the optimizer update, the divergence
 guard, the step's metrics) of the paper's MLP 784-500(sigmoid)-10 on one mini-batch of 128
 embedded MNIST digits, jitted, compilation excluded, timed to ``block_until_ready``. Every
 optimizer applies the same weight decay ``1e-4`` first; the peer is
@@ -31,7 +31,7 @@ from timing import round_robin
 import hyperreg_jax as hr
 from hyperreg_jax.data import load_mnist
 from hyperreg_jax.models import MLP
-from hyperreg_jax.train import Trainer
+from hyperreg_jax import train
 
 ILR, WEIGHT_DECAY, BATCH = 1e-2, 1e-4, 128
 ADAGRAD = "optax.adagrad"
@@ -61,9 +61,9 @@ def measure(repeats: int, warmup: int, names=None):
   for name, make_tx in factories():
     if names is not None and name not in names and name != ADAGRAD:
       continue
-    trainer = Trainer(MLP(), make_tx, batch_size=BATCH)
-    state = trainer.init(jax.random.key(0), ILR, batch[0][:1])
-    step = jax.jit(trainer.train_step).lower(state, ILR, batch).compile()
+    trainer = train.Trainer(MLP(), make_tx, batch_size=BATCH)
+    state = train.init_state(trainer, jax.random.key(0), ILR, batch[0][:1])
+    step = jax.jit(functools.partial(train.train_step, trainer)).lower(state, ILR, batch).compile()
     for _ in range(warmup):
       jax.block_until_ready(step(state, ILR, batch))
     runs.append((name, step, state))

@@ -31,7 +31,13 @@ from hyperreg_jax._aliases import (
 from hyperreg_jax._lr_stats import inverse_beta_stats, lr_stats, step_size_stats
 from hyperreg_jax._parallel import data_parallel
 from hyperreg_jax._registry import variant_names
-from hyperreg_jax._results import SweepResult, robustness_width
+from hyperreg_jax._results import (
+  CHANCE_FACTOR,
+  OUTCOMES,
+  SweepResult,
+  robustness_width,
+  run_outcome,
+)
 from hyperreg_jax._sweep import sweep
 from hyperreg_jax._transform import (
   DEFAULT_WEIGHT_DECAY,
@@ -45,12 +51,14 @@ from hyperreg_jax.divergences import Divergence
 __version__ = "0.1.0"
 
 __all__ = [
+  "CHANCE_FACTOR",
   "DEFAULT_WEIGHT_DECAY",
   "GRANULARITIES",
   "PAPER_RULES",
   "RULE_NAMES",
   "Divergence",
   "HyperRegState",
+  "OUTCOMES",
   "SweepResult",
   "adagrad_diag",
   "chi2_1",
@@ -73,6 +81,7 @@ __all__ = [
   "rkl3",
   "robustness_width",
   "rules",
+  "run_outcome",
   "scale_by_hyperreg",
   "step_size_stats",
   "sweep",

@@ -10,8 +10,9 @@ marks the runs that diverged, and saves the result (``.npz`` + ``.json``), a tid
 ``.csv`` and the learning-rate sensitivity plot (``.png``). Finished pieces are
 kept in ``OUT_pieces/``: run the same command again after an interruption (Ctrl-C
 included) and it resumes. Every file is written atomically: a kill never leaves a
-half-written result. Runs that stayed finite but ended at chance accuracy or above
-their starting loss are flagged as failed.
+half-written result. Runs that stayed finite but ended at chance accuracy (at most
+``hr.CHANCE_FACTOR`` = 1.5 times chance) or above their starting loss are flagged as
+failed (``hr.run_outcome``, ``SweepResult.failures``).
 
 Needs the ``experiments`` extra (Flax): ``pip install 'hyperreg_jax[experiments]'``.
 """
@@ -144,27 +145,6 @@ def _require_flax():
     ) from None
 
 
-def failed_runs(result, num_classes: int):
-  """``(variant, ILR, seed, reason)`` of the finite runs that did not learn.
-
-  A run fails when its final test accuracy is at most 1.5x chance (``1/num_classes``)
-  or its final training loss is above its first step's loss.
-  """
-  first = result.curves["step_loss"][..., 0, 0]
-  last = result.final("train_loss")
-  accuracy = result.final("test_accuracy")
-  for v, k, s in zip(*np.nonzero(~result.diverged)):
-    reasons = []
-    if accuracy[v, k, s] <= 1.5 / num_classes:
-      reasons.append(f"test accuracy {accuracy[v, k, s]:.3f} is at chance ({1 / num_classes:g})")
-    if last[v, k, s] > first[v, k, s]:
-      reasons.append(
-        f"final loss {last[v, k, s]:.4g} is above its starting loss {first[v, k, s]:.4g}"
-      )
-    if reasons:
-      yield result.variants[v], result.ilrs[k], result.seeds[s], "; ".join(reasons)
-
-
 def _count_pieces(directory: str) -> int:
   return len(list(pathlib.Path(directory).glob("piece-*.npz")))
 
@@ -206,17 +186,15 @@ def main(argv=None):
   if reused:
     total *= result.meta["chunks"]
     print(f"resumed: reused {reused} of {total} pieces saved in {pieces}/ (--no-resume: retrain)")
-  print("\nfinal training loss (mean over seeds); columns: initial learning rate (ILR)")
-  print(result.summary("train_loss"))
-  print("\nfinal test accuracy (mean over seeds); columns: initial learning rate (ILR)")
-  print(result.summary("test_accuracy"))
+  print("\n" + result.summary("train_loss"))
+  print("\n" + result.summary("test_accuracy"))
   for v, k, s in zip(*np.nonzero(result.diverged)):
     print(
       f"  {result.variants[v]} at ILR {result.ilrs[k]:g}, seed {result.seeds[s]}: "
       f"diverged (non-finite at step {result.diverged_at[v, k, s]}), frozen there"
     )
-  for label, ilr, seed, reason in failed_runs(result, mnist.num_classes):
-    print(f"  {label} at ILR {ilr:g}, seed {seed}: failed ({reason})")
+  for label, point, seed, reason in result.failures():
+    print(f"  {label} at ILR {point['init_lr']:g}, seed {seed}: failed ({reason})")
   try:
     saved = [*result.save(args.out), args.out + ".csv"]
     result.to_csv(args.out + ".csv")

@@ -26,7 +26,8 @@ def data_parallel(trainer, devices=None):
   over the devices, and the compiler averages the gradients across them, so the
   result equals single-device training up to float summation order. The batch
   size must be a multiple of the device count. Works across hosts after
-  :func:`jax.distributed.initialize`.
+  ``hr.distributed.initialize()`` (:func:`hyperreg_jax.distributed.initialize`) on
+  every host.
 
   Example:
     >>> import jax, hyperreg_jax as hr

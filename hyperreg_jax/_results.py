@@ -13,6 +13,48 @@ import numpy as np
 
 from hyperreg_jax import checkpoint as checkpoint_io
 
+#: A run that stayed finite *failed* when its final test accuracy is at most this multiple of
+#: chance (``1 / number of classes``: 0.15 for 10 classes) or its final training loss is
+#: above the loss of its first step. A classifier that collapsed onto one class scores that
+#: class's frequency (about 0.1 on MNIST or CIFAR-10) and guessing scores 0.10 +- 0.01 on
+#: 1,000 test images, both well below; a run that learned, however slowly, is above.
+CHANCE_FACTOR = 1.5
+
+#: What :func:`run_outcome` and :meth:`SweepResult.outcomes` say of a run.
+OUTCOMES = ("ok", "failed", "diverged")
+
+
+def run_outcome(
+  diverged, *, test_accuracy=None, num_classes=None, final_train_loss=None, first_train_loss=None
+):
+  """``"diverged"``, ``"failed"`` or ``"ok"``: the one definition of a failed run.
+
+  A run *diverged* when it went non-finite (the engine froze it). A finite run *failed*
+  when its final test accuracy is at most :data:`CHANCE_FACTOR` times chance
+  (``1 / num_classes``), or its final training loss is above its first step's loss; a
+  criterion whose values are not given (``None``) is not applied. Elementwise over arrays
+  (NumPy broadcasting), a ``str`` for scalars.
+
+  Example:
+    >>> import hyperreg_jax as hr
+    >>> hr.run_outcome(False, test_accuracy=0.12, num_classes=10)
+    'failed'
+    >>> hr.run_outcome([False, True], final_train_loss=[0.3, 0.3], first_train_loss=2.3).tolist()
+    ['ok', 'diverged']
+  """
+  diverged = np.asarray(diverged, bool)
+  failed = np.zeros_like(diverged)
+  if test_accuracy is not None and num_classes is not None:
+    failed = failed | _at_chance(np.asarray(test_accuracy), num_classes)
+  if final_train_loss is not None and first_train_loss is not None:
+    failed = failed | (np.asarray(final_train_loss) > np.asarray(first_train_loss))
+  out = np.where(diverged, "diverged", np.where(failed, "failed", "ok"))
+  return str(out) if out.ndim == 0 else out
+
+
+def _at_chance(accuracy, num_classes):
+  return accuracy <= CHANCE_FACTOR / num_classes
+
 
 @dataclasses.dataclass
 class SweepResult:
@@ -57,16 +99,54 @@ class SweepResult:
     return self.curves[metric][..., -1]
 
   def _columns(self, point: tuple) -> dict:
-    """The record columns of a grid index: ``ilr`` for init_lr, the name for the rest."""
-    return {
-      ("ilr" if k == "init_lr" else k): float(v[i]) for (k, v), i in zip(self.grid.items(), point)
+    """The record columns of a grid index, named as the grid's axes."""
+    return {k: float(v[i]) for (k, v), i in zip(self.grid.items(), point)}
+
+  def outcomes(self, num_classes: int | None = None) -> np.ndarray:
+    """``(V, *G, S)`` strings, ``"diverged"``, ``"failed"`` or ``"ok"`` (:func:`run_outcome`).
+
+    ``num_classes`` (default: ``meta["num_classes"]``, which :func:`~hyperreg_jax.sweep`
+    records for classifiers) turns on the accuracy criterion.
+    """
+    return run_outcome(self.diverged, **self._outcome_values(num_classes))
+
+  @property
+  def failed(self) -> np.ndarray:
+    """``(V, *G, S)`` bool: the run stayed finite but failed (:func:`run_outcome`)."""
+    return self.outcomes() == "failed"
+
+  def failures(self, num_classes: int | None = None) -> list[tuple[str, dict, int, str]]:
+    """``(variant, {axis: value}, seed, reason)`` of every failed run, the reason in words."""
+    values = self._outcome_values(num_classes)
+    out = []
+    for at in zip(*np.nonzero(self.outcomes(num_classes) == "failed")):
+      v, *point, s = at
+      reasons = []
+      accuracy = values.get("test_accuracy")
+      if accuracy is not None and values.get("num_classes") is not None:
+        chance = 1 / values["num_classes"]
+        if _at_chance(accuracy[at], values["num_classes"]):
+          reasons.append(f"test accuracy {accuracy[at]:.3f} is at chance ({chance:g})")
+      last, first = values["final_train_loss"][at], values["first_train_loss"][at]
+      if last > first:
+        reasons.append(f"final loss {last:.4g} is above its starting loss {first:.4g}")
+      out.append((self.variants[v], self._columns(point), int(self.seeds[s]), "; ".join(reasons)))
+    return out
+
+  def _outcome_values(self, num_classes) -> dict:
+    values = {
+      "final_train_loss": self.final("train_loss"),
+      "first_train_loss": self.curves["step_loss"][..., 0, 0],  # before any update
     }
+    if "test_accuracy" in self.curves:
+      values["test_accuracy"] = self.final("test_accuracy")
+      values["num_classes"] = num_classes or self.meta.get("num_classes")
+    return values
 
   def records(self) -> list[dict]:
     """A tidy table: one record per (variant, grid point, seed, epoch).
 
-    One column per grid axis: ``ilr`` for ``init_lr``, the hyperparameter's name for
-    the others.
+    One column per grid axis, named as the axis (``init_lr``, ``weight_decay``, ...).
     """
     per_epoch = sorted(k for k in self.curves if not k.startswith("step_"))
     lengths = tuple(len(v) for v in self.grid.values())
@@ -164,13 +244,14 @@ class SweepResult:
   def summary(self, metric: str = "train_loss") -> str:
     """A plain-text table of the final ``metric`` (mean over seeds), variant x ILR.
 
-    Diverged runs are left out of the mean; a cell whose runs all diverged says so.
-    A grid over more hyperparameters gives one table per value of the others.
+    The first line names the metric. Diverged runs are left out of the mean; a cell whose
+    runs all diverged says so. A grid over more hyperparameters gives one table per value
+    of the others.
     """
     values, labels = self._by_ilr(np.where(self.diverged, np.nan, self.final(metric)))
     diverged, _ = self._by_ilr(self.diverged)
     width = max(len(v) for v in self.variants) + 2
-    lines = []
+    lines = [f"final {metric}, mean over seeds (diverged runs left out); columns: init_lr"]
     for o, other in enumerate(labels):
       if other:
         lines.append(f"{other}:")

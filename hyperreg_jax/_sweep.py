@@ -18,7 +18,6 @@ import dataclasses
 import functools
 import math
 import os
-import pathlib
 from collections.abc import Callable, Mapping, Sequence
 
 import jax
@@ -26,83 +25,39 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from hyperreg_jax import _registry, _validate
-from hyperreg_jax import checkpoint as checkpoint_io
+from hyperreg_jax import _registry, _validate, train
 from hyperreg_jax._parallel import global_array, grid_mesh, to_host
+from hyperreg_jax._pieces import Pieces
 from hyperreg_jax._results import SweepResult, assemble
-from hyperreg_jax.train import Trainer, progress_bar
+from hyperreg_jax.train import Trainer, _model, progress_bar
+from hyperreg_jax.train._model import OutputShapeError
+
+
+# The model's initial weights for a key: compiled once per model, shared by its variants.
+_init_variables = jax.jit(_model.init_variables, static_argnums=0)
 
 
 @functools.lru_cache(maxsize=64)
 def _grid_runner(trainer: Trainer, mesh: Mesh):
-  """``trainer.run`` vmapped over grid points (ILRs) for one key, jitted; and a trace counter.
+  """:func:`~hyperreg_jax.train.run` vmapped over grid points (ILRs) for one key, jitted; and a trace counter.
 
-  The key is not batched, so all ILRs of a seed share the data order: their
-  batches are gathered once and the first layer's matmuls of all ILRs become one
+  The key and the initial weights are not batched, so all ILRs of a seed share them
+  and the data order: their batches are gathered once and the first layer's matmuls of all ILRs become one
   larger matmul. The ILR axis is sharded over the mesh.
   """
   traces = [0]
 
-  def one_run(ilr, key_data, arrays):
+  def one_run(ilr, key_data, variables, arrays):
     traces[0] += 1  # runs at trace time only
-    state, history = trainer.run(ilr, jax.random.wrap_key_data(key_data), *arrays)
+    key = jax.random.wrap_key_data(key_data)
+    state, history = train.run(trainer, ilr, key, *arrays, variables=variables)
     return state.diverged, state.diverged_at, history
 
   run = jax.jit(
-    jax.vmap(one_run, in_axes=(0, None, None)), out_shardings=NamedSharding(mesh, P("grid"))
+    jax.vmap(one_run, in_axes=(0, None, None, None)),
+    out_shardings=NamedSharding(mesh, P("grid")),
   )
   return run, traces
-
-
-class _Pieces:
-  """Finished pieces of a sweep, one (variant, seed, chunk of grid points) a file."""
-
-  RETRY = "delete it, or run again with resume=False (--no-resume) to train every piece afresh"
-
-  def __init__(self, directory, tag: str):
-    self.directory = checkpoint_io.check_writable(pathlib.Path(directory) / "piece", "checkpoint")
-    self.directory = self.directory.parent
-    self.tag = tag
-    self.reused = 0
-
-  @classmethod
-  def open(cls, directory, resume, trainers, weight_decay, plan, seeds, arrays) -> _Pieces:
-    """The pieces of this sweep in ``directory``, named by a fingerprint of everything
-    that determines them; with ``resume=False`` every saved piece is deleted first."""
-    description = dict(
-      variants={label: trainer.describe() for label, trainer in trainers.items()},
-      weight_decay=weight_decay,
-      seeds=seeds.tolist(),
-      **plan.describe(),
-    )
-    store = cls(directory, checkpoint_io.fingerprint(description, arrays))
-    if not resume:
-      store.clear()
-    return store
-
-  def _path(self, variant: int, seed: int, chunk: int) -> pathlib.Path:
-    return self.directory / f"piece-{self.tag}-v{variant}-s{seed}-c{chunk}.npz"
-
-  def clear(self) -> int:
-    """Removes every saved piece in the directory (damaged and stale ones included)."""
-    return checkpoint_io.remove_saved(self.directory, "piece-*.npz")
-
-  def load(self, variant, seed, chunk):
-    path = self._path(variant, seed, chunk)
-    saved = checkpoint_io.load(path, ("diverged", "diverged_at"), self.RETRY)
-    if saved is None:
-      return None
-    self.reused += 1
-    return saved["diverged"], saved["diverged_at"], checkpoint_io.unprefixed("history", saved)
-
-  def save(self, variant, seed, chunk, piece) -> None:
-    diverged, diverged_at, history = piece
-    checkpoint_io.save(
-      self._path(variant, seed, chunk),
-      diverged=diverged,
-      diverged_at=diverged_at,
-      **checkpoint_io.prefixed("history", history),
-    )
 
 
 def _as_arrays(dataset):
@@ -176,7 +131,7 @@ def sweep(
   hyperparameters of the variants. It is flattened into one axis, vmapped and sharded
   over the devices, so a variant compiles once for the whole grid: the values are data.
 
-  For each optimizer variant the whole training run (:meth:`Trainer.run`) is vmapped
+  For each optimizer variant the whole training run (:func:`hyperreg_jax.train.run`) is vmapped
   over the grid (the ILRs, or the flattened product of a ``grid=`` over several
   hyperparameters), jitted once, and the grid axis is sharded over every device with
   :class:`jax.sharding.NamedSharding` (the runs are independent: no collectives).
@@ -191,12 +146,18 @@ def sweep(
   A run whose loss or state goes non-finite is frozen by the training engine and
   reported (``diverged``, ``diverged_at``); the other runs are untouched.
 
-  Multi-host: call :func:`jax.distributed.initialize` first, on every host, then call
-  :func:`sweep` with the same arguments on every host. The grid is sharded over all
+  Multi-host: call ``hr.distributed.initialize()`` first, on every host
+  (:func:`hyperreg_jax.distributed.initialize`), then call :func:`sweep` with the same
+  arguments on every host. The grid is sharded over all
   devices of all hosts and every host receives the full result.
 
   Args:
-    model: a Flax-linen-style model (see :mod:`hyperreg_jax.models`).
+    model: a Flax linen module (see :mod:`hyperreg_jax.models`), a Flax NNX module, or a
+      pair ``(init, apply)`` of pure functions ``init(key, x) -> params`` and
+      ``apply(params, x) -> outputs`` (``x`` a batch; see
+      :class:`hyperreg_jax.train.Trainer`). An NNX module is split into its graph and
+      its variables (``nnx.split``) and merged inside the pure step: its weights, as they
+      are when ``sweep`` is called, start every run, whatever the seed.
     dataset: a :class:`hyperreg_jax.data.Dataset` or ``(x_train, y_train[, x_test,
       y_test])``.
     variants: names (``"kl2"``, ``"rkl1"``, ..., ``"adagrad_diag"``, ``"wngrad"``,
@@ -205,8 +166,9 @@ def sweep(
       Named variants all get L2 ``weight_decay`` through ``add_decayed_weights``.
     ilrs: the initial learning rates (for ``sgd``/``adagrad``: the learning rate);
       short for ``grid={"init_lr": ilrs}``.
-    seeds: a seed fixes the initial parameters and the data order; runs with the
-      same seed see the same batches whatever their ILR or variant.
+    seeds: a seed fixes the initial parameters (not an NNX module's: see ``model``) and
+      the data order; runs with the same seed see the same batches and start from the
+      same weights whatever their ILR or variant.
     grid: ``{hyperparameter: values}``, the axes of a full cartesian grid, in order;
       must include ``init_lr`` unless ``ilrs`` is given (then ``init_lr`` is the first
       axis). Named variants take ``init_lr``, ``weight_decay``, ``growth`` (``inf``: no
@@ -217,7 +179,8 @@ def sweep(
       ``variant(init_lr, **other_values)``.
     epochs, batch_size, full_batch_steps, eval_batch_size: see
       :class:`hyperreg_jax.train.Trainer` (``batch_size=None``: full batch).
-    loss: ``"cross_entropy"`` or ``"mse"``; inferred from the labels by default.
+    loss: ``"cross_entropy"`` or ``"mse"``; by default ``"cross_entropy"`` for integer
+      labels (or a dataset with ``num_classes``), ``"mse"`` for float ones.
     loss_reduction: ``"mean"`` (default) or ``"sum"`` over each training batch, see
       :class:`hyperreg_jax.train.Trainer`; with ``"sum"`` the ILR axis moves by
       ``batch_size`` (the reproducibility study's units).
@@ -235,7 +198,9 @@ def sweep(
       their label, code, defaults and captured values (a ``functools.partial``'s
       arguments too); one whose captured values cannot be described raises
       ``ValueError`` (pass ``checkpoint=None``). Damaged pieces raise a ``ValueError``
-      naming the file. ``meta["reused_pieces"]`` counts the pieces loaded.
+      naming the file, and so does a piece whose recorded run (sweep fingerprint,
+      variant, seed, chunk) is not the one its name says: a copied or renamed piece.
+      ``meta["reused_pieces"]`` counts the pieces loaded.
     resume: with ``False``, every piece saved in ``checkpoint`` (damaged and stale ones
       included) is deleted first and everything is trained again.
 
@@ -244,8 +209,9 @@ def sweep(
     (``[variant, ilr, seed, ...]`` with ``ilrs=``).
 
   Raises:
-    ValueError, TypeError: bad arguments or data (checked before anything compiles):
-      see :class:`hyperreg_jax.train.Trainer`; a grid key a named variant does not have, or
+    ValueError, TypeError: bad arguments, a model that is not one, or bad data, or
+      model outputs that do not fit the labels (checked before anything compiles, see
+      :func:`hyperreg_jax.train.check_data`); a grid key a named variant does not have, or
       values outside the hyperparameter's range (``ValueError`` naming the key).
 
   Example:
@@ -270,7 +236,9 @@ def sweep(
   factories = _registry.resolve_variants(variants, weight_decay, tuple(axes))
   mesh = grid_mesh(devices)
   plan = _Plan.make(axes, mesh.size, max_parallel)
+  inferred_loss = loss is None
   loss = loss or _default_loss(dataset, y_train)
+  model = _model.as_model(model)  # one copy of an NNX module's weights for every variant
   here = locals()  # the trainers' settings are the sweep's arguments of the same names
   settings = {name: here[name] for name in _TRAINER_SETTINGS}
   trainers = {
@@ -281,15 +249,23 @@ def sweep(
   }
   for label, make_tx in factories.items():
     _registry.check_points(label, make_tx, axes)
-  next(iter(trainers.values())).check_data(*arrays)
+  try:
+    out_shape = train.check_data(next(iter(trainers.values())), *arrays)
+  except OutputShapeError as err:
+    if not inferred_loss:
+      raise
+    raise OutputShapeError(
+      f"{err} (sweep took loss={loss!r} from the labels: y_train holds {y_train.dtype} values.)"
+    ) from None
   store = None
   if checkpoint is not None:
-    store = _Pieces.open(checkpoint, resume, trainers, weight_decay, plan, seeds, arrays)
+    store = Pieces.open(checkpoint, resume, trainers, weight_decay, plan, seeds, arrays)
   outputs, traces = _train_grid(trainers, plan, seeds, arrays, mesh, store, progress)
   meta = {
     **settings,
-    "model": type(model).__name__,
+    "model": _model.name(model),
     "weight_decay": weight_decay,
+    **({"num_classes": int(out_shape[-1])} if loss == "cross_entropy" else {}),
     "dataset": getattr(dataset, "name", "arrays"),
     "num_train": int(x_train.shape[0]),
     "devices": mesh.size,
@@ -352,6 +328,16 @@ def _train_grid(trainers, plan: _Plan, seeds, arrays, mesh: Mesh, store, progres
     global_array(np.asarray(jax.random.key_data(jax.random.key(int(seed)))), replicated)
     for seed in seeds
   ]
+  some_trainer = next(iter(trainers.values()))
+  initial = {}  # the initial weights of each seed, made when a piece of it is trained
+
+  def variables(s: int):
+    if s not in initial:
+      init_key, _ = train.epoch_keys(some_trainer, jax.random.key(int(seeds[s])))
+      host = jax.device_get(_init_variables(some_trainer.model, init_key, arrays[0][:1]))
+      initial[s] = jax.tree.map(lambda a: global_array(np.asarray(a), replicated), host)
+    return initial[s]
+
   bar = progress_bar(
     progress,
     total=len(trainers) * plan.n_chunks * plan.chunk * seeds.size,
@@ -368,7 +354,8 @@ def _train_grid(trainers, plan: _Plan, seeds, arrays, mesh: Mesh, store, progres
       for c in range(plan.n_chunks):
         piece = None if store is None else store.load(v, s, c)
         if piece is None:
-          piece = to_host(run_grid(plan.part(c, NamedSharding(mesh, P("grid"))), key, data))
+          points = plan.part(c, NamedSharding(mesh, P("grid")))
+          piece = to_host(run_grid(points, key, variables(s), data))
           if store is not None:
             store.save(v, s, c, piece)
         pieces.append(piece)

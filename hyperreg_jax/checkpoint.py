@@ -1,5 +1,5 @@
 """Atomic writes, the small ``.npz`` pieces of an interrupted sweep, and fingerprints of runs
-(``Trainer.fit`` checkpoints its training state through Orbax instead: :mod:`hyperreg_jax.train`).
+(:func:`hyperreg_jax.train.fit` checkpoints its training state through Orbax instead).
 
 A sweep piece is an ``.npz`` of arrays whose name carries a fingerprint of
 everything that determines its content (data, model, optimizer, settings, and the
@@ -260,7 +260,8 @@ def describe_callable(fn, _depth: int = 0):
   A function is identified by its name, a hash of its code, its default arguments,
   the values its closure captures and the simple global values it reads; a
   ``functools.partial`` by its function and bound arguments; a method by its
-  function and object; a class by its name and its methods' code. Values are
+  function and object; a class by its name and its methods' code; a wrapper
+  (``jax.jit(f)``) by the function it wraps. Values are
   described by content (arrays by their bytes); functions within them recursively.
 
   Raises:
@@ -299,8 +300,10 @@ def describe_callable(fn, _depth: int = 0):
       k: _code_hash(v.__code__) for k, v in sorted(vars(fn).items()) if inspect.isfunction(v)
     }
     return dict(type=callable_name(fn), methods=methods)
-  if isinstance(fn, (types.BuiltinFunctionType, np.ufunc)) or hasattr(fn, "__wrapped__"):
+  if isinstance(fn, (types.BuiltinFunctionType, np.ufunc)):
     return callable_name(fn)
+  if callable(getattr(fn, "__wrapped__", None)):  # jax.jit(f), functools.wraps: f decides
+    return dict(wrapped=describe_callable(fn.__wrapped__, _depth + 1))
   return dict(object=_describe_value(fn, _depth + 1), type=describe_callable(type(fn), _depth + 1))
 
 

@@ -18,6 +18,7 @@ import pytest
 import hyperreg_jax as hr
 from hyperreg_jax import SweepResult, data, models
 from hyperreg_jax import checkpoint as checkpoint_io
+from hyperreg_jax import train
 from hyperreg_jax.train import Trainer
 
 HELPERS = pathlib.Path(__file__).parent / "helpers"
@@ -185,13 +186,43 @@ def test_damaged_piece_is_named_and_no_resume_cleans_it(swept_pieces, tmp_path, 
     np.testing.assert_array_equal(resumed.curves[metric], curve, err_msg=metric)
 
 
+def test_piece_copied_over_another_is_refused_naming_the_file(swept_pieces, tmp_path):
+  """A valid piece under another piece's name (another lane, or another sweep's piece renamed
+  to this sweep's fingerprint) is not resumed: its recorded run does not match the name."""
+  source, fresh = swept_pieces
+  args = (models.LinearRegression(), REGRESSION, ["rkl1", "sgd"], [0.1, 1.0])
+  for piece in source.glob("piece-*.npz"):
+    (tmp_path / piece.name).write_bytes(piece.read_bytes())
+  (seed0,) = tmp_path.glob("piece-*-v0-s0-c0.npz")
+  (seed1,) = tmp_path.glob("piece-*-v0-s1-c0.npz")
+  seed0.write_bytes(seed1.read_bytes())  # another lane's piece under this lane's name
+  with pytest.raises(ValueError) as caught:
+    hr.sweep(*args, checkpoint=tmp_path, **SMALL)
+  message = str(caught.value)
+  assert message.startswith(f"{seed0} belongs to another run: it holds variant 'rkl1', seed 1")
+  assert "but its name is that of variant 'rkl1', seed 0, chunk 0 of sweep" in message
+  assert "resume=False (--no-resume)" in message
+
+  other = tmp_path / "other"  # another sweep (other ILRs): its piece renamed to this sweep's
+  hr.sweep(*args[:3], [0.2, 2.0], checkpoint=other, **SMALL)
+  (foreign,) = other.glob("piece-*-v0-s0-c0.npz")
+  seed0.write_bytes(foreign.read_bytes())
+  with pytest.raises(ValueError, match=rf"{seed0} belongs to another run: .* of sweep"):
+    hr.sweep(*args, checkpoint=tmp_path, **SMALL)
+  seed0.unlink()  # the way out the message names: this piece is trained again
+  resumed = hr.sweep(*args, checkpoint=tmp_path, **SMALL)
+  assert resumed.meta["reused_pieces"] == 3
+  for metric, curve in fresh.curves.items():
+    np.testing.assert_array_equal(resumed.curves[metric], curve, err_msg=metric)
+
+
 @pytest.mark.parametrize(
   "how", [d if d == "truncated" else pytest.param(d, marks=pytest.mark.slow) for d in FIT_DAMAGE]
 )
 def test_damaged_fit_checkpoint_is_named(tmp_path, how):
   trainer = Trainer(models.LinearRegression(), make_tx=hr.rkl1, loss="mse", batch_size=16)
   args = (0.1, jax.random.key(0), REGRESSION.x_train, REGRESSION.y_train)
-  trainer.fit(*args, progress=False, checkpoint=tmp_path)
+  train.fit(trainer, *args, progress=False, checkpoint=tmp_path)
   (run,) = tmp_path.glob("fit-*")
   saved = run / "1"  # the Orbax step of epoch 1: items "state" and "history"
   if how == "missing item":
@@ -200,10 +231,11 @@ def test_damaged_fit_checkpoint_is_named(tmp_path, how):
     for path in (p for p in (saved / "state").rglob("*") if p.is_file()):
       _damage(path, how)
   with pytest.raises(ValueError, match=rf"{saved} is damaged.*resume=False"):
-    trainer.fit(*args, progress=False, checkpoint=tmp_path)
-  _, history = trainer.fit(*args, progress=False, checkpoint=tmp_path, resume=False)
+    train.fit(trainer, *args, progress=False, checkpoint=tmp_path)
+  _, history = train.fit(trainer, *args, progress=False, checkpoint=tmp_path, resume=False)
   assert np.isfinite(history["train_loss"]).all()
-  _, again = trainer.fit(*args, progress=False, checkpoint=tmp_path)  # replaced by a good one
+  # The damaged step was replaced by a good one.
+  _, again = train.fit(trainer, *args, progress=False, checkpoint=tmp_path)
   np.testing.assert_array_equal(again["train_loss"], history["train_loss"])
 
 
@@ -234,6 +266,8 @@ def test_description_of_a_callable_follows_its_behaviour():
     _defaults(momentum=0.8),  # default arguments
     hr.kl2,
     hr.rkl2,
+    jax.jit(_closure(0.5)),  # a jitted function: the function it wraps
+    jax.jit(_closure(0.25)),
   ]
   descriptions = [json.dumps(describe(f), sort_keys=True) for f in different]
   assert len(set(descriptions)) == len(different)

@@ -6,6 +6,7 @@ the failure message.
 """
 
 import os
+import pathlib
 import re
 import socket
 import sys
@@ -191,6 +192,20 @@ def test_bad_arguments_fail_before_joining(args, env, message, monkeypatch):
     hr.distributed.initialize(*args)
   with pytest.raises(ValueError, match="timeout=0"):
     hr.distributed.initialize("127.0.0.1:1234", 2, 1, timeout=0)
+
+
+def test_multi_host_start_is_said_one_way_everywhere():
+  """The README, ``hr.sweep`` and ``hr.data_parallel`` name the same call to start a
+  multi-host run: ``hr.distributed.initialize()``, never JAX's own."""
+  readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+  texts = {
+    "README.md": readme,
+    "sweep": hr.sweep.__doc__,
+    "data_parallel": hr.data_parallel.__doc__,
+  }
+  for name, text in texts.items():
+    assert "hr.distributed.initialize()" in text, name
+    assert not re.search(r"(?<!\w)jax\.distributed\.initialize", text), name  # JAX's own
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ import optax
 import pytest
 
 import hyperreg_jax as hr
+from hyperreg_jax import train
 from hyperreg_jax.data import load_mnist
 from hyperreg_jax.models import MLP
 from hyperreg_jax.reference import numpy_mlp
@@ -83,9 +84,9 @@ def test_same_hyperreg_trajectory(batches, alias, divergence, algorithm):
   with jax.enable_x64(True):
     p = jax.tree.map(jnp.asarray, params)
     state = TrainState(p, {}, make_tx(ilr).init(p), jnp.int32(0), jnp.bool_(False), jnp.int32(-1))
-    step = jax.jit(trainer.train_step)
+    step = jax.jit(train.train_step, static_argnums=0)
     for x, y in zip(xs, ys):
-      state, metrics = step(state, ilr, (jnp.asarray(x, jnp.float64), y))
+      state, metrics = step(trainer, state, ilr, (jnp.asarray(x, jnp.float64), y))
     assert jax.tree.leaves(state.params)[0].dtype == jnp.float64
     stats = {k: float(v) for k, v in metrics.items()}
 

@@ -7,9 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from flax import nnx
 
 import hyperreg_jax as hr
-from hyperreg_jax import SweepResult, data, models
+from hyperreg_jax import SweepResult, data, models, train
 from hyperreg_jax import _sweep as sweep_module
 from hyperreg_jax._registry import make_optimizer
 from hyperreg_jax.train import Trainer
@@ -31,7 +32,7 @@ def solo_runner(variant):
     batch_size=16,
     epochs=3,
   )
-  return jax.jit(trainer.run)
+  return jax.jit(functools.partial(train.run, trainer))
 
 
 def solo_run(variant, ilr, seed):
@@ -119,8 +120,8 @@ def first_nonfinite_step(variant, ilr, seed, steps):
   trainer = Trainer(
     model=model, make_tx=make_optimizer(variant), loss="mse", batch_size=None, epochs=1
   )
-  params = trainer.init(
-    jax.random.fold_in(jax.random.key(seed), 0), ilr, REGRESSION.x_train[:1]
+  params = train.init_state(
+    trainer, jax.random.fold_in(jax.random.key(seed), 0), ilr, REGRESSION.x_train[:1]
   ).params
   tx = make_optimizer(variant)(ilr)
   opt_state = tx.init(params)
@@ -196,7 +197,7 @@ def test_sweep_passes_the_loss_reduction_on():
     epochs=2,
     loss_reduction="sum",
   )
-  _, history = trainer.run(0.01, jax.random.key(0), *_arrays())
+  _, history = train.run(trainer, 0.01, jax.random.key(0), *_arrays())
   np.testing.assert_allclose(result.curves["train_loss"][0, 0, 0], history["train_loss"], rtol=1e-5)
   assert result.meta["loss_reduction"] == "sum"
   with pytest.raises(ValueError, match="loss_reduction='avg'"):
@@ -330,7 +331,9 @@ def _alias_run(make_tx, init_lr, seed):
   trainer = Trainer(
     model=models.LinearRegression(), make_tx=make_tx, loss="mse", batch_size=16, epochs=2
   )
-  state, history = jax.jit(trainer.run)(jnp.float32(init_lr), jax.random.key(seed), *_arrays())
+  state, history = jax.jit(functools.partial(train.run, trainer))(
+    jnp.float32(init_lr), jax.random.key(seed), *_arrays()
+  )
   return state, jax.tree.map(np.asarray, history)
 
 
@@ -402,15 +405,15 @@ def test_two_dimensional_grid_equals_looped_runs(tmp_path):
   # One CSV column per axis; save/load keeps the grid; one table and plot line per other value.
   rows = result.records()
   assert len(rows) == 3 * 4 * 2 * 2
-  assert list(rows[0])[:5] == ["variant", "ilr", "weight_decay", "seed", "epoch"]
-  assert {(r["ilr"], r["weight_decay"]) for r in rows} == {
+  assert list(rows[0])[:5] == ["variant", "init_lr", "weight_decay", "seed", "epoch"]
+  assert {(r["init_lr"], r["weight_decay"]) for r in rows} == {
     (a, b) for a in (0.1, 0.5) for b in (0.0, 0.3)
   }
   row = next(
     r
     for r in rows
     if r["variant"] == "kl3"
-    and r["ilr"] == 0.5
+    and r["init_lr"] == 0.5
     and r["weight_decay"] == 0.3
     and r["seed"] == 2
     and r["epoch"] == 2
@@ -498,3 +501,74 @@ def test_grid_over_warmup_lr_of_a_callable_variant():
     _assert_equals_alias_runs(result, 0, (0, w), make_tx, 0.5)
   steps = result.curves["step_loss"][0, 0, :, 0, 0]  # (warmup_lr, step): first steps differ
   assert not np.allclose(steps[0, 1:3], steps[1, 1:3])
+
+
+# === models other than linen ============================================================
+
+
+class NNXLinearRegression(nnx.Module):
+  """``models.LinearRegression`` in Flax NNX."""
+
+  def __init__(self, rngs: nnx.Rngs):
+    self.linear = nnx.Linear(3, 1, rngs=rngs)
+
+  def __call__(self, x):
+    return self.linear(x)[:, 0]
+
+
+def regression_init(key, x):
+  return {"w": 0.1 * jax.random.normal(key, (x.shape[1],)), "b": jnp.zeros(())}
+
+
+def regression_apply(params, x):
+  return x @ params["w"] + params["b"]
+
+
+def test_sweep_takes_nnx_modules_and_init_apply_pairs(tmp_path):
+  """An NNX module with the weights of the linen model's seed-0 start gives its curves; a pair
+  ``(init, apply)`` trains; an NNX sweep resumes, and not after the module's weights change."""
+  kw = dict(seeds=[0], epochs=2, batch_size=16, progress=False)
+  linen = hr.sweep(models.LinearRegression(), REGRESSION, ["rkl1", "sgd"], ILRS, **kw)
+  init_key, _ = train.epoch_keys(Trainer(models.LinearRegression(), optax.sgd), jax.random.key(0))
+  start = models.LinearRegression().init(init_key, REGRESSION.x_train[:1])["params"]["linear"]
+  module = NNXLinearRegression(nnx.Rngs(5))
+  module.linear.kernel[...], module.linear.bias[...] = start["kernel"], start["bias"]
+  nnx_sweep = hr.sweep(module, REGRESSION, ["rkl1", "sgd"], ILRS, checkpoint=tmp_path, **kw)
+  assert nnx_sweep.meta["model"] == "NNXLinearRegression"
+  for metric in ("train_loss", "test_loss", "step_loss", "lr_mean"):
+    np.testing.assert_allclose(nnx_sweep.curves[metric], linen.curves[metric], rtol=2e-5)
+  again = hr.sweep(module, REGRESSION, ["rkl1", "sgd"], ILRS, checkpoint=tmp_path, **kw)
+  assert again.meta["reused_pieces"] == 2
+  module.linear.bias[...] = module.linear.bias[...] + 1.0  # other weights: another sweep
+  moved = hr.sweep(module, REGRESSION, ["rkl1", "sgd"], ILRS, checkpoint=tmp_path, **kw)
+  assert moved.meta["reused_pieces"] == 0
+  assert not np.allclose(moved.curves["step_loss"], nnx_sweep.curves["step_loss"])
+
+  pair = hr.sweep(
+    (regression_init, regression_apply), REGRESSION, ["rkl1"], ILRS, **{**kw, "seeds": [0, 1]}
+  )
+  assert pair.meta["model"] == "(regression_init, regression_apply)"
+  loss = pair.curves["train_loss"]
+  assert loss.shape == (1, 3, 2, 2) and np.isfinite(loss).all()
+  assert np.all(loss[:, 1:, :, -1] < 0.5 * pair.curves["step_loss"][:, 1:, :, 0, 0])  # it learned
+  first = pair.curves["step_loss"][0, 0, :, 0, 0]  # (seeds,): each seed draws its weights
+  assert first[0] != first[1]
+
+
+def sgd_on_plateau(lr):
+  return optax.chain(optax.sgd(lr), optax.contrib.reduce_on_plateau(factor=0.5, patience=2))
+
+
+def test_sweep_passes_the_loss_to_reduce_on_plateau():
+  """A chain that reads the loss through optax's extra arguments runs in a sweep, as its
+  solo runs, and differs from plain SGD once a plateau halves the step."""
+  kw = dict(seeds=[0], epochs=3, batch_size=16, progress=False)
+  result = hr.sweep(
+    models.LinearRegression(), REGRESSION, {"plateau": sgd_on_plateau, "sgd": optax.sgd}, ILRS, **kw
+  )
+  assert not result.diverged.any() and np.isfinite(result.curves["step_loss"]).all()
+  trainer = Trainer(models.LinearRegression(), sgd_on_plateau, loss="mse", batch_size=16, epochs=3)
+  for k, ilr in enumerate(ILRS):
+    _, history = train.run(trainer, jnp.float32(ilr), jax.random.key(0), *_arrays())
+    np.testing.assert_allclose(result.curves["step_loss"][0, k, 0], history["step_loss"], rtol=2e-5)
+  assert not np.allclose(result.curves["step_loss"][0, 2], result.curves["step_loss"][1, 2])

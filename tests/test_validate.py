@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 import hyperreg_jax as hr
 from hyperreg_jax import _sweep as sweep_module  # noqa: E402
-from hyperreg_jax import data, models
+from hyperreg_jax import data, models, train
 from hyperreg_jax.train import Trainer
+from hyperreg_jax.train import _fit as fit_module
 
 RNG = np.random.default_rng(0)
 X = RNG.random((24, 4)).astype(np.float32)
@@ -77,7 +78,7 @@ def nothing_compiles(monkeypatch):
     raise AssertionError("reached compilation: the bad input was not caught first")
 
   monkeypatch.setattr(sweep_module, "_grid_runner", refuse)
-  monkeypatch.setattr(Trainer, "init", refuse)
+  monkeypatch.setattr(fit_module, "_init_variables", refuse)
 
 
 def _run(entry, model, arrays, loss=None):
@@ -86,7 +87,7 @@ def _run(entry, model, arrays, loss=None):
       model, arrays, ["sgd"], [0.1], epochs=1, batch_size=8, progress=False, loss=loss
     )
   trainer = Trainer(model, make_tx=optax.sgd, loss=loss or "cross_entropy", batch_size=8)
-  return trainer.fit(0.1, jax.random.key(0), *arrays, progress=False)
+  return train.fit(trainer, 0.1, jax.random.key(0), *arrays, progress=False)
 
 
 @pytest.mark.parametrize("entry", ["sweep", "fit"])
@@ -109,6 +110,51 @@ def test_bad_classification_data_is_named_before_compiling(
 def test_bad_regression_data_is_named_before_compiling(entry, arrays, match, nothing_compiles):
   with pytest.raises(ValueError, match=match):
     _run(entry, models.LinearRegression(), arrays, loss="mse")
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def test_float_labels_with_a_classifier_name_the_loss_shapes_and_fix(nothing_compiles):
+  """Float class labels make the sweep take loss='mse'; the classifier's (batch, classes)
+  outputs then cannot be compared with them: named before compiling, with the fix."""
+  floats = (X, Y.astype(np.float32), XT, YT.astype(np.float32))
+  with pytest.raises(ValueError) as caught:
+    hr.sweep(CLASSIFIER, floats, ["sgd"], [0.1], batch_size=8, progress=False)
+  message = str(caught.value)
+  assert "loss='mse'" in message and "MLP gives outputs of shape (8, 3)" in message
+  assert "y_train has shape (8,)" in message and "y_train.astype(int)" in message
+  assert "sweep took loss='mse' from the labels: y_train holds float32 values" in message
+  with pytest.raises(ValueError, match=r"loss='mse' .*\(8, 3\).*y_train.astype\(int\)"):
+    _run("fit", CLASSIFIER, floats, loss="mse")
+
+
+@pytest.mark.parametrize("entry", ["sweep", "fit"])
+def test_classifier_on_regression_data_is_named_before_compiling(entry, nothing_compiles):
+  """The paper's MLP on 2-feature regression targets: outputs (8, 10) against (8,)."""
+  with pytest.raises(ValueError, match=r"loss='mse'.*MLP gives outputs of shape \(8, 10\)"):
+    _run(entry, models.MLP(), (RX, RY, RXT, RYT), loss="mse" if entry == "fit" else None)
+
+
+@pytest.mark.parametrize("entry", ["sweep", "fit"])
+def test_regression_model_with_class_labels_is_named(entry, nothing_compiles):
+  with pytest.raises(ValueError, match=r"loss='cross_entropy' needs one output .* \(8,\)"):
+    _run(entry, models.LinearRegression(), (X, Y, XT, YT), loss="cross_entropy")
+
+
+@pytest.mark.parametrize("model", [None, "MLP", optax.sgd])
+def test_not_a_model_is_a_type_error(model, nothing_compiles):
+  with pytest.raises(TypeError, match=rf"model={model!r} is not a model: pass a Flax"):
+    hr.sweep(model, REGRESSION, ["sgd"], [0.1], progress=False)
+  with pytest.raises(TypeError, match=r"is not a model"):
+    Trainer(model, optax.sgd)
+
+
+def test_output_shapes_are_checked_when_tracing_too():
+  """``train.run`` on its own (no host checks): the same error, raised while tracing."""
+  trainer = Trainer(models.MLP(hidden=4), optax.sgd, loss="mse", batch_size=8)
+  with pytest.raises(ValueError, match=r"loss='mse'.*\(8, 10\).*the labels have shape \(8,\)"):
+    jax.eval_shape(functools.partial(train.run, trainer), 0.1, jax.random.key(0), RX, RY)
 
 
 @pytest.mark.slow

@@ -90,13 +90,14 @@ plt.show()
 # A run whose loss or state goes non-finite is frozen at its last finite state by the
 # training engine and reported: `result.diverged[v, k, s]` and `result.diverged_at[v, k, s]`
 # (the 0-based step, -1 for runs that did not). Its per-epoch metrics are NaN from the epoch
-# it diverged in; the other runs of the same compiled program are untouched. Runs that stay
-# finite but learn nothing are not flagged by the engine: here a run *failed* when its
-# final test accuracy is below 20% (chance is 10%).
+# it diverged in; the other runs of the same compiled program are untouched. A run that
+# stays finite *failed* when it ends at chance, a final test accuracy at most
+# `hr.CHANCE_FACTOR` (1.5) times chance (chance is 10% here), or above its starting loss,
+# a final training loss above its first step's. `result.outcomes()` says `"diverged"`, `"failed"` or `"ok"` for
+# every run (`hr.run_outcome` is the definition) and `result.failures()` gives the reasons.
 
 # %%
 accuracy = result.final("test_accuracy")
-failed = ~result.diverged & (accuracy < 0.2)
 steps_per_epoch = mnist.num_train // settings["batch_size"]
 for v, k, s in zip(*np.nonzero(result.diverged)):
   step = result.diverged_at[v, k, s]
@@ -105,11 +106,8 @@ for v, k, s in zip(*np.nonzero(result.diverged)):
     f"non-finite at step {step} (epoch {step // steps_per_epoch + 1}); "
     f"train loss per epoch {np.round(result.curves['train_loss'][v, k, s], 3)}"
   )
-for v, k, s in zip(*np.nonzero(failed)):
-  print(
-    f"failed:   {result.variants[v]:15s} ILR {result.ilrs[k]:<8g} seed {result.seeds[s]}: "
-    f"test accuracy {accuracy[v, k, s]:.3f}, final train loss {result.final('train_loss')[v, k, s]:.4g}"
-  )
+for label, point, seed, reason in result.failures():
+  print(f"failed:   {label:15s} ILR {point['init_lr']:<8g} seed {seed}: {reason}")
 
 # %% [markdown]
 # ## Robustness width

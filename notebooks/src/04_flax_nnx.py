@@ -154,3 +154,18 @@ for layer in LAYERS:
     f"{layer:7s} kernel 1/beta = {1 / float(beta[layer]['kernel'][...]):.4f}, bias 1/beta = {1 / float(beta[layer]['bias'][...]):.4f}"
   )
 print(f"test accuracy after each epoch: {np.round(accuracies, 3)}")
+
+# %% [markdown]
+# ## The same NNX model in a sweep
+#
+# `hr.sweep` takes the NNX module as it is: it splits it into its graph and its variables
+# (`nnx.split(model, nnx.Param, ...)`) and merges them inside the pure, jitted training
+# step, so every ILR of a variant runs in one compiled, vmapped program. The module's
+# weights start every run (a seed orders the data, but does not draw other weights).
+
+# %%
+result = hr.sweep(
+  MLP(nnx.Rngs(0)), mnist, ["rkl1", "sgd"], [0.1, 1.0, 10.0], epochs=2, progress=False
+)
+print(result.summary("test_accuracy"))
+print("compilations per variant:", result.meta["traces"])

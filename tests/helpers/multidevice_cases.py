@@ -3,7 +3,7 @@
 import numpy as np
 
 import hyperreg_jax as hr
-from hyperreg_jax import data, models
+from hyperreg_jax import data, models, train
 
 REGRESSION = data.synthetic_linear_regression(num_train=64, num_test=16, dim=3, seed=2)
 ILRS = np.array([0.05, 1e30, 0.5, 0.2, 0.01])  # 5 runs: never a multiple of 2 or 4 devices
@@ -34,8 +34,8 @@ def data_parallel_fit(devices=None):
     ),
     devices=devices,
   )
-  state, history = trainer.fit(
-    0.5, jax.random.key(0), mnist.x_train[:256], mnist.y_train[:256], progress=False
+  state, history = train.fit(
+    trainer, 0.5, jax.random.key(0), mnist.x_train[:256], mnist.y_train[:256], progress=False
   )
   return state.params, jax.tree.map(np.asarray, history)
 
@@ -49,8 +49,8 @@ def data_parallel_hlo_all_reduces():
   trainer = hr.data_parallel(
     hr.train.Trainer(model=models.MLP(hidden=32), make_tx=hr.rkl1, batch_size=32, epochs=1)
   )
-  state = trainer.init(jax.random.key(0), 0.5, mnist.x_train[:1])
+  state = train.init_state(trainer, jax.random.key(0), 0.5, mnist.x_train[:1])
   x, y = jnp.asarray(mnist.x_train[:256]), jnp.asarray(mnist.y_train[:256])
-  epoch = jax.jit(type(trainer).epoch, static_argnums=0)
-  lowered = epoch.lower(trainer, state, jnp.asarray(0.5), jax.random.key(1), x, y, None, None)
+  epoch = jax.jit(train.train_epoch, static_argnums=0)
+  lowered = epoch.lower(trainer, state, jnp.asarray(0.5), jax.random.key(1), x, y)
   return lowered.compile().as_text().count("all-reduce")

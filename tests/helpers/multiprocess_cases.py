@@ -1,10 +1,12 @@
 """The configurations run by several processes at once and by one, for comparison."""
 
+import functools
+
 import jax
 import numpy as np
 
 import hyperreg_jax as hr
-from hyperreg_jax import data, models
+from hyperreg_jax import data, models, train
 from hyperreg_jax.train import Trainer
 
 REGRESSION = data.synthetic_linear_regression(num_train=64, num_test=16, dim=3, seed=2)
@@ -40,15 +42,17 @@ def mlp_trainer(parallel: bool) -> Trainer:
 
 
 def run(trainer: Trainer):
-  """``trainer.run`` jitted, as host arrays: (params leaves, history)."""
-  state, history = jax.jit(trainer.run)(0.5, jax.random.key(0), *mnist_subset())
+  """``train.run`` jitted, as host arrays: (params leaves, history)."""
+  state, history = jax.jit(functools.partial(train.run, trainer))(
+    0.5, jax.random.key(0), *mnist_subset()
+  )
   return _host(jax.tree.leaves(state.params)), _host(history)
 
 
 def fit(trainer: Trainer, checkpoint=None):
-  """``trainer.fit`` as host arrays: (params leaves, history)."""
-  state, history = trainer.fit(
-    0.5, jax.random.key(0), *mnist_subset(), progress=False, checkpoint=checkpoint
+  """``train.fit`` as host arrays: (params leaves, history)."""
+  state, history = train.fit(
+    trainer, 0.5, jax.random.key(0), *mnist_subset(), progress=False, checkpoint=checkpoint
   )
   return _host(jax.tree.leaves(state.params)), _host(history)
 
