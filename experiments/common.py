@@ -228,12 +228,14 @@ def final_rows(rows: Sequence[dict]) -> list[dict]:
 
 
 def outcome(row: dict) -> str:
-  """``diverged``, ``chance`` or ``ok`` for a final row."""
-  if row["diverged"] or not np.isfinite(row.get("test_accuracy", np.nan)):
-    return "diverged"
-  if row["test_accuracy"] < study.CHANCE_ACCURACY:
-    return "chance"
-  return "ok"
+  """``diverged``, ``chance`` or ``ok`` for a final row: the library's :func:`hr.run_outcome`
+  on its test accuracy (a failed run ended at chance)."""
+  import hyperreg_jax as hr
+
+  accuracy = row.get("test_accuracy", np.nan)
+  result = hr.run_outcome(bool(row["diverged"]) or not np.isfinite(accuracy),
+                          test_accuracy=accuracy, num_classes=study.NUM_CLASSES)
+  return {"failed": "chance"}.get(result, result)
 
 
 # ----------------------------------------------------------------------------- variants

@@ -3,7 +3,7 @@
 Conventions: an ILR axis is logarithmic and its label names the ILR convention; a line is
 the mean over seeds and its band the min-max over seeds; an ``x`` marks an ILR where at least
 one seed diverged (non-finite, run frozen), an open circle one where a run ended at chance
-(test accuracy below 20%). Every figure carries a legend that says so.
+(``study.AT_CHANCE``). Every figure carries a legend that says so.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from experiments import common, files
+from experiments import common, files, study
 
 
 def _by_ilr(rows, variant, metric):
@@ -79,7 +79,7 @@ def _mark_legend(ax, fail_where):
     Line2D(
       [], [], color="k", marker="x", ls="none", mew=2, label=f"a seed diverged ({fail_where})"
     ),
-    Line2D([], [], color="k", marker="o", mfc="none", ls="none", label="ended at chance (<20%)"),
+    Line2D([], [], color="k", marker="o", mfc="none", ls="none", label=study.AT_CHANCE),
     Line2D([], [], color="0.4", ls=":", label="best learning-rate-free optimizer"),
   ]
   ax.legend(handles=handles, loc="center", fontsize="small", title="marks")

@@ -107,7 +107,7 @@ def run(cfg: common.Config, s: Settings) -> None:
   fig.suptitle(
     f"Full batch ({n} digits, {s.epochs * s.full_batch_steps(n)} steps) vs mini-batch "
     f"{s.batch_size} ({s.epochs * (n // s.batch_size)} steps); x axis: {study.SUM_UNITS}\n"
-    "x at the top: diverged; o: ended at chance (<20%)",
+    f"x at the top: diverged; o: {study.AT_CHANCE}",
     fontsize="medium",
   )
   fig.tight_layout()

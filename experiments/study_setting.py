@@ -261,8 +261,7 @@ def section(folder, s: Settings, data: dict) -> md.Section:
     f"{len(div_jax)} of {len(final)} runs went non-finite"
     + (" (" + ", ".join(sorted({f"{r['variant']} at {r['ilr']:g}" for r in div_jax})) + ")"
        if div_jax else "")
-    + f", and {len(chance_jax)} ended at chance (test accuracy below "
-    f"{100 * study.CHANCE_ACCURACY:.0f}%): "
+    + f", and {len(chance_jax)} {study.AT_CHANCE}: "
     + (", ".join(sorted({f"{r['variant']} at {r['ilr']:g}" for r in chance_jax})) or "none")
     + ". Our closed forms never return a negative or infinite beta (where the study's RKL2/H2 "
     "have no finite root ours take the Algorithm 1 root), so a divergence here can only come "

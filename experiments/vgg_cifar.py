@@ -17,7 +17,6 @@ beta (the paper's form, docs/method.md section 4). Our VGG has no dropout.
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import numpy as np
 
@@ -117,124 +116,37 @@ def _make(name):
   return common.rule_variant(name, clipped=True)
 
 
-@functools.lru_cache(maxsize=2)
-def _init_variables(seed: int):
-  import jax
-  import jax.numpy as jnp
-
-  from hyperreg_jax import models
-
-  init = jax.jit(functools.partial(models.VGG16BN().init, train=False))
-  return init(jax.random.fold_in(jax.random.key(seed), 0), jnp.zeros((1, 32, 32, 3)))
-
-
-def _epoch_functions(trainer):
-  """Jitted pieces of one epoch, run step by step from the host.
-
-  On XLA's CPU backend a convolutional network's gradient inside a ``lax.scan`` runs about
-  ten times slower than the same step jitted on its own (measured: 39 s against 4 s for
-  one VGG step on 32 images; ``benchmarks/bench_conv_scan.py``; a known XLA:CPU problem,
-  jax-ml/jax#12868), so this loop, like
-  Flax's ``examples/mnist``, calls a jitted ``train_step`` once per batch instead of scanning
-  over the epoch.
-  """
-  import jax
-
-  @jax.jit
-  def prepare(key, x_train):
-    k_aug, k_order = jax.random.split(key)
-    steps = trainer.steps_per_epoch(x_train.shape[0])
-    order = jax.random.permutation(k_order, x_train.shape[0])[: steps * trainer.batch_size]
-    return normalise(augment(k_aug, x_train)), order.reshape(steps, trainer.batch_size)
-
-  @jax.jit
-  def step(state, x, y, idx):
-    return trainer.train_step(state, LR, (x[idx], y[idx]))
-
-  @jax.jit
-  def evaluate(state, x_test, y_test):
-    return trainer.evaluate(state, normalise(x_test), y_test)
-
-  return prepare, step, evaluate
-
-
-def _fresh_state(name, seed):
-  """The initial training state: the same initial weights for every variant."""
-  import jax.numpy as jnp
-
-  from hyperreg_jax.train import TrainState
-
-  variables = _init_variables(seed)
-  return TrainState(
-    params=variables["params"],
-    batch_stats=variables["batch_stats"],
-    opt_state=_make(name)(LR).init(variables["params"]),
-    step=jnp.zeros((), jnp.int32),
-    diverged=jnp.zeros((), bool),
-    diverged_at=jnp.full((), -1, jnp.int32),
-  )
+def augment_and_normalise(key, x):
+  """A training batch as the study fed it: cropped, flipped, then normalised."""
+  return normalise(augment(key, x))
 
 
 def _train_one(cfg, s, ds, name) -> list[dict]:
-  """Trains one variant epoch by epoch, checkpointing (Orbax) after each; per-epoch rows.
+  """Trains one variant through the engine's host loop, :func:`hyperreg_jax.train.fit`.
 
-  A killed run resumes after its last finished epoch, with the state it had then.
+  The jitted step runs once per batch (on XLA's CPU backend a VGG step inside a
+  ``lax.scan`` is several times slower, ``benchmarks/bench_conv_scan.py``), the crop and
+  flip are drawn per batch, and an Orbax checkpoint is written after every epoch: a killed
+  run resumes after its last finished epoch. Every variant starts from the same weights
+  (the same seed). Per-epoch rows; ``diverged`` from the epoch whose loss is not finite.
   """
   import jax
-  import jax.numpy as jnp
 
   import hyperreg_jax as hr
-  from hyperreg_jax import models
-  from hyperreg_jax.train import FitCheckpoints, Trainer, progress_bar
+  from hyperreg_jax import models, train
 
-  batch = s.batch_size
-  trainer = Trainer(models.VGG16BN(), _make(name), batch_size=batch, epochs=s.epochs)
-  if len(jax.devices()) > 1 and batch % len(jax.devices()) == 0:
+  trainer = train.Trainer(models.VGG16BN(), _make(name), batch_size=s.batch_size, epochs=s.epochs)
+  if len(jax.devices()) > 1 and s.batch_size % len(jax.devices()) == 0:
     trainer = hr.data_parallel(trainer)
-  key = jax.random.key(s.seed)
-  store = FitCheckpoints(cfg.out / NAME / "checkpoints" / name, max_to_keep=1, resume=True)
-  shapes = {k: jax.ShapeDtypeStruct((), jnp.float32) for k in (*METRICS, "diverged")}
-  state, records = store.restore(_fresh_state(name, s.seed), shapes)
-
-  prepare, step, evaluate = _epoch_functions(trainer)
-  x_train, y_train, x_test, y_test = (
-    jnp.asarray(a) for a in (ds.x_train, ds.y_train, ds.x_test, ds.y_test)
+  _, history = train.fit(
+    trainer, s.lr, jax.random.key(s.seed), ds.x_train, ds.y_train, normalise(ds.x_test),
+    ds.y_test, augment=jax.jit(augment_and_normalise), progress=cfg.progress,
+    checkpoint=cfg.out / NAME / "checkpoints" / name,
   )
-  steps = trainer.steps_per_epoch(x_train.shape[0])
-  epochs = range(len(records), s.epochs)
-  bar = progress_bar(
-    cfg.progress, total=len(epochs) * steps, desc=f"vgg {name}", unit="step", leave=False
-  )
-  for e in epochs:
-    x, order = prepare(jax.random.fold_in(key, 1 + e), x_train)
-    losses, accuracies = [], []
-    for idx in order:
-      state, m = step(state, x, y_train, idx)
-      losses.append(m["loss"])
-      accuracies.append(m["accuracy"])
-      if bar is not None:
-        bar.update()
-    ev = evaluate(state, x_test, y_test)
-    values = (
-      jnp.mean(jnp.stack(losses)),
-      jnp.mean(jnp.stack(accuracies)),
-      ev["loss"],
-      ev["accuracy"],
-      state.diverged,
-    )
-    records.append({k: jnp.asarray(v, jnp.float32) for k, v in zip(shapes, values)})
-    store.save(state, records)
-  store.close()
-  if bar is not None:
-    bar.close()
   return [
-    {
-      "variant": name,
-      "epoch": e + 1,
-      **{k: float(r[k]) for k in METRICS},
-      "diverged": bool(r["diverged"]),
-    }
-    for e, r in enumerate(records)
+    {"variant": name, "epoch": e + 1, **{k: float(history[k][e]) for k in METRICS},
+     "diverged": not np.isfinite(history["train_loss"][: e + 1]).all()}
+    for e in range(s.epochs)
   ]
 
 
