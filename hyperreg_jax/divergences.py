@@ -3,7 +3,7 @@
 A hyper-regularized step penalises moving the inverse learning rate ``beta`` away
 from its previous value ``eta`` by a convex divergence ``D(beta, eta) >= 0`` that
 is zero at ``beta = eta``. The built-in ones are phi-divergences,
-``D(beta, eta) = eta * f(beta / eta)``, applied elementwise (SPEC section 2):
+``D(beta, eta) = eta * f(beta / eta)``, applied elementwise (docs/method.md, section 2):
 
 ==============  ======================  ==================================
 name            f(u)                    dD/dbeta (beta, eta)

@@ -61,3 +61,22 @@ def test_public_names_hold_no_foreign_module():
     value = getattr(hyperreg_jax, name)
     if isinstance(value, types.ModuleType):
       assert value.__name__ == f"hyperreg_jax.{name}", name
+
+
+def test_nothing_cites_a_document_outside_the_repository():
+  """Code, docs and reports cite the paper, the study or files of this repository."""
+  import re
+  import subprocess
+
+  root = PACKAGE.parent
+  tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True).stdout
+  outside = re.compile("|".join(["SPEC" + r"(\.md|\b section|\s\d)", "study-code" + "-facts",
+                                 "reported-" + r"numbers\.md"]))
+  cited = [
+    f"{name}:{i}"
+    for name in tracked.split()
+    if name.endswith((".py", ".md", ".ipynb", ".toml"))
+    for i, line in enumerate((root / name).read_text(errors="ignore").splitlines(), 1)
+    if outside.search(line)
+  ]
+  assert cited == []
