@@ -14,6 +14,7 @@ process resumes from the same state, and the directory need not be shared.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import hashlib
@@ -218,7 +219,12 @@ def remove_saved(directory, pattern: str) -> int:
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> dict:
-  """This package's version and a hash of its source, and jax/optax/numpy versions."""
+  """This package's version and a hash of its code, and jax/optax/numpy versions.
+
+  The hash is of what the code does (:func:`code_digest`), not of its text: docstrings,
+  comments and formatting may change without making saved runs stale. The NumPy reference
+  (``reference/``, a test oracle no training runs) is left out.
+  """
   import optax
 
   from hyperreg_jax import __version__
@@ -226,8 +232,10 @@ def code_version() -> dict:
   digest = hashlib.sha1()
   package = pathlib.Path(__file__).parent
   for source in sorted(package.rglob("*.py")):
+    if source.relative_to(package).parts[0] == "reference":
+      continue
     digest.update(source.relative_to(package).as_posix().encode())
-    digest.update(source.read_bytes())
+    digest.update(code_digest(source.read_text()).encode())
   return dict(
     hyperreg_jax=f"{__version__}+{digest.hexdigest()[:12]}",
     jax=jax.__version__,
@@ -235,6 +243,19 @@ def code_version() -> dict:
     numpy=np.__version__,
     python=sys.version.split()[0],
   )
+
+
+def code_digest(source: str) -> str:
+  """The syntax tree of Python ``source`` without its docstrings, as text: equal for two
+  sources that differ only in docstrings, comments or layout."""
+  tree = ast.parse(source)
+  for node in ast.walk(tree):
+    body = getattr(node, "body", None)
+    if (isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)):
+      node.body = body[1:] or [ast.Pass()]
+  return ast.dump(tree)
 
 
 def fingerprint(description: dict, arrays=()) -> str:

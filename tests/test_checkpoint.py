@@ -347,3 +347,15 @@ def test_description_is_the_same_in_another_process():
     for seed in (1, 2, 3)
   }
   assert len(outputs) == 1, outputs
+
+
+def test_the_code_digest_ignores_docstrings_comments_and_layout_but_not_code():
+  source = 'def f(x):\n  """Doubles."""\n  return 2 * x  # twice\n'
+  same = 'def f(x):\n    """Twice x, reworded."""\n\n    return 2*x\n'
+  other = 'def f(x):\n  """Doubles."""\n  return 3 * x\n'
+  only_doc = 'def f(x):\n  """Doubles."""\n'
+  assert checkpoint_io.code_digest(source) == checkpoint_io.code_digest(same)
+  assert checkpoint_io.code_digest(source) != checkpoint_io.code_digest(other)
+  assert checkpoint_io.code_digest(only_doc) != checkpoint_io.code_digest(source)
+  module = '"""A module."""\nX = 1\n'
+  assert checkpoint_io.code_digest(module) == checkpoint_io.code_digest("X = 1\n")
