@@ -268,17 +268,22 @@ def variant_label(name: str, clipped: bool, **kw) -> str:
 
 
 def baseline_variant(name: str, weight_decay: float = study.WEIGHT_DECAY):
-  """SGD, AdaGrad or Adam at learning rate ``init_lr``, with the same L2 in front."""
+  """SGD, AdaGrad (the library's registry) or Adam at learning rate ``init_lr``, with the
+  same L2 in front."""
   import optax
 
-  base = {
-    "sgd": optax.sgd,
-    "adagrad": lambda lr: optax.adagrad(lr, initial_accumulator_value=0.0, eps=1e-10),
-    "adam": optax.adam,
-  }[name]
+  from hyperreg_jax import _registry
 
-  def make(init_lr):
-    return optax.chain(optax.add_decayed_weights(weight_decay), base(init_lr))
+  if name == "adam":
+
+    def make(init_lr):
+      return optax.chain(optax.add_decayed_weights(weight_decay), optax.adam(init_lr))
+
+  else:
+    base = _registry.make_optimizer(name, weight_decay)
+
+    def make(init_lr):
+      return base(init_lr)
 
   make.__name__ = make.__qualname__ = name
   return make

@@ -29,6 +29,7 @@ from hyperreg_jax import _registry, _validate, train
 from hyperreg_jax._parallel import global_array, grid_mesh, to_host
 from hyperreg_jax._pieces import Pieces
 from hyperreg_jax._results import SweepResult, assemble
+from hyperreg_jax._transform import DEFAULT_WEIGHT_DECAY
 from hyperreg_jax.train import Trainer, _model, progress_bar
 from hyperreg_jax.train._model import OutputShapeError
 
@@ -115,7 +116,7 @@ def sweep(
   batch_size: int | None = 128,
   loss: str | None = None,
   loss_reduction: str = "mean",
-  weight_decay: float = 1e-4,
+  weight_decay: float = DEFAULT_WEIGHT_DECAY,
   full_batch_steps: int = 1,
   eval_batch_size: int = 1000,
   step_lr_stats: bool = False,
