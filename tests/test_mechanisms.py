@@ -1,0 +1,143 @@
+"""The mechanisms experiment's measurements, on tiny inputs."""
+
+from __future__ import annotations
+
+import math
+import types
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments import common
+from experiments import mechanisms_trace as trace
+from hyperreg_jax import models
+from hyperreg_jax.train import Trainer
+
+
+def tiny_data(n=64, seed=0):
+  rng = np.random.default_rng(seed)
+  x = rng.uniform(0, 1, (n, 28, 28, 1)).astype(np.float32) * (rng.uniform(size=(n, 1, 1, 1)) > 0)
+  y = rng.integers(0, 10, n).astype(np.int32)
+  return types.SimpleNamespace(x_train=x, y_train=y, x_test=x[:32], y_test=y[:32])
+
+
+# ----------------------------------------------------------------------------- pure measures
+
+
+def test_layer_stats_on_a_known_step():
+  g, u = jnp.array([1.0, -2.0, 0.0, 4.0]), jnp.array([0.5, -1.0, 0.0, 1.0])
+  old, new = jnp.ones(4), jnp.array([2.0, 1.5, 1.0, 8.0])
+  out = trace.layer_stats(g, u, old, new, jnp.array([3.0, 4.0, 0.0, 0.0]))
+  assert float(out["g"]) == 1.5  # median of |g| = 0, 1, 2, 4
+  assert float(out["lr"]) == 0.5  # |u| / |g| = 0.5, 0.5, 0.25; the g = 0 entry left out
+  assert float(out["beta"]) == 1.75 and float(out["beta_g"]) == 2.0  # 2, 0.75, 2
+  assert float(out["doubled"]) == pytest.approx(2 / 3)  # of the three entries with g != 0
+  assert float(out["w"]) == 5.0
+  sgd = trace.layer_stats(g, u, None, None, jnp.ones(4))
+  assert np.isnan(float(sgd["beta"])) and np.isnan(float(sgd["doubled"]))
+
+
+def test_nanmedians_match_numpy():
+  rng = np.random.default_rng(1)
+  rows = rng.normal(size=(6, 9))
+  rows[rng.uniform(size=rows.shape) < 0.3] = np.nan
+  rows[0] = np.nan
+  want = [np.nan if np.isnan(r).all() else np.nanmedian(r) for r in rows]
+  np.testing.assert_allclose(trace.nanmedians(jnp.asarray(rows)), want, rtol=1e-6)
+
+
+def test_held_steps_counts_the_leading_run():
+  assert trace.held_steps([1.0, 0.9, 0.6, 0.2, 0.9]) == 3
+  assert trace.held_steps([0.4, 1.0]) == 0
+  assert trace.held_steps([1.0, 1.0]) == 2
+  assert trace.held_steps([1.0, np.nan, 1.0]) == 1  # a diverged step ends it
+
+
+@pytest.mark.parametrize("divergence, algorithm",
+                         [("rkl", 1), ("hellinger", 2), ("kl", 2), ("chi2", 1), ("neyman_chi2", 1)])
+def test_clip_steps_with_a_constant_gradient_are_the_formula(divergence, algorithm):
+  c = trace.clip_ceiling(divergence, algorithm)
+  for g, ilr in ((0.0173, 1.0), (0.0173, 37.0), (0.3, 1e3), (2e-4, 1e5), (1.0, 1e6)):
+    excess = g * ilr / math.sqrt(c)
+    want = 0 if excess < 1 else math.ceil(math.log2(excess))
+    assert trace.clip_steps_predicted(g, ilr, c) == want
+    assert trace.clip_steps_simulated(divergence, algorithm, g, ilr) == want
+
+
+def test_clip_steps_at_an_exact_power_of_two_count_the_binding_step():
+  c = trace.clip_ceiling("rkl", 1)
+  assert c == 2.0  # r^2 - r at r = 2
+  g = math.sqrt(2.0)  # excess g * ILR / sqrt(2) = ILR: 8 is 2^3, so steps 0, 1, 2, 3 bind
+  assert trace.clip_steps_predicted(g, 8.0, c) == 4
+  assert trace.clip_steps_simulated("rkl", 1, g, 8.0) == 4
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def make(label):
+  """A rule (``_noclip``: without the growth clip) or SGD, L2 1e-4 in front."""
+  if label == "sgd":
+    return common.baseline_variant("sgd", 1e-4)
+  rule = label.removesuffix("_noclip")
+  return common.rule_variant(rule, clipped=rule == label, weight_decay=1e-4)
+
+
+def first_steps(labels, ilrs, steps=1):
+  makes = {lb: make(lb) for lb in labels}
+  tracer = trace.Tracer(makes, 1e-4, epochs=1, batch_size=16, hidden=9, steps=steps)
+  return tracer(ilrs, 0, tiny_data())
+
+
+def test_beta_after_one_step_is_the_closed_form():
+  ilrs = [1e-2, 1.0, 30.0, 1e12]
+  out = first_steps(["rkl1_noclip", "hellinger2_noclip"], ilrs)
+  for i, ilr in enumerate(ilrs):  # b1 has 9 entries: its median is one entry's
+    b, g = 1 / ilr, out["rkl1_noclip"][0]["b1_g"][i, 0]
+    rkl1 = (b + math.sqrt(b * b + 4 * g * g)) / 2  # docs/method.md, section 3
+    assert out["rkl1_noclip"][0]["b1_beta"][i, 0] == pytest.approx(rkl1, rel=1e-5)
+    c = (g / b) ** 2
+    if c < 0.5:  # Algorithm 2 has a finite root: H2 = b / (1 - c)^2
+      h2 = out["hellinger2_noclip"][0]["b1_beta"][i, 0]
+      assert h2 == pytest.approx(b / (1 - c) ** 2, rel=1e-5)
+  for label in ("rkl1_noclip", "hellinger2_noclip"):  # the limit: beta_1 = |g_0|
+    for layer in trace.LAYERS:
+      assert out[label][0][f"{layer}_beta_g"][-1, 0] == pytest.approx(1.0, rel=1e-3)
+
+
+def test_algorithm_3_takes_the_sgd_step_first():
+  ilrs = [1.0, 1e4]
+  out = first_steps(["hellinger3_noclip", "hellinger2_noclip", "sgd"], ilrs, steps=2)
+  lagged, sgd = out["hellinger3_noclip"][0], out["sgd"][0]
+  for layer in trace.LAYERS:
+    np.testing.assert_allclose(lagged[f"{layer}_lr"][:, 0], ilrs, rtol=1e-5)
+  np.testing.assert_allclose(lagged["max_logit"][:, 1], sgd["max_logit"][:, 1], rtol=1e-5)
+  assert out["hellinger2_noclip"][0]["W2_lr"][1, 0] < 1e4 / 2  # Algorithm 2 resets first
+
+
+def test_the_loop_is_the_training_engine():
+  ds, ilrs = tiny_data(), [0.1, 3.0]
+  tracer = trace.Tracer({"r": make("rkl1_noclip")}, 1e-4, epochs=2, batch_size=16, hidden=9)
+  rec, acc, dead = tracer(ilrs, 3, ds)["r"]
+  trainer = Trainer(models.MLP(hidden=9), make("rkl1_noclip"), batch_size=16, epochs=2)
+  for i, ilr in enumerate(ilrs):
+    _, history = trainer.run(jnp.float32(ilr), jax.random.key(3), ds.x_train, ds.y_train,
+                             ds.x_test, ds.y_test)
+    np.testing.assert_allclose(rec["loss"][i], np.ravel(history["step_loss"]), rtol=2e-5)
+    assert acc[i] == pytest.approx(float(history["test_accuracy"][-1]))
+  assert not dead.any()
+
+
+def test_study_init_is_standard_normal():
+  makes = {"sgd": make("sgd")}
+  rec, _, _ = trace.Tracer(makes, 1e-4, epochs=1, batch_size=16, init="normal",
+                           steps=1)([1e-9], 0, tiny_data())["sgd"]
+  assert rec["W1_w"][0, 0] == pytest.approx(math.sqrt(784 * 500), rel=0.01)
+
+
+def test_norm_does_not_overflow_where_the_weights_do_not():
+  big = jnp.full(4, 1e30, jnp.float32)
+  assert float(trace.norm(big)) == pytest.approx(2e30, rel=1e-6)
+  assert float(trace.norm(jnp.zeros(3))) == 0.0
