@@ -1,8 +1,13 @@
-"""The mechanisms experiment's measurements, on tiny inputs."""
+"""The mechanisms experiment: its measurements on tiny inputs, and its report against its CSVs."""
 
 from __future__ import annotations
 
 import math
+import os
+import pathlib
+import re
+import subprocess
+import sys
 import types
 
 import jax
@@ -10,10 +15,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import common
+from experiments import common, files, mechanisms, mechanisms_ablation
+from experiments import markdown as md
 from experiments import mechanisms_trace as trace
 from hyperreg_jax import models
 from hyperreg_jax.train import Trainer
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def tiny_data(n=64, seed=0):
@@ -72,6 +80,15 @@ def test_clip_steps_at_an_exact_power_of_two_count_the_binding_step():
   g = math.sqrt(2.0)  # excess g * ILR / sqrt(2) = ILR: 8 is 2^3, so steps 0, 1, 2, 3 bind
   assert trace.clip_steps_predicted(g, 8.0, c) == 4
   assert trace.clip_steps_simulated("rkl", 1, g, 8.0) == 4
+
+
+def test_rule_parts_and_groups():
+  assert mechanisms.rule_parts("chi2_1") == ("chi2", 1)
+  assert mechanisms.rule_parts("hellinger3") == ("hellinger", 3)
+  assert mechanisms.rule_parts("adagrad_diag") == ("neyman_chi2", 1)
+  groups = {v: mechanisms.group(v) for v in mechanisms.EMBEDDED.traced}
+  assert groups["hellinger3_noclip"] == "lagged" and groups["rkl1"] == "clipped"
+  assert groups["rkl1_noclip"] == "unclipped" and mechanisms.group("cocob") == "lr_free"
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -135,6 +152,83 @@ def test_study_init_is_standard_normal():
   rec, _, _ = trace.Tracer(makes, 1e-4, epochs=1, batch_size=16, init="normal",
                            steps=1)([1e-9], 0, tiny_data())["sgd"]
   assert rec["W1_w"][0, 0] == pytest.approx(math.sqrt(784 * 500), rel=0.01)
+
+
+# ----------------------------------------------------------------------------- ablation
+
+
+def test_ablation_names_the_change_that_moves_a_cell_most():
+  rows = []
+  for key, acc in (("literal", 0.86), ("init", 0.10), ("guard", 0.86), ("shift", 0.85),
+                   ("counter", 0.86), ("warmup", 0.86)):
+    for rule, ilr in mechanisms_ablation.CELLS:
+      rows.append({"change": key, "rule": rule, "ilr": ilr, "test_accuracy": acc})
+  decided = mechanisms_ablation.deciders(rows)
+  assert decided[("rkl1", 0.1)] == ("init", pytest.approx(-76.0))
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def _section(report: str) -> str:
+  return report.split(f"## 7. {mechanisms.TITLE}")[1].split("\n## ")[0]
+
+
+def _table(text: str, heading: str) -> list[list[str]]:
+  """The cells of the first Markdown table after ``heading``."""
+  lines = text.split(heading, 1)[1].splitlines()
+  start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+  rows = []
+  for line in lines[start:]:
+    if not line.startswith("|"):
+      break
+    rows.append([c.strip() for c in line.strip("|").split("|")])
+  return rows[2:]
+
+
+@pytest.mark.slow
+def test_the_section_prints_the_numbers_of_its_csvs(tmp_path):
+  out = tmp_path / "run"
+  env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+  subprocess.run([sys.executable, "-m", "experiments", "--only", "mechanisms", "--epochs", "1",
+                  "--seeds", "0", "--out", str(out), "--no-progress"], cwd=ROOT, env=env,
+                 check=True, capture_output=True, timeout=1500)
+  folder = out / "mechanisms"
+  report = (out / "REPORT.md").read_text()
+  text = _section(report)
+  for png in folder.glob("*.png"):
+    assert f"](mechanisms/{png.name})" in text
+  verdicts = _table(text, "| hypothesis | verdict |")
+  assert len(verdicts) == 5 and all(v[1] in ("supported", "partly supported", "not supported")
+                                    for v in verdicts)
+  first = files.read_csv(folder / "first_step.csv")
+  g0 = {r["layer"]: r["g0"] for r in first}
+  for layer, shown, _ in _table(text, "Median |g_0| per layer"):
+    assert shown == md.fmt(g0[layer])
+  ablation = files.read_csv(folder / "ablation.csv")
+  labels = {k: lb for k, lb, _ in (*mechanisms_ablation.CHANGES, *mechanisms_ablation.LIBRARY)}
+  for cells in _table(text, "### 5. The study's gap"):
+    key = next(k for k, lb in labels.items() if lb == cells[0])
+    for (rule, ilr), cell in zip(mechanisms_ablation.CELLS, cells[1:]):
+      row = next(r for r in ablation if r["change"] == key and r["rule"] == rule
+                 and np.isclose(r["ilr"], ilr))
+      assert cell == md.pct(row["test_accuracy"]) + (" (NaN)" if row["nan"] else "")
+  runs = files.read_csv(folder / "runs.csv")
+  valley = float(re.search(r"at the valley \(ILR ([0-9.e+]+),", text).group(1))
+  accs = _table(text, "steps counted from 1:")[-1]
+  rkl1 = [r["test_accuracy"] for r in runs if r["variant"] == "rkl1_noclip"
+          and f"{r['ilr']:.3g}" == f"{valley:.3g}"]
+  assert accs[1].split(";")[0] == md.pct(np.mean(rkl1))
+  for cells in _table(text, "/ measured (seed 0)"):
+    run = next(r for r in runs if r["variant"] == cells[0] and f"{r['ilr']:.3g}" == cells[1])
+    for layer, cell in zip(trace.LAYERS, cells[2:6]):
+      predicted = trace.clip_steps_predicted(run[f"{layer}_g0"], run["ilr"], run["clip_c"])
+      assert cell.split(" (")[0] == f"{predicted} / {run[f'{layer}_held']}"
+  findings = {f["key"]: f for f in files.read_json(out / "findings.json")["findings"]}
+  for r in ablation:
+    key = f"mechanisms/ablation/{r['change']}/{r['rule']}@{r['ilr']:g}"
+    assert findings[key]["value"] == pytest.approx(r["test_accuracy"])
+  assert findings["mechanisms/g0_W2"]["value"] == pytest.approx(g0["W2"])
 
 
 def test_norm_does_not_overflow_where_the_weights_do_not():
