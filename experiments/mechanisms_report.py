@@ -20,29 +20,33 @@ SUPPORTED, PARTLY, NOT = "supported", "partly supported", "not supported"
 LIMIT_TOL = 0.01
 
 
-def _rows(rows, **where):
+def select(rows, **where):
+  """The rows whose fields equal ``where`` (floats compared with ``np.isclose``)."""
   return [r for r in rows if all(np.isclose(r[k], v) if isinstance(v, float) else r[k] == v
                                  for k, v in where.items())]
 
 
-def _mean(rows, key, **where) -> float:
-  return md.mean(_rows(rows, **where), key) if _rows(rows, **where) else float("nan")
+def mean_of(rows, key, **where) -> float:
+  """The mean of ``key`` over the selected rows, finite values only."""
+  return md.mean(select(rows, **where), key) if select(rows, **where) else float("nan")
 
 
-def _acc(rows, variant, ilr) -> float:
+def accuracy(rows, variant, ilr) -> float:
   """Mean final test accuracy over seeds, a diverged run counted as chance (10%)."""
-  runs = _rows(rows, variant=variant, ilr=ilr)
+  runs = select(rows, variant=variant, ilr=ilr)
   vals = [0.1 if r["diverged"] else r["test_accuracy"] for r in runs]
   return float(np.mean(vals)) if vals else float("nan")
 
 
-def _spread(rows, variant, ilr) -> float:
-  vals = [0.1 if r["diverged"] else r["test_accuracy"] for r in _rows(rows, variant=variant,
+def spread(rows, variant, ilr) -> float:
+  """Max - min of the final test accuracy over seeds (a diverged run counted as 10%)."""
+  vals = [0.1 if r["diverged"] else r["test_accuracy"] for r in select(rows, variant=variant,
                                                                         ilr=ilr)]
   return float(np.ptp(vals)) if vals else float("nan")
 
 
 def verdict(flag) -> str:
+  """``True``, ``None``, ``False`` -> supported, partly supported, not supported."""
   return {True: SUPPORTED, False: NOT, None: PARTLY}[flag]
 
 
@@ -58,8 +62,8 @@ def limits(first) -> list[dict]:
     row = {"rule": rule.removesuffix("_noclip")}
     moves = []
     for layer in trace.LAYERS:
-      at_top = _rows(first, variant=rule, layer=layer, ilr=top)[0]
-      at_1e8 = _rows(first, variant=rule, layer=layer, ilr=1e8)
+      at_top = select(first, variant=rule, layer=layer, ilr=top)[0]
+      at_1e8 = select(first, variant=rule, layer=layer, ilr=1e8)
       row[layer] = at_top["beta1_over_g0"]
       if at_1e8:
         moves.append(abs(at_top["beta1"] / at_1e8[0]["beta1"] - 1))
@@ -70,13 +74,13 @@ def limits(first) -> list[dict]:
 
 
 def h1(folder, s, first, runs) -> tuple[list[str], list[md.Finding], bool | None]:
-  layers = {r["layer"]: r["g0"] for r in _rows(first, ilr=s.first_step_ilrs[0])}
+  layers = {r["layer"]: r["g0"] for r in select(first, ilr=s.first_step_ilrs[0])}
   lim = limits(first)
   unclipped = [v for v in s.traced if mech.group(v) == "unclipped"]
   plateau = [x for x in s.ilrs if x >= 100]
-  table = [[v] + [md.pct(_acc(runs, v, x)) for x in plateau]
-           + [100 * np.ptp([_acc(runs, v, x) for x in plateau]),
-              100 * max(_spread(runs, v, x) for x in plateau)] for v in unclipped]
+  table = [[v] + [md.pct(accuracy(runs, v, x)) for x in plateau]
+           + [100 * np.ptp([accuracy(runs, v, x) for x in plateau]),
+              100 * max(spread(runs, v, x) for x in plateau)] for v in unclipped]
   ranges = {row[0]: (row[-2], row[-1]) for row in table}
   flat = all(rng <= spread for rng, spread in ranges.values())
   with_limit = [r["rule"] for r in lim if r["limit"]]
@@ -134,7 +138,7 @@ def h1(folder, s, first, runs) -> tuple[list[str], list[md.Finding], bool | None
                           len(with_limit))]
   for v in unclipped:
     findings.append(md.finding(f"{NAME}/{v}/plateau_accuracy", f"{v}: test accuracy, ILR >= 100",
-                               [_acc(runs, v, x) for x in plateau]))
+                               [accuracy(runs, v, x) for x in plateau]))
   return text, findings, flag
 
 
@@ -145,7 +149,7 @@ def valley_ilr(s, runs) -> float:
   """The traced ILR above 1 where the unclipped rules' mean accuracy is lowest."""
   unclipped = [v for v in s.traced if mech.group(v) == "unclipped"]
   above = [x for x in s.ilrs if 1 < x < 100]
-  return min(above, key=lambda x: np.mean([_acc(runs, v, x) for v in unclipped]))
+  return min(above, key=lambda x: np.mean([accuracy(runs, v, x) for v in unclipped]))
 
 
 def h2(folder, s, runs) -> tuple[list[str], list[md.Finding], bool | None]:
@@ -153,7 +157,7 @@ def h2(folder, s, runs) -> tuple[list[str], list[md.Finding], bool | None]:
   cols = [x for x in s.ilrs if x in (valley, 100.0)]
 
   def m(key, x, v="rkl1_noclip"):
-    return _mean(runs, key, variant=v, ilr=x)
+    return mean_of(runs, key, variant=v, ilr=x)
 
   rows = []
   for layer in trace.LAYERS:
@@ -168,10 +172,11 @@ def h2(folder, s, runs) -> tuple[list[str], list[md.Finding], bool | None]:
     ["hidden units dead after step 2 (%)", *(md.pct(m("dead_2", x)) for x in cols)],
     ["hidden units dead at the end (%)", *(md.pct(m("dead_end", x)) for x in cols)],
     ["final test accuracy (%): rkl1; SGD",
-     *(f"{md.pct(_acc(runs, 'rkl1_noclip', x))}; {md.pct(_acc(runs, 'sgd', x))}" for x in cols)],
+     *(f"{md.pct(accuracy(runs, 'rkl1_noclip', x))}; {md.pct(accuracy(runs, 'sgd', x))}"
+       for x in cols)],
   ]
   still = min(m(f"{layer}_lr0", valley) / valley for layer in trace.LAYERS)
-  chance = max(_acc(runs, "rkl1_noclip", valley), _acc(runs, "sgd", valley))
+  chance = max(accuracy(runs, "rkl1_noclip", valley), accuracy(runs, "sgd", valley))
   flag = still >= 0.5 and chance < study.CHANCE_ACCURACY
   text = [
     "### 2. The valley\n",
@@ -184,8 +189,8 @@ def h2(folder, s, runs) -> tuple[list[str], list[md.Finding], bool | None]:
     md.table(["quantity", *[f"ILR {x:.3g}" for x in cols]], rows),
     "",
     f"**Hypothesis 2: {verdict(flag)}** (rule: at the valley every layer keeps at least half "
-    f"its ILR as learning rate after step 1, and RKL1 and SGD both end at chance). There, "
-    f"beta hardly moves (the learning rate after step 1 is at least {100 * still:.0f}% of the "
+    "its ILR as the learning rate of step 1, and RKL1 and SGD both end at chance, below 20%). "
+    f"There, beta hardly moves (the learning rate of step 1 is at least {100 * still:.0f}% of the "
     f"ILR in every layer; median |g_0| x ILR is at most "
     f"{max(m(f'{layer}_g0', valley) for layer in trace.LAYERS) * valley:.2g}) and the rule takes "
     f"SGD's step: the largest |logit| jumps to {md.fmt(m('max_logit_1', valley))} after step "
@@ -200,11 +205,11 @@ def h2(folder, s, runs) -> tuple[list[str], list[md.Finding], bool | None]:
   ]
   findings = [md.Finding(f"{NAME}/valley_ilr", "valley ILR (unclipped rules' worst)", valley),
               md.finding(f"{NAME}/valley_dead_after_step2", "RKL1: dead hidden units after "
-                         "step 2 at the valley", [r["dead_2"] for r in _rows(
+                         "step 2 at the valley", [r["dead_2"] for r in select(
                            runs, variant="rkl1_noclip", ilr=valley)])]
   for v in ("rkl1_noclip", "sgd"):
     findings.append(md.finding(f"{NAME}/{v}/valley_accuracy", f"{v}: test accuracy at the valley",
-                               [r["test_accuracy"] for r in _rows(runs, variant=v, ilr=valley)]))
+                               [r["test_accuracy"] for r in select(runs, variant=v, ilr=valley)]))
   return text, findings, flag
 
 
@@ -216,7 +221,7 @@ def clip_rows(s, runs) -> list[dict]:
   out = []
   for v in (v for v in s.traced if mech.group(v) == "clipped"):
     for x in (x for x in s.ilrs if x >= 100):
-      run = _rows(runs, variant=v, ilr=x, seed=s.seeds[0])[0]
+      run = select(runs, variant=v, ilr=x, seed=s.seeds[0])[0]
       for layer in trace.LAYERS:
         out.append({"rule": v, "ilr": x, "layer": layer, "measured": run[f"{layer}_held"],
                     "predicted": trace.clip_steps_predicted(run[f"{layer}_g0"], x, run["clip_c"]),
@@ -238,18 +243,18 @@ def h3(folder, s, runs, total) -> tuple[list[str], list[md.Finding], bool | None
   longer = sum(r["measured"] > r["predicted"] + 1 and _held_note(r, total) != " (diverged)"
                for r in far)
   diverged = {(r["rule"], r["ilr"]) for r in far if _held_note(r, total) == " (diverged)"}
-  train = all(_acc(runs, f"{r['rule']}_noclip", r["ilr"]) >= study.CHANCE_ACCURACY for r in far)
+  train = all(accuracy(runs, f"{r['rule']}_noclip", r["ilr"]) >= study.CHANCE_ACCURACY for r in far)
   agree = sum(abs(r["measured"] - r["predicted"]) <= 1 for r in near)
   table = []
   for v in (v for v in s.traced if mech.group(v) == "clipped"):
     for x in (x for x in s.ilrs if x >= 100):
       cells = [f"{r['predicted']} / {r['measured']}" + _held_note(r, total)
                for r in held if r["rule"] == v and r["ilr"] == x]
-      table.append([v, x, *cells, _mean(runs, "W2_w_max", variant=v, ilr=x),
-                    _mean(runs, "W2_w_max", variant=f"{v}_noclip", ilr=x),
-                    md.pct(_acc(runs, v, x)), md.pct(_acc(runs, f"{v}_noclip", x))])
-  worse = [(r[0], r[1]) for r in table if r[1] <= 1e4 and _acc(runs, r[0], r[1])
-           < _acc(runs, f"{r[0]}_noclip", r[1]) - 0.05]
+      table.append([v, x, *cells, mean_of(runs, "W2_w_max", variant=v, ilr=x),
+                    mean_of(runs, "W2_w_max", variant=f"{v}_noclip", ilr=x),
+                    md.pct(accuracy(runs, v, x)), md.pct(accuracy(runs, f"{v}_noclip", x))])
+  worse = [(r[0], r[1]) for r in table if r[1] <= 1e4 and accuracy(runs, r[0], r[1])
+           < accuracy(runs, f"{r[0]}_noclip", r[1]) - 0.05]
   pairs = [r for r in table if r[1] <= 1e4]
   frac = agree / len(near) if near else 0.0
   flag = frac >= 0.75 and len(worse) == len(pairs) if pairs else False
@@ -265,7 +270,7 @@ def h3(folder, s, runs, total) -> tuple[list[str], list[md.Finding], bool | None
     "than half the entries at the clip), predicted `1 + floor(log2(|g_0| ILR / sqrt(C)))` from "
     "the "
     "median |g_0| (C: the rule's c = (g / beta)^2 at which the clip starts to bind: "
-    + ", ".join(f"{v} {_mean(runs, 'clip_c', variant=v):.3g}" for v in s.traced
+    + ", ".join(f"{v} {mean_of(runs, 'clip_c', variant=v):.3g}" for v in s.traced
                 if mech.group(v) == "clipped") + ") "
     f"/ measured (seed {s.seeds[0]}); the largest norm of W2 over the run and the final test "
     "accuracy (%), clipped and not:\n",
@@ -292,22 +297,39 @@ def h3(folder, s, runs, total) -> tuple[list[str], list[md.Finding], bool | None
 # ----------------------------------------------------------------------------- hypothesis 4
 
 
+def _stuck(runs, v, ilrs) -> str:
+  """How the lagged runs end: a dead hidden layer, or a learning rate too small to move."""
+  dead = [x for x in ilrs if mean_of(runs, "dead_end", variant=v, ilr=x) >= 0.9]
+  frozen = [x for x in ilrs if mean_of(runs, "W2_lr_end", variant=v, ilr=x) < 1e-3]
+  parts = []
+  if dead:
+    parts.append(f"at ILR {', '.join(f'{x:.3g}' for x in dead)} at least "
+                 f"{md.pct(min(mean_of(runs, 'dead_end', variant=v, ilr=x) for x in dead))}% of "
+                 "the hidden units end dead")
+  if frozen:
+    parts.append(f"at ILR {', '.join(f'{x:.3g}' for x in frozen)} W2's learning rate ends at "
+                 f"{max(mean_of(runs, 'W2_lr_end', variant=v, ilr=x) for x in frozen):.2g} or "
+                 "less, with the logits as large as SGD left them")
+  text = "; ".join(parts)
+  return f"{text[:1].upper()}{text[1:]}: nothing is left to move the weights back." if parts else ""
+
+
 def h4(folder, s, first, runs) -> tuple[list[str], list[md.Finding], bool | None]:
-  lagged = _rows(first, algorithm=3)
+  lagged = select(first, algorithm=3)
   ratios = np.asarray([r["lr0"] / r["ilr"] for r in lagged])
   worst = float(np.max(np.abs(ratios - 1))) if ratios.size else float("nan")
   v = next((v for v in s.traced if mech.group(v) == "lagged"), None)
   ilrs = [x for x in s.ilrs if x >= 100]
   same, table = [], []
   for x in ilrs if v else []:
-    mine, sgd = _mean(runs, "max_logit_1", variant=v, ilr=x), _mean(runs, "max_logit_1",
+    mine, sgd = mean_of(runs, "max_logit_1", variant=v, ilr=x), mean_of(runs, "max_logit_1",
                                                                      variant="sgd", ilr=x)
     same.append(abs(mine / sgd - 1) < 1e-3 if np.isfinite(sgd) else True)
     partner = v.replace("3_", "2_")
-    table.append([x, md.fmt(mine), md.fmt(sgd), md.pct(_mean(runs, "dead_end", variant=v, ilr=x)),
-                  _mean(runs, "W2_lr_end", variant=v, ilr=x), md.pct(_acc(runs, v, x)),
-                  md.pct(_acc(runs, partner, x)), md.pct(_acc(runs, "sgd", x))])
-  chance = v is not None and all(_acc(runs, v, x) < study.CHANCE_ACCURACY for x in ilrs)
+    table.append([x, md.fmt(mine), md.fmt(sgd), md.pct(mean_of(runs, "dead_end", variant=v, ilr=x)),
+                  mean_of(runs, "W2_lr_end", variant=v, ilr=x), md.pct(accuracy(runs, v, x)),
+                  md.pct(accuracy(runs, partner, x)), md.pct(accuracy(runs, "sgd", x))])
+  chance = v is not None and all(accuracy(runs, v, x) < study.CHANCE_ACCURACY for x in ilrs)
   flag = bool(worst < 1e-3 and all(same) and chance)
   text = [
     "### 4. Can Algorithm 3 recover?\n",
@@ -323,74 +345,10 @@ def h4(folder, s, first, runs) -> tuple[list[str], list[md.Finding], bool | None
               f"acc {v} (%)", "acc, Algorithm 2 (%)", "acc SGD (%)"], table),
     "",
     f"**Hypothesis 4: {verdict(flag)}** (rule: first step at the ILR within 0.1%, the same "
-    "logits as SGD after it, and chance at every ILR >= 100). The lagged rule's first step is "
-    "SGD's step at the ILR, whatever beta becomes next; beta then grows with the blown-up "
-    "gradients, so the learning rate collapses (W2's, above) with the hidden layer dead and "
-    "the logits as large as SGD left them: nothing is left to move the weights back.\n",
+    "logits as SGD after it, and chance, below 20%, at every ILR >= 100). The lagged rule's "
+    "first step is SGD's step at the ILR, whatever beta becomes next; beta then grows with "
+    f"the blown-up gradients. {_stuck(runs, v, ilrs)}\n",
   ]
   findings = [md.Finding(f"{NAME}/alg3_first_lr_error", "Algorithm 3: max |first LR / ILR - 1|",
                          worst)]
   return text, findings, flag
-
-
-# ----------------------------------------------------------------------------- the limit
-
-
-def limit(folder, s, runs) -> tuple[list[str], list[md.Finding]]:
-  """The ILR -> infinity limit (ILR 1e8 ... 1e12) beside the learning-rate-free optimizers."""
-  unclipped = [v for v in s.traced if mech.group(v) == "unclipped"]
-  finite = [x for x in s.ilrs if x <= 1e4]
-  rows, findings, changes, apart = [], [], [], {}
-  for v in unclipped:
-    best = max(finite, key=lambda x: _acc(runs, v, x))
-    at = [r for x in s.limit_ilrs for r in _rows(runs, variant=v, ilr=x)]
-    accs = [0.1 if r["diverged"] else r["test_accuracy"] for r in at]
-    lrs = {k: [r[f"{k}_lr0"] for r in at] for k in trace.LAYERS}
-    change = max(np.ptp(x) / np.median(x) for seed in s.seeds for x in (
-      [r[f"{k}_lr0"] for r in at if r["seed"] == seed] for k in trace.LAYERS))
-    changes.append(100 * change)
-    apart[v] = max(np.ptp([0.1 if r["diverged"] else r["test_accuracy"] for r in at
-                           if r["seed"] == seed]) for seed in s.seeds)
-    rows.append([v, f"{md.pct(_acc(runs, v, best))} at {best:.3g}",
-                 *(md.pct(_acc(runs, v, x)) for x in s.limit_ilrs),
-                 f"{md.pct(np.mean(accs))} ({md.pct(min(accs))}-{md.pct(max(accs))})",
-                 "; ".join(f"{k} {np.median(lrs[k]):.3g}" for k in trace.LAYERS), 100 * change,
-                 md.pct(md.mean(at, "sat_1")), md.pct(md.mean(at, "dead_end"))])
-    findings.append(md.finding(f"{NAME}/{v}/limit_accuracy", f"{v}: test accuracy at ILR "
-                               f"{s.limit_ilrs[0]:g}-{s.limit_ilrs[-1]:g}", accs))
-  for v in s.free:
-    accs = [r["test_accuracy"] for r in _rows(runs, variant=v)]
-    free = _rows(runs, variant=v)
-    rows.append([f"{v} (optax.contrib, no ILR)", "-", *("-" for _ in s.limit_ilrs),
-                 f"{md.pct(np.mean(accs))} ({md.pct(min(accs))}-{md.pct(max(accs))})", "-", "-",
-                 md.pct(md.mean(free, "sat_1")), md.pct(md.mean(free, "dead_end"))])
-    findings.append(md.finding(f"{NAME}/{v}/test_accuracy", f"{v}: test accuracy", accs))
-  sgd = max(finite, key=lambda x: _acc(runs, "sgd", x))
-  rows.append(["sgd", f"{md.pct(_acc(runs, 'sgd', sgd))} at {sgd:.3g}",
-               *(md.pct(_acc(runs, "sgd", x)) for x in s.limit_ilrs), "-", "-", "-", "-", "-"])
-  text = [
-    "### The limit ILR -> infinity, beside the learning-rate-free optimizers\n",
-    f"Final test accuracy (%) after {md.plural(s.epochs, 'epoch')}, mean over seeds "
-    f"{list(s.seeds)} (same initial weights and batches for every optimizer of a seed; "
-    "prodigy, dog and cocob at their defaults with the same L2 in front); the median "
-    "learning rate of the first step per layer at the limit ILRs (over seeds), and how much it "
-    "varies across those ILRs within a seed (%, the largest over layers and seeds); hidden "
-    "units saturated after the first step and dead at the end (means over the limit ILRs and "
-    "seeds):\n",
-    md.table(["optimizer", "best traced ILR <= 1e4", *[f"ILR {x:g}" for x in s.limit_ilrs],
-              "limit ILRs: mean (min-max)", "first-step LR at the limit", "its change (%)",
-              "saturated after step 1 (%)", "dead at the end (%)"],
-             rows),
-    "",
-    "**What the limit is.** For the rules whose beta_1 / abs(g_0) tends to 1 (part 1), the "
-    "first step at the limit is g_0 / abs(g_0): a step of size one, of the gradient's sign, in "
-    "every weight (the first-step learning rates above are about 1 / abs(g_0) per layer); for "
-    "adagrad_diag every later step is AdaGrad's with learning rate 1 and no initial "
-    "accumulator (docs/method.md, section 5). The first step changes by at most "
-    f"{max(changes, default=float('nan')):.2g}% across the limit ILRs, yet within one seed "
-    "the final accuracies across them differ by up to "
-    + ", ".join(f"{100 * a:.1f} points ({v})" for v, a in apart.items())
-    + ": the trajectories amplify differences that small, and that spread is the limit's own "
-    "noise.\n",
-  ]
-  return text, findings
