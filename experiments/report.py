@@ -23,6 +23,7 @@ from experiments import (
   full_vs_minibatch,
   ilr_sensitivity,
   linear_regression,
+  mechanisms,
   study,
   study_setting,
   vgg_cifar,
@@ -32,7 +33,8 @@ from experiments import markdown as md
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 #: Every experiment, in the report's order.
 EXPERIMENTS = (
-  ilr_sensitivity, study_setting, convergence, linear_regression, vgg_cifar, full_vs_minibatch
+  ilr_sensitivity, study_setting, convergence, linear_regression, vgg_cifar, full_vs_minibatch,
+  mechanisms,
 )
 
 

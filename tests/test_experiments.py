@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import filecmp
 import json
+import math
 import os
 import pathlib
 import shutil
@@ -251,6 +252,31 @@ def test_study_code_warm_up_counter_never_resets_with_few_batches():
     "rkl1", 1.0, x[:40], y[:40], epochs=2, batch_size=1, literal_counter=False
   )
   assert steps["reset"] is True
+
+
+def test_study_code_switches_default_to_the_literal_code():
+  literal = study_mlp.init_params(0, sizes=(4, 3, 2))
+  rng = np.random.default_rng(0)
+  assert np.array_equal(literal["W1"], rng.standard_normal((4, 3)))
+  lecun = study_mlp.init_params(0, sizes=(4, 3, 2), init="lecun")
+  np.testing.assert_allclose(lecun["W1"], literal["W1"] / 2)
+  assert not lecun["b1"].any() and not lecun["b2"].any()
+  b, g = np.array([1.0, 1.0]), np.array([0.5, 2.0])
+  guarded = study_mlp.new_beta("rkl2", b, g, guarded=True)
+  assert guarded[0] == pytest.approx(1 / 0.75)
+  assert guarded[1] == pytest.approx((1 + math.sqrt(17)) / 2)  # the RKL1 root, finite
+  assert study_mlp.new_beta("h2", b, g, guarded=True)[1] > 1
+
+
+def test_study_code_without_warm_up_adapts_from_the_first_step():
+  rng = np.random.default_rng(0)
+  x, y = rng.uniform(0, 1, (40, 784)), rng.integers(0, 10, 40)
+  warm = study_mlp.train("rkl1", 1.0, x, y, epochs=1, batch_size=8)
+  cold = study_mlp.train("rkl1", 1.0, x, y, epochs=1, batch_size=8, warmup=False)
+  assert warm["reset"] is False and cold["reset"] is False
+  assert warm["final_loss"] != cold["final_loss"]
+  shifted = study_mlp.train("rkl1", 1.0, x, y, epochs=1, batch_size=8, shifted=True)
+  assert shifted["final_loss"] == pytest.approx(warm["final_loss"])  # tiny logits: the same
 
 
 def test_first_bad_names_what_broke_first():

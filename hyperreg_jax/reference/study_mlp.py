@@ -21,6 +21,13 @@ where its NaNs came from. Everything the library does differently is done here t
 
 Every step records whether beta, the weights and the reported loss are finite, so a run
 says which of them went non-finite first.
+
+Keyword switches of :func:`train` turn one of these choices at a time into the library's
+(their defaults are the study's code): ``init="lecun"`` (the scale of Flax's default,
+standard deviation ``1 / sqrt(fan_in)``, zero biases), ``guarded=True`` (the library's rules
+where the study's RKL2/H2 have no finite root, docs/method.md section 3), ``shifted=True``
+(the softmax of the gradient shifted by the maximum logit), ``warmup=False`` (no warm-up)
+and ``literal_counter=False`` (the warm-up counted in global steps).
 """
 
 from __future__ import annotations
@@ -30,23 +37,46 @@ import numpy as np
 __all__ = ["RULES", "PIXEL_SCALE", "init_params", "new_beta", "forward", "train"]
 
 RULES = ("gd", "rkl1", "rkl2", "rkl3", "h2", "kl2")
+INITS = ("normal", "lecun")
 PIXEL_SCALE = 255 * 0.99 + 0.01
+#: Each rule as (divergence, algorithm) of the library's guarded rules.
+_GUARDED = {"rkl1": ("rkl", 1), "rkl2": ("rkl", 2), "rkl3": ("rkl", 2), "h2": ("hellinger", 2),
+            "kl2": ("kl", 2)}
 
 
-def init_params(seed: int = 0, sizes=(784, 500, 10)) -> dict:
-  """Standard-normal weights and biases, as ``np.random.randn`` in the study."""
+def init_params(seed: int = 0, sizes=(784, 500, 10), init: str = "normal") -> dict:
+  """Standard-normal weights and biases, as ``np.random.randn`` in the study.
+
+  ``init="lecun"``: weights with standard deviation ``1 / sqrt(fan_in)`` (the scale of
+  Flax's default LeCun-normal kernels) and zero biases, as the library's MLP.
+  """
+  if init not in INITS:
+    raise ValueError(f"init={init!r} is not one of {INITS}.")
   rng = np.random.default_rng(seed)
   n_in, n_hidden, n_out = sizes
-  return {
+  params = {
     "W1": rng.standard_normal((n_in, n_hidden)),
     "b1": rng.standard_normal(n_hidden),
     "W2": rng.standard_normal((n_hidden, n_out)),
     "b2": rng.standard_normal(n_out),
   }
+  if init == "lecun":
+    params = {"W1": params["W1"] / np.sqrt(n_in), "b1": np.zeros(n_hidden),
+              "W2": params["W2"] / np.sqrt(n_hidden), "b2": np.zeros(n_out)}
+  return params
 
 
-def new_beta(rule: str, b: np.ndarray, g: np.ndarray) -> np.ndarray:
-  """The study's beta update, unguarded (may be negative, infinite or NaN)."""
+def new_beta(rule: str, b: np.ndarray, g: np.ndarray, guarded: bool = False) -> np.ndarray:
+  """The study's beta update, unguarded (may be negative, infinite or NaN).
+
+  ``guarded=True``: the library's rule without a growth clip instead
+  (:func:`hyperreg_jax.reference.rules.new_beta`): where RKL2/H2 have no finite root, the
+  Algorithm 1 root; never below ``b``, never infinite.
+  """
+  if guarded and rule in _GUARDED:
+    from hyperreg_jax.reference import rules
+
+    return rules.new_beta(*_GUARDED[rule], b, g, growth=None)
   with np.errstate(all="ignore"):
     if rule == "gd":
       return b
@@ -74,11 +104,12 @@ def forward(params: dict, x: np.ndarray):
   return a1, z2, unshifted, shifted
 
 
-def _grads(params, x, y, weight_decay):
+def _grads(params, x, y, weight_decay, shift=False):
   a1, z2, unshifted, shifted = forward(params, x)
   n = x.shape[0]
   with np.errstate(all="ignore"):
-    e = np.exp(np.minimum(z2, 10000.0))
+    top = np.max(z2, axis=1, keepdims=True) if shift else 0.0
+    e = np.exp(np.minimum(z2 - top, 10000.0))
     delta2 = e / e.sum(axis=1, keepdims=True)
     delta2[np.arange(n), y] -= 1.0
     delta1 = (delta2 @ params["W2"].T) * a1 * (1.0 - a1)
@@ -113,8 +144,15 @@ def train(
   literal_counter: bool = True,
   x_test: np.ndarray | None = None,
   y_test: np.ndarray | None = None,
+  init: str = "normal",
+  guarded: bool = False,
+  shifted: bool = False,
+  warmup: bool = True,
 ) -> dict:
   """Trains the study's MLP; ``x`` are images in [0, 1] (rescaled here to the study's).
+
+  The switches ``init``, ``guarded``, ``shifted``, ``warmup`` and ``literal_counter`` (see
+  the module docstring) default to the study's code.
 
   Returns a dict: ``first_bad_beta``, ``first_bad_weights``, ``first_bad_loss`` (0-based
   step of the first non-finite or non-positive beta, non-finite weight, non-finite reported
@@ -129,9 +167,9 @@ def train(
   x = np.asarray(x, np.float64).reshape(len(x), -1) * 255.0 / PIXEL_SCALE
   y = np.asarray(y)
   rng = np.random.default_rng(seed)
-  params = init_params(seed)
+  params = init_params(seed, init=init)
   beta0 = 100.0 if rule == "gd" else 1.0 / init_lr
-  warm = rule != "gd" and beta0 < 10
+  warm = warmup and rule != "gd" and beta0 < 10
   beta = {k: np.full(v.shape, 100.0 if warm else beta0) for k, v in params.items()}
   record = {
     "first_bad_beta": -1,
@@ -149,7 +187,7 @@ def train(
     losses = []
     for batch in range(steps_per_epoch):
       idx = order[batch * batch_size : (batch + 1) * batch_size]
-      grads, loss = _grads(params, x[idx], y[idx], weight_decay)
+      grads, loss = _grads(params, x[idx], y[idx], weight_decay, shifted)
       losses.append(loss["reported"])
       record["max_logit"] = max(record["max_logit"], loss["max_logit"])
       if record["first_bad_loss"] < 0 and not np.isfinite(loss["reported"]):
@@ -160,7 +198,7 @@ def train(
         beta = {k: np.full(v.shape, beta0) for k, v in params.items()}
         record["reset"] = True
       if not (warm and counter < 50):
-        beta = {k: new_beta(rule, beta[k], grads[k]) for k in params}
+        beta = {k: new_beta(rule, beta[k], grads[k], guarded) for k in params}
       with np.errstate(all="ignore"):
         params = {k: params[k] - grads[k] / beta[k] for k in params}
       bad_beta = not all(np.all(np.isfinite(b) & (b > 0)) for b in beta.values())
