@@ -23,7 +23,6 @@ from hyperreg_jax.reference import study_mlp
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = ["--epochs", "1", "--ilrs", "0.1", "10", "--variants", "rkl2", "sgd", "--seeds", "0"]
-#: Every experiment, VGG-16-BN included (its synthetic smoke run: one epoch on 32 images).
 #: Every experiment but mechanisms, which tests/test_mechanisms.py runs end to end itself.
 TINY_ONLY = [name for name in reproduce.EXPERIMENTS if name != "mechanisms"]
 #: Files holding measured times: they differ from run to run by nature.
