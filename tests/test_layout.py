@@ -35,12 +35,18 @@ def test_implementation_modules_are_private():
   assert module.sweep is hyperreg_jax.sweep
 
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SOURCE_FOLDERS = ("hyperreg_jax", "experiments", "tests", "benchmarks", "notebooks/src")
+
+
 def test_no_source_file_is_over_400_lines():
-  root = PACKAGE.parent
+  """The package, the experiments, the tests, the benchmarks and the notebooks' sources."""
+  files = {folder: sorted((ROOT / folder).rglob("*.py")) for folder in SOURCE_FOLDERS}
+  assert all(files.values()), files  # a folder moved or renamed would be checked no more
   lengths = {
-    p.relative_to(root).as_posix(): len(p.read_text().splitlines())
-    for folder in (PACKAGE, root / "experiments")
-    for p in folder.rglob("*.py")
+    p.relative_to(ROOT).as_posix(): len(p.read_text().splitlines())
+    for paths in files.values()
+    for p in paths
   }
   assert {name: n for name, n in lengths.items() if n > 400} == {}
 
