@@ -95,7 +95,7 @@ def _trajectories(s, ds) -> list[dict]:
   x, y = jnp.asarray(ds.x_train[:, 0]), jnp.asarray(ds.y_train)
   opt = np.array([ds.info["w_opt"][0], ds.info["b_opt"]])
   start = {"w": jnp.zeros(()), "b": jnp.zeros(())}
-  loss = lambda p: 0.5 * jnp.mean((x * p["w"] + p["b"] - y) ** 2)  # noqa: E731
+  loss = lambda p: 0.5 * jnp.mean((x * p["w"] + p["b"] - y) ** 2)
   log_steps = np.unique(np.geomspace(1, s.iterations, 400).astype(int))
   rows = []
   labels = ["gd"] + [f"{r}{suffix}" for r in s.rules for suffix in ("", "_noclip")]
@@ -104,12 +104,12 @@ def _trajectories(s, ds) -> list[dict]:
 
     def step(carry, _):
       params, state = carry
-      updates, state = tx.update(jax.grad(loss)(params), state, params)
+      updates, state = tx.update(jax.grad(loss)(params), state, params)  # noqa: B023
       params = optax.apply_updates(params, updates)
       return (params, state), jnp.stack([params["w"], params["b"]])
 
     _, path = jax.jit(
-      lambda p: jax.lax.scan(step, (p, tx.init(p)), None, length=s.iterations)
+      lambda p: jax.lax.scan(step, (p, tx.init(p)), None, length=s.iterations)  # noqa: B023
     )(start)
     path = np.concatenate([np.zeros((1, 2)), np.asarray(path, np.float64)])  # from (0, 0)
     dist = np.linalg.norm(path - opt, axis=1)
@@ -189,7 +189,7 @@ def _timings(s, ds) -> list[dict]:
     ("sgd_rule", True, True),
   ):
     with np.errstate(over="ignore"):  # the study's KL2 overflows at the far start
-      numpy_s = _time(lambda: numpy_loop(stochastic, rule), repeats=3)
+      numpy_s = _time(lambda: numpy_loop(stochastic, rule), repeats=3)  # noqa: B023
     jax_s = _time(jax_loop(stochastic, rule), repeats=7)
     rows.append(
       {"method": key, "numpy_us": 1e6 * numpy_s / n_iter, "jax_us": 1e6 * jax_s / n_iter,

@@ -13,7 +13,6 @@ from data_helpers import check_classification
 
 from hyperreg_jax import data
 
-
 # ------------------------------------------------------------------ embedded MNIST
 
 
@@ -136,7 +135,7 @@ def test_synthetic_cifar10_contract_and_learnable():
   check_classification(ds, "cifar10", (32, 32, 3), 200, 100)
   assert set(ds.y_train.tolist()) == set(range(10))
   # Nearest class-mean colour already separates the classes.
-  feats = lambda x: x.mean(axis=(1, 2))  # noqa: E731
+  feats = lambda x: x.mean(axis=(1, 2))
   centroids = np.stack([feats(ds.x_train[ds.y_train == c]).mean(0) for c in range(10)])
   pred = np.argmin(((feats(ds.x_test)[:, None] - centroids[None]) ** 2).sum(-1), axis=1)
   assert (pred == ds.y_test).mean() > 0.9

@@ -14,8 +14,7 @@ from data_helpers import check_classification
 from hyperreg_jax import data
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "helpers"))
-import data_writers  # noqa: E402
-
+import data_writers
 
 # ------------------------------------------------------------------ local MNIST (IDX)
 

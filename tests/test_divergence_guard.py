@@ -164,6 +164,6 @@ def test_exploding_lane_leaves_other_lanes_bit_identical(small):
   for i, ilr in enumerate([0.01, 1e18, 0.02]):
     lane = jax.tree.map(lambda a: a[i], (bad_states, bad_hist))  # noqa: B023
     if i != 1:
-      assert_trees_equal(lane, jax.tree.map(lambda a: a[i], (good_states, good_hist)))
+      assert_trees_equal(lane, jax.tree.map(lambda a: a[i], (good_states, good_hist)))  # noqa: B023
     # ... and each lane equals its run on its own.
     assert_trees_equal(lane, solo_run(jnp.float32(ilr), keys[i], *args))

@@ -20,7 +20,7 @@ from hyperreg_jax.models import LinearRegression
 from hyperreg_jax.train import Trainer
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "helpers"))
-import fit_killed  # noqa: E402
+import fit_killed
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,7 @@ class NNXConvBN(nnx.Module):
 def copy_weights(module, variables, names):
   """Writes linen ``variables`` into an NNX ``module``: ``names`` maps linen layer names to
   the module's attributes."""
-  for collection, layers in variables.items():
+  for layers in variables.values():
     for layer, leaves in layers.items():
       for leaf, value in leaves.items():
         getattr(getattr(module, names[layer]), leaf)[...] = value

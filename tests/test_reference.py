@@ -84,9 +84,9 @@ def _foc_residual(name, algorithm, beta_new, b, g):
 def _brentq_root(name, algorithm, b, g):
   c = (g / b) ** 2
   if algorithm == 1:
-    fun = lambda r: divergence_grad(name, r, 1.0) - c / r**2  # noqa: E731
+    fun = lambda r: divergence_grad(name, r, 1.0) - c / r**2
   else:
-    fun = lambda r: divergence_grad(name, r, 1.0) - c  # noqa: E731
+    fun = lambda r: divergence_grad(name, r, 1.0) - c
   hi = 2.0
   while fun(hi) <= 0:
     hi *= 2.0

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import scipy.optimize
 import scipy.special
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rule_helpers import C_GRID, NAMES, PAIRS, generic
 
 from hyperreg_jax import divergences, rules
@@ -75,7 +76,7 @@ def test_closed_form_equals_generic_solver(name, alg, growth):
 def test_closed_form_equals_brentq(name, alg):
   div = divergences.BUILTIN[name]
   for c in C_GRID[has_finite_root(name, alg, C_GRID)][::8]:
-    f = lambda r: float(rules.foc_lhs(div, alg, r, 1.0)) - c  # noqa: E731
+    f = lambda r: float(rules.foc_lhs(div, alg, r, 1.0)) - c  # noqa: B023
     hi = 2.0
     while f(hi) < 0:
       hi *= 2

@@ -120,7 +120,7 @@ def first_nonfinite_step(variant, ilr, seed, steps):
   tx = make_optimizer(variant)(ilr)
   opt_state = tx.init(params)
   x, y = jnp.asarray(REGRESSION.x_train), jnp.asarray(REGRESSION.y_train)
-  loss_fn = lambda p: 0.5 * jnp.mean((model.apply({"params": p}, x) - y) ** 2)  # noqa: E731
+  loss_fn = lambda p: 0.5 * jnp.mean((model.apply({"params": p}, x) - y) ** 2)
   for step in range(steps):
     loss, grads = jax.value_and_grad(loss_fn)(params)
     updates, opt_state = tx.update(grads, opt_state, params)

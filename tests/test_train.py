@@ -128,7 +128,7 @@ def test_vmapped_run_equals_looped(small):
   looped = jax.jit(functools.partial(train.run, trainer))
   for i in range(3):
     state_i, hist_i = looped(ilrs[i], keys[i], x, y, xt, yt)
-    lane = jax.tree.map(lambda a: a[i], (states, hist))
+    lane = jax.tree.map(lambda a: a[i], (states, hist))  # noqa: B023
     jax.tree.map(
       lambda u, v: np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6), lane, (state_i, hist_i)
     )
@@ -217,7 +217,7 @@ def test_summed_loss_moves_the_ilr_axis_by_the_batch_size(linreg):
   batch, lr, wd = 32, 0.3, 1e-2
 
   def run(reduction, ilr, decay):
-    make_tx = lambda init_lr: hr.rkl1(init_lr, weight_decay=decay)  # noqa: E731
+    make_tx = lambda init_lr: hr.rkl1(init_lr, weight_decay=decay)
     trainer = Trainer(
       LinearRegression(),
       make_tx,
@@ -239,7 +239,7 @@ def test_summed_loss_moves_the_ilr_axis_by_the_batch_size(linreg):
   np.testing.assert_allclose(sum_history["train_loss"], mean_history["train_loss"], rtol=2e-4)
   # The same ILR with the sum is a different (larger) effective step.
   other_state, _ = run("sum", lr, wd * batch)
-  kernel = lambda state: state.params["linear"]["kernel"]  # noqa: E731
+  kernel = lambda state: state.params["linear"]["kernel"]
   assert not np.allclose(kernel(other_state), kernel(mean_state))
 
 

@@ -14,7 +14,7 @@ import optax
 import pytest
 
 import hyperreg_jax as hr
-from hyperreg_jax import _sweep as sweep_module  # noqa: E402
+from hyperreg_jax import _sweep as sweep_module
 from hyperreg_jax import data, models, train
 from hyperreg_jax.train import Trainer
 from hyperreg_jax.train import _fit as fit_module

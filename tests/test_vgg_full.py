@@ -21,7 +21,7 @@ from test_experiments import run_command, tree_mtimes
 from experiments import files
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "helpers"))
-import data_writers  # noqa: E402
+import data_writers
 
 
 @pytest.mark.slow
