@@ -103,9 +103,15 @@ def _train_numpy(cfg, results, ds) -> list[dict]:
   bar = common.progress_bar(cfg, len(jobs), "numpy (study code)")
   for rule, ilr in jobs:
     record = study_mlp.train(
-      {"hellinger2": "h2"}.get(rule, rule), ilr, ds.x_train, ds.y_train,
-      epochs=s.numpy_epochs, seed=int(s.seeds[0]), literal_counter=False,
-      x_test=ds.x_test, y_test=ds.y_test,
+      {"hellinger2": "h2"}.get(rule, rule),
+      ilr,
+      ds.x_train,
+      ds.y_train,
+      epochs=s.numpy_epochs,
+      seed=int(s.seeds[0]),
+      literal_counter=False,
+      x_test=ds.x_test,
+      y_test=ds.y_test,
     )
     rows.append({"rule": rule, "ilr": ilr, **record})
     if bar is not None:
@@ -119,8 +125,11 @@ def first_bad(row) -> str:
   """What went non-finite first in a NumPy run: beta, weights, reported loss, or nothing."""
   events = [
     (row[k], label)
-    for k, label in (("first_bad_beta", "beta"), ("first_bad_weights", "weights"),
-                     ("first_bad_loss", "reported loss"))
+    for k, label in (
+      ("first_bad_beta", "beta"),
+      ("first_bad_weights", "weights"),
+      ("first_bad_loss", "reported loss"),
+    )
     if row[k] >= 0
   ]
   if not events:
@@ -156,11 +165,19 @@ def run(cfg: common.Config, s: Settings) -> None:
     idx = 0 if metric == "train_loss" else 1
     xs = [k for k, v in REPORTED.items() if v[idx] is not None]
     series["study RKL1 (reported, 40 ep.)"] = (
-      np.asarray(xs), np.asarray([REPORTED[k][idx] for k in xs]), None, None)
+      np.asarray(xs),
+      np.asarray([REPORTED[k][idx] for k in xs]),
+      None,
+      None,
+    )
     if gd:
       value = float(np.nanmean([r[metric] for r in gd]))
       series["GD lr 1e-2 (ILR ignored)"] = (
-        np.asarray(s.ilrs), np.full(len(s.ilrs), value), None, None)
+        np.asarray(s.ilrs),
+        np.full(len(s.ilrs), value),
+        None,
+        None,
+      )
     panels.append((label, label, log_y, series))
   figures.curves(
     panels,

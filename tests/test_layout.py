@@ -76,8 +76,11 @@ def test_nothing_cites_a_document_outside_the_repository():
 
   root = PACKAGE.parent
   tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True).stdout
-  outside = re.compile("|".join(["SPEC" + r"(\.md|\b section|\s\d)", "study-code" + "-facts",
-                                 "reported-" + r"numbers\.md"]))
+  outside = re.compile(
+    "|".join(
+      ["SPEC" + r"(\.md|\b section|\s\d)", "study-code" + "-facts", "reported-" + r"numbers\.md"]
+    )
+  )
   cited = [
     f"{name}:{i}"
     for name in tracked.split()

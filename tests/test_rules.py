@@ -200,9 +200,13 @@ def test_fitted_inverse_is_float32_accurate():
       ceiling = float(_roots.foc_lhs(divergences.BUILTIN[name], 1, growth, 1.0))
       g = np.sqrt(np.linspace(0.0, 1.2 * ceiling, 4001)).astype(np.float32)
       b = np.full_like(g, 1.0)
-      exact = np.asarray(rules.new_beta(name, 1, b.astype(np.float64), g.astype(np.float64), growth))
+      exact = np.asarray(
+        rules.new_beta(name, 1, b.astype(np.float64), g.astype(np.float64), growth)
+      )
       with jax.enable_x64(False):
-        single = np.asarray(jax.jit(functools.partial(rules.new_beta, name, 1, growth=growth))(b, g))
+        single = np.asarray(
+          jax.jit(functools.partial(rules.new_beta, name, 1, growth=growth))(b, g)
+        )
       error = np.max(np.abs(single - exact) / exact)
       assert error <= 6e-7, f"{name}1 growth {growth}: {error:.2e}"
   assert forms == {(True, False), (True, True), (False, False), (False, True)}  # all four kinds
