@@ -1,9 +1,12 @@
 """The package's layout: no public name hides a submodule, and no source file is a monolith."""
 
 import importlib
+import importlib.util
 import pathlib
 import pkgutil
 import types
+
+import pytest
 
 import hyperreg_jax
 
@@ -49,6 +52,23 @@ def test_no_source_file_is_over_400_lines():
     for p in paths
   }
   assert {name: n for name, n in lengths.items() if n > 400} == {}
+
+
+LINTED_FOLDERS = (*SOURCE_FOLDERS, "scripts")
+
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=" ".join)
+def test_ruff_finds_nothing(command):
+  """The lint rules and the format of pyproject.toml hold over every source folder (CI runs
+  the same two commands before the tests)."""
+  if importlib.util.find_spec("ruff") is None:
+    pytest.skip("ruff is not installed (pip install -e '.[test]')")
+  import subprocess
+  import sys
+
+  args = [sys.executable, "-m", "ruff", *command, "--no-cache", *LINTED_FOLDERS]
+  done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+  assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_public_names_hold_no_foreign_module():
