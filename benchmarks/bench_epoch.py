@@ -23,14 +23,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from timing import best_of
 
 import hyperreg_jax as hr
+from hyperreg_jax import train
 from hyperreg_jax.data import load_mnist
 from hyperreg_jax.models import MLP
 from hyperreg_jax.reference import numpy_mlp
 from hyperreg_jax.reference.optimizers import HyperRegNumpy
-from hyperreg_jax import train
-from timing import best_of
 
 ILR, WEIGHT_DECAY, BATCH = 1e-2, 1e-4, 128
 

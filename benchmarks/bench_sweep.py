@@ -22,13 +22,11 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-import hyperreg_jax as hr
-from hyperreg_jax import data, models
-from hyperreg_jax._registry import make_optimizer
-from hyperreg_jax import train
 from timing import best_of
 
+import hyperreg_jax as hr
+from hyperreg_jax import data, models, train
+from hyperreg_jax._registry import make_optimizer
 
 # Goals of issue 12 for the warm ratio sequential / sweep, at K = 8.
 GOAL = {"linear regression": 5.0, "MLP": 1.5}

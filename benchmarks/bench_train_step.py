@@ -29,9 +29,9 @@ import optax
 from timing import round_robin
 
 import hyperreg_jax as hr
+from hyperreg_jax import train
 from hyperreg_jax.data import load_mnist
 from hyperreg_jax.models import MLP
-from hyperreg_jax import train
 
 ILR, WEIGHT_DECAY, BATCH = 1e-2, 1e-4, 128
 ADAGRAD = "optax.adagrad"

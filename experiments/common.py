@@ -233,8 +233,11 @@ def outcome(row: dict) -> str:
   import hyperreg_jax as hr
 
   accuracy = row.get("test_accuracy", np.nan)
-  result = hr.run_outcome(bool(row["diverged"]) or not np.isfinite(accuracy),
-                          test_accuracy=accuracy, num_classes=study.NUM_CLASSES)
+  result = hr.run_outcome(
+    bool(row["diverged"]) or not np.isfinite(accuracy),
+    test_accuracy=accuracy,
+    num_classes=study.NUM_CLASSES,
+  )
   return {"failed": "chance"}.get(result, result)
 
 
@@ -324,8 +327,12 @@ def data_record(ds, note: str = "") -> dict:
   source = ds.info.get("source", "?")
   kind = {"embedded": "embedded subset", "synthetic": "synthetic"}.get(source, "full set")
   label = f"{ds.name} ({kind}, {ds.num_train} train / {ds.num_test} test){note}"
-  return {"label": label, "source": source, "num_train": int(ds.num_train),
-          "num_test": int(ds.num_test)}
+  return {
+    "label": label,
+    "source": source,
+    "num_train": int(ds.num_train),
+    "num_test": int(ds.num_test),
+  }
 
 
 def environment() -> dict:

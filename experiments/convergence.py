@@ -102,7 +102,9 @@ def run(cfg: common.Config, s: Settings) -> None:
   results = common.Results(cfg.out / NAME, s, common.data_record(ds))
   steps_per_epoch = ds.num_train // s.batch_size
   rows = results.cached_csv("curves.csv", lambda: _train(cfg, results, ds))
-  files.write_csv(results.path("steps_to_target.csv"), steps_to_target(rows, steps_per_epoch, s.targets))
+  files.write_csv(
+    results.path("steps_to_target.csv"), steps_to_target(rows, steps_per_epoch, s.targets)
+  )
   panels = []
   for metric, label, log_y in (
     ("train_loss", "training loss (per example, epoch mean)", True),
@@ -143,10 +145,13 @@ def section(folder, s: Settings, data: dict) -> md.Section:
     rep = REPORTED.get(variant)
     to90 = [r["steps_to_90pct"] for r in steps if r["variant"] == variant]
     rows.append(
-      [variant] + [md.fmt(at(variant, e, "train_loss")) for e in marks]
-      + [md.pct(at(variant, s.epochs, "test_accuracy")),
-         "not reached" if min(to90) < 0 else f"{int(np.mean(to90))}",
-         "; ".join(md.fmt(x) if i < 3 else md.pct(x) for i, x in enumerate(rep)) if rep else "-"]
+      [variant]
+      + [md.fmt(at(variant, e, "train_loss")) for e in marks]
+      + [
+        md.pct(at(variant, s.epochs, "test_accuracy")),
+        "not reached" if min(to90) < 0 else f"{int(np.mean(to90))}",
+        "; ".join(md.fmt(x) if i < 3 else md.pct(x) for i, x in enumerate(rep)) if rep else "-",
+      ]
     )
   gd_to90 = [r["steps_to_90pct"] for r in steps if r["variant"] == "gd"]
   rule_to90 = {r["variant"]: r["steps_to_90pct"] for r in steps if r["variant"] != "gd"}
@@ -157,44 +162,73 @@ def section(folder, s: Settings, data: dict) -> md.Section:
     f"decay {s.weight_decay:.3g} on the summed gradient; {steps_per_epoch} steps per epoch "
     "(the study: 40 epochs of 468 steps). GD: plain SGD at learning rate 1e-2 in the same "
     "units.\n",
-    md.figure(folder, folder / "curves.png",
-              "Training loss per example (log scale) and test accuracy per epoch at the study's "
-              "ILR 1e-2 (summed loss); line = mean over seeds, band = min-max."),
-    md.table(["method"] + [f"loss ep {e}" for e in marks]
-             + [f"test acc ep {s.epochs} (%)", "steps to 90% test acc (mean)",
-                "study: loss ep 1; 10; 40; acc ep 40 (%)"], rows),
+    md.figure(
+      folder,
+      folder / "curves.png",
+      "Training loss per example (log scale) and test accuracy per epoch at the study's "
+      "ILR 1e-2 (summed loss); line = mean over seeds, band = min-max.",
+    ),
+    md.table(
+      ["method"]
+      + [f"loss ep {e}" for e in marks]
+      + [
+        f"test acc ep {s.epochs} (%)",
+        "steps to 90% test acc (mean)",
+        "study: loss ep 1; 10; 40; acc ep 40 (%)",
+      ],
+      rows,
+    ),
     "",
     f"The study's numbers at the epochs both ran beside ours; the rule: {md.AGREEMENT_RULE}. "
     f"{agree} of {compared} agree.\n",
     agreement,
     "",
     "**Findings.** "
-    + (f"{len(faster)} of {len(rule_to90)} rules reach 90% test accuracy in fewer steps than "
-       f"GD ({', '.join(faster) or 'none'})." if rule_to90 else "No rules ran."),
+    + (
+      f"{len(faster)} of {len(rule_to90)} rules reach 90% test accuracy in fewer steps than "
+      f"GD ({', '.join(faster) or 'none'})."
+      if rule_to90
+      else "No rules ran."
+    ),
     "",
   ]
   total = s.epochs * steps_per_epoch
   claims = [
-    md.Claim(*CLAIMS["speed"],
-             _steps_summary(steps, total)
-             + f"; {len(faster)} of {len(rule_to90)} rules reach 90% faster than GD",
-             md.HOLDS if not faster else md.FAILS,
-             f"{s.epochs} epochs of {steps_per_epoch} steps instead of 40 x 468; otherwise the "
-             "study's units and settings."),
-    md.Claim(*CLAIMS["curves"], f"side by side above ({steps_per_epoch}-step epochs)", md.PARTLY,
-             "Shorter runs on less data; the ordering at equal epochs is what compares."),
+    md.Claim(
+      *CLAIMS["speed"],
+      _steps_summary(steps, total)
+      + f"; {len(faster)} of {len(rule_to90)} rules reach 90% faster than GD",
+      md.HOLDS if not faster else md.FAILS,
+      f"{s.epochs} epochs of {steps_per_epoch} steps instead of 40 x 468; otherwise the "
+      "study's units and settings.",
+    ),
+    md.Claim(
+      *CLAIMS["curves"],
+      f"side by side above ({steps_per_epoch}-step epochs)",
+      md.PARTLY,
+      "Shorter runs on less data; the ordering at equal epochs is what compares.",
+    ),
   ]
-  findings = [md.Finding(f"{NAME}/rules_faster_than_gd", "rules reaching 90% before GD",
-                         len(faster)),
-              md.Finding(f"{NAME}/study_numbers_agreeing", "study's numbers we agree with", agree)]
+  findings = [
+    md.Finding(f"{NAME}/rules_faster_than_gd", "rules reaching 90% before GD", len(faster)),
+    md.Finding(f"{NAME}/study_numbers_agreeing", "study's numbers we agree with", agree),
+  ]
   for variant in dict.fromkeys(r["variant"] for r in steps):
     runs = [r for r in steps if r["variant"] == variant]
-    findings.append(md.finding(f"{NAME}/{variant}/final_test_accuracy",
-                               f"{variant}: final test accuracy",
-                               [r["final_test_accuracy"] for r in runs]))
-    findings.append(md.finding(f"{NAME}/{variant}/steps_to_90pct",
-                               f"{variant}: steps to 90% (-1: not reached)",
-                               [r["steps_to_90pct"] for r in runs]))
+    findings.append(
+      md.finding(
+        f"{NAME}/{variant}/final_test_accuracy",
+        f"{variant}: final test accuracy",
+        [r["final_test_accuracy"] for r in runs],
+      )
+    )
+    findings.append(
+      md.finding(
+        f"{NAME}/{variant}/steps_to_90pct",
+        f"{variant}: steps to 90% (-1: not reached)",
+        [r["steps_to_90pct"] for r in runs],
+      )
+    )
   return md.Section("\n".join(text), claims, findings)
 
 
@@ -208,8 +242,15 @@ def _agreement_rows(curves, s: Settings) -> list[tuple]:
       runs = [r for r in curves if r["variant"] == variant and r["epoch"] == epoch]
       if runs:
         kind = "accuracy" if key == "test_accuracy" else "loss"
-        rows.append((f"{variant} {key.replace('_', ' ')}, epoch {epoch}", kind, theirs,
-                     [r[key] for r in runs], [bool(r["diverged"]) for r in runs]))
+        rows.append(
+          (
+            f"{variant} {key.replace('_', ' ')}, epoch {epoch}",
+            kind,
+            theirs,
+            [r[key] for r in runs],
+            [bool(r["diverged"]) for r in runs],
+          )
+        )
   return rows
 
 

@@ -49,8 +49,10 @@ class Settings:
   weight_decay: float = study.WEIGHT_DECAY / study.BATCH
 
   def summary(self) -> str:
-    return f"{md.plural(self.epochs, 'epoch')}, equal {self.equal} in both modes, seeds " \
+    return (
+      f"{md.plural(self.epochs, 'epoch')}, equal {self.equal} in both modes, seeds "
       f"{list(self.seeds)}"
+    )
 
   def full_batch_steps(self, n: int) -> int:
     """Full-batch steps per epoch on ``n`` digits."""
@@ -75,8 +77,14 @@ def _train(cfg, results, ds) -> list[dict]:
   rows = []
   for mode, batch in zip(MODES, (s.batch_size, None)):
     result = common.mlp_sweep(
-      cfg, results, data, variants, s.ilrs, batch_size=batch,
-      full_batch_steps=1 if batch else s.full_batch_steps(n), loss_reduction="sum",
+      cfg,
+      results,
+      data,
+      variants,
+      s.ilrs,
+      batch_size=batch,
+      full_batch_steps=1 if batch else s.full_batch_steps(n),
+      loss_reduction="sum",
     )
     rows += common.sweep_rows(result, mode=mode)
   return rows
@@ -142,23 +150,35 @@ def section(folder, s: Settings, data: dict) -> md.Section:
     f"{s.full_batch_steps(n)} full-batch steps per epoch); loss summed "
     f"over the batch, no clip, no warm-up, weight decay {s.weight_decay:.3g} on the summed "
     "gradient.\n",
-    md.figure(folder, folder / "full_vs_minibatch.png",
-              f"Final test accuracy vs ILR (summed loss), per rule: solid mini-batch "
-              f"{s.batch_size}, dashed full batch of {n}; x at the top: diverged; o: ended at "
-              "chance."),
+    md.figure(
+      folder,
+      folder / "full_vs_minibatch.png",
+      f"Final test accuracy vs ILR (summed loss), per rule: solid mini-batch "
+      f"{s.batch_size}, dashed full batch of {n}; x at the top: diverged; o: ended at "
+      "chance.",
+    ),
     "Final test accuracy (%) per ILR:\n",
     md.table(["rule", "mode"] + [f"ILR {x:g}" for x in s.ilrs], rows),
     "",
-    "**Findings.** Diverged runs: " + ", ".join(f"{m} {div[m]} of {count[m]}" for m in MODES)
-    + "; ended at chance: " + ", ".join(f"{m} {chance[m]} of {count[m]}" for m in MODES) + ".\n",
+    "**Findings.** Diverged runs: "
+    + ", ".join(f"{m} {div[m]} of {count[m]}" for m in MODES)
+    + "; ended at chance: "
+    + ", ".join(f"{m} {chance[m]} of {count[m]}" for m in MODES)
+    + ".\n",
   ]
   mini, full = div[MODES[0]], div[MODES[1]]
-  claims = [md.Claim(
-    *CLAIMS["full_batch"],
-    ", ".join(f"{m}: {div[m]} diverged, {chance[m]} at chance of {count[m]}" for m in MODES),
-    md.HOLDS if full == 0 and mini > 0 else md.FAILS if full > 0 else md.PARTLY,
-    f"{n} digits as the full batch (theirs 60,000), no warm-up; summed loss, so the full-batch "
-    f"gradient is ~{n // s.batch_size}x the mini-batch one.")]
-  findings = [md.Finding(f"{NAME}/{key}/{m}", f"{m}: runs {key}", counts[m])
-              for key, counts in (("diverged", div), ("at_chance", chance)) for m in MODES]
+  claims = [
+    md.Claim(
+      *CLAIMS["full_batch"],
+      ", ".join(f"{m}: {div[m]} diverged, {chance[m]} at chance of {count[m]}" for m in MODES),
+      md.HOLDS if full == 0 and mini > 0 else md.FAILS if full > 0 else md.PARTLY,
+      f"{n} digits as the full batch (theirs 60,000), no warm-up; summed loss, so the full-batch "
+      f"gradient is ~{n // s.batch_size}x the mini-batch one.",
+    )
+  ]
+  findings = [
+    md.Finding(f"{NAME}/{key}/{m}", f"{m}: runs {key}", counts[m])
+    for key, counts in (("diverged", div), ("at_chance", chance))
+    for m in MODES
+  ]
   return md.Section("\n".join(text), claims, findings)

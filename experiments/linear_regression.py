@@ -95,7 +95,7 @@ def _trajectories(s, ds) -> list[dict]:
   x, y = jnp.asarray(ds.x_train[:, 0]), jnp.asarray(ds.y_train)
   opt = np.array([ds.info["w_opt"][0], ds.info["b_opt"]])
   start = {"w": jnp.zeros(()), "b": jnp.zeros(())}
-  loss = lambda p: 0.5 * jnp.mean((x * p["w"] + p["b"] - y) ** 2)  # noqa: E731
+  loss = lambda p: 0.5 * jnp.mean((x * p["w"] + p["b"] - y) ** 2)
   log_steps = np.unique(np.geomspace(1, s.iterations, 400).astype(int))
   rows = []
   labels = ["gd"] + [f"{r}{suffix}" for r in s.rules for suffix in ("", "_noclip")]
@@ -104,21 +104,28 @@ def _trajectories(s, ds) -> list[dict]:
 
     def step(carry, _):
       params, state = carry
-      updates, state = tx.update(jax.grad(loss)(params), state, params)
+      updates, state = tx.update(jax.grad(loss)(params), state, params)  # noqa: B023
       params = optax.apply_updates(params, updates)
       return (params, state), jnp.stack([params["w"], params["b"]])
 
     _, path = jax.jit(
-      lambda p: jax.lax.scan(step, (p, tx.init(p)), None, length=s.iterations)
+      lambda p: jax.lax.scan(step, (p, tx.init(p)), None, length=s.iterations)  # noqa: B023
     )(start)
     path = np.concatenate([np.zeros((1, 2)), np.asarray(path, np.float64)])  # from (0, 0)
     dist = np.linalg.norm(path - opt, axis=1)
     reached, loose = (_iterations_within(dist, tol) for tol in (s.tolerance, s.loose_tolerance))
     for t in np.concatenate([[0], log_steps]):
       rows.append(
-        {"variant": name, "iteration": int(t), "w": path[t, 0], "b": path[t, 1],
-         "distance": dist[t], "iterations_to_tolerance": reached,
-         "iterations_to_loose_tolerance": loose, "final_distance": dist[-1]}
+        {
+          "variant": name,
+          "iteration": int(t),
+          "w": path[t, 0],
+          "b": path[t, 1],
+          "distance": dist[t],
+          "iterations_to_tolerance": reached,
+          "iterations_to_loose_tolerance": loose,
+          "final_distance": dist[-1],
+        }
       )
   return rows
 
@@ -189,11 +196,16 @@ def _timings(s, ds) -> list[dict]:
     ("sgd_rule", True, True),
   ):
     with np.errstate(over="ignore"):  # the study's KL2 overflows at the far start
-      numpy_s = _time(lambda: numpy_loop(stochastic, rule), repeats=3)
+      numpy_s = _time(lambda: numpy_loop(stochastic, rule), repeats=3)  # noqa: B023
     jax_s = _time(jax_loop(stochastic, rule), repeats=7)
     rows.append(
-      {"method": key, "numpy_us": 1e6 * numpy_s / n_iter, "jax_us": 1e6 * jax_s / n_iter,
-       "study_numpy_us": REPORTED_US[key], "iterations": n_iter}
+      {
+        "method": key,
+        "numpy_us": 1e6 * numpy_s / n_iter,
+        "jax_us": 1e6 * jax_s / n_iter,
+        "study_numpy_us": REPORTED_US[key],
+        "iterations": n_iter,
+      }
     )
   return rows
 
@@ -257,8 +269,10 @@ def section(folder, s: Settings, data: dict) -> md.Section:
   loose = {r["variant"]: r["iterations_to_loose_tolerance"] for r in traj}
   final_dist = {r["variant"]: r["final_distance"] for r in traj}
   ratios = {
-    impl: (timing["gd_rule"][impl] / timing["gd"][impl],
-           timing["sgd_rule"][impl] / timing["sgd"][impl])
+    impl: (
+      timing["gd_rule"][impl] / timing["gd"][impl],
+      timing["sgd_rule"][impl] / timing["sgd"][impl],
+    )
     for impl in ("numpy_us", "jax_us", "study_numpy_us")
   }
   text = [
@@ -267,25 +281,45 @@ def section(folder, s: Settings, data: dict) -> md.Section:
     f"(0, 0); GD at learning rate {s.lr:g}, the rules at ILR {s.lr:g} with the growth clip 2 "
     f"and without (`_noclip`), no L2; tolerance: distance to the least-squares optimum, "
     f"staying there; {s.iterations} iterations at most.\n",
-    md.figure(folder, folder / "trajectories.png",
-              "Left: parameter trajectories (w, b) from (0, 0) to the least-squares optimum "
-              "(star); solid: with the growth clip, dashed: without; legend: iterations until the "
-              f"run stays within distance {s.tolerance:g}. Right: distance to the optimum per "
-              "iteration, log-log; dotted: the tolerance. GD's floor is float32 rounding."),
-    md.table(["method", f"iterations to {s.loose_tolerance:g}", f"iterations to {s.tolerance:g}",
-              f"distance after {s.iterations}"],
-             [[v, loose[v] if loose[v] >= 0 else "not reached", n if n >= 0 else "not reached",
-               final_dist[v]] for v, n in reached.items()]),
+    md.figure(
+      folder,
+      folder / "trajectories.png",
+      "Left: parameter trajectories (w, b) from (0, 0) to the least-squares optimum "
+      "(star); solid: with the growth clip, dashed: without; legend: iterations until the "
+      f"run stays within distance {s.tolerance:g}. Right: distance to the optimum per "
+      "iteration, log-log; dotted: the tolerance. GD's floor is float32 rounding.",
+    ),
+    md.table(
+      [
+        "method",
+        f"iterations to {s.loose_tolerance:g}",
+        f"iterations to {s.tolerance:g}",
+        f"distance after {s.iterations}",
+      ],
+      [
+        [
+          v,
+          loose[v] if loose[v] >= 0 else "not reached",
+          n if n >= 0 else "not reached",
+          final_dist[v],
+        ]
+        for v, n in reached.items()
+      ],
+    ),
     "",
     f"Time per iteration (us; {s.timing_iterations} iterations, best of repeats, measured in "
     "the same run on this machine; NumPy: a Python loop as the study's; JAX: one jitted "
     "`lax.scan`). Timings on a shared machine are noisy: treat ratios within about 1.3x of "
     "each other as equal.\n",
-    md.table(["method", "NumPy here", "JAX here", "study (NumPy)"],
-             [[k, r["numpy_us"], r["jax_us"], r["study_numpy_us"]] for k, r in timing.items()]),
+    md.table(
+      ["method", "NumPy here", "JAX here", "study (NumPy)"],
+      [[k, r["numpy_us"], r["jax_us"], r["study_numpy_us"]] for k, r in timing.items()],
+    ),
     "",
     "Overheads of the rule (rule / plain): "
-    + "; ".join(f"{k.removesuffix('_us')}: GD {a:.2f}x, SGD {b:.2f}x" for k, (a, b) in ratios.items())
+    + "; ".join(
+      f"{k.removesuffix('_us')}: GD {a:.2f}x, SGD {b:.2f}x" for k, (a, b) in ratios.items()
+    )
     + ".\n",
   ]
   gd_n = reached.get("gd", -1)
@@ -293,25 +327,42 @@ def section(folder, s: Settings, data: dict) -> md.Section:
   slow = sum(1 for n in rule_n if n < 0 or (gd_n > 0 and n > 10 * gd_n))
   fastest = min((n for n in rule_n if n >= 0), default=None)
   claims = [
-    md.Claim(*CLAIMS["cost"],
-             "; ".join(f"{k.removesuffix('_us')}: {a:.2f}x / {b:.2f}x"
-                       for k, (a, b) in ratios.items() if k != "study_numpy_us"),
-             md.PARTLY,
-             "Synthetic data of the same size; our NumPy loop is written like theirs but not "
-             "theirs; in JAX the rule adds a few elementwise operations to a fused step."),
-    md.Claim(*CLAIMS["iterations"],
-             f"iterations to {s.tolerance:g}: GD {gd_n if gd_n >= 0 else 'not reached'}; the "
-             f"rules need {md.fmt(fastest)}+ just to reach {s.loose_tolerance:g}, and "
-             f"{sum(n < 0 for n in reached.values())} runs never reach {s.tolerance:g} (beta "
-             "only grows, the step shrinks to nothing)",
-             md.HOLDS if rule_n and slow == len(rule_n) else md.PARTLY if slow else md.FAILS,
-             "Synthetic data on the study's scale (standardised height, weight in kg) instead "
-             "of its file."),
+    md.Claim(
+      *CLAIMS["cost"],
+      "; ".join(
+        f"{k.removesuffix('_us')}: {a:.2f}x / {b:.2f}x"
+        for k, (a, b) in ratios.items()
+        if k != "study_numpy_us"
+      ),
+      md.PARTLY,
+      "Synthetic data of the same size; our NumPy loop is written like theirs but not "
+      "theirs; in JAX the rule adds a few elementwise operations to a fused step.",
+    ),
+    md.Claim(
+      *CLAIMS["iterations"],
+      f"iterations to {s.tolerance:g}: GD {gd_n if gd_n >= 0 else 'not reached'}; the "
+      f"rules need {md.fmt(fastest)}+ just to reach {s.loose_tolerance:g}, and "
+      f"{sum(n < 0 for n in reached.values())} runs never reach {s.tolerance:g} (beta "
+      "only grows, the step shrinks to nothing)",
+      md.HOLDS if rule_n and slow == len(rule_n) else md.PARTLY if slow else md.FAILS,
+      "Synthetic data on the study's scale (standardised height, weight in kg) instead "
+      "of its file.",
+    ),
   ]
-  findings = [md.Finding(f"{NAME}/{v}/iterations_to_tolerance",
-                         f"{v}: iterations to {s.tolerance:g} (-1: not reached)", n)
-              for v, n in reached.items()]
-  findings += [md.Finding(f"{NAME}/{v}/iterations_to_loose_tolerance",
-                          f"{v}: iterations to {s.loose_tolerance:g} (-1: not reached)", n)
-               for v, n in loose.items()]
+  findings = [
+    md.Finding(
+      f"{NAME}/{v}/iterations_to_tolerance",
+      f"{v}: iterations to {s.tolerance:g} (-1: not reached)",
+      n,
+    )
+    for v, n in reached.items()
+  ]
+  findings += [
+    md.Finding(
+      f"{NAME}/{v}/iterations_to_loose_tolerance",
+      f"{v}: iterations to {s.loose_tolerance:g} (-1: not reached)",
+      n,
+    )
+    for v, n in loose.items()
+  ]
   return md.Section("\n".join(text), claims, findings)

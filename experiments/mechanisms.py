@@ -51,10 +51,26 @@ class Settings:
 
   epochs: int
   seeds: tuple[int, ...]
-  ilrs: tuple[float, ...] = (1.0, 10 ** (2 / 3), 10 ** (4 / 3), 100.0, 10 ** (8 / 3), 1e4,
-                             1e8, 1e10, 1e12)
-  traced: tuple[str, ...] = ("sgd", "rkl1_noclip", "hellinger2_noclip", "adagrad_diag_noclip",
-                             "hellinger3_noclip", "rkl1", "hellinger2")
+  ilrs: tuple[float, ...] = (
+    1.0,
+    10 ** (2 / 3),
+    10 ** (4 / 3),
+    100.0,
+    10 ** (8 / 3),
+    1e4,
+    1e8,
+    1e10,
+    1e12,
+  )
+  traced: tuple[str, ...] = (
+    "sgd",
+    "rkl1_noclip",
+    "hellinger2_noclip",
+    "adagrad_diag_noclip",
+    "hellinger3_noclip",
+    "rkl1",
+    "hellinger2",
+  )
   free: tuple[str, ...] = ("prodigy", "dog", "cocob")
   first_step_ilrs: tuple[float, ...] = tuple(10 ** (k / 2) for k in range(-8, 25))
   first_step_rules: tuple[str, ...] = study.RULES
@@ -64,9 +80,11 @@ class Settings:
   weight_decay: float = study.WEIGHT_DECAY
 
   def summary(self) -> str:
-    return (f"{md.plural(self.epochs, 'epoch')}, batch {self.batch_size}, seeds "
-            f"{list(self.seeds)}, {len(self.ilrs)} traced ILRs from {self.ilrs[0]:g} to "
-            f"{self.ilrs[-1]:g}; the ablation: seed {self.seeds[0]}")
+    return (
+      f"{md.plural(self.epochs, 'epoch')}, batch {self.batch_size}, seeds "
+      f"{list(self.seeds)}, {len(self.ilrs)} traced ILRs from {self.ilrs[0]:g} to "
+      f"{self.ilrs[-1]:g}; the ablation: seed {self.seeds[0]}"
+    )
 
 
 EMBEDDED = Settings(epochs=2, seeds=(0, 1))
@@ -122,55 +140,88 @@ def run_row(label, ilr, seed, rec, accuracy, dead, steps_per_epoch) -> dict:
   loss = rec["loss"][-steps_per_epoch:]
   rule = label.removesuffix("_noclip")
   clip_c = trace.clip_ceiling(*rule_parts(rule)) if group(label) == "clipped" else float("nan")
-  row = {"variant": label, "group": group(label), "ilr": float(ilr), "seed": int(seed),
-         "test_accuracy": float(accuracy), "diverged": bool(dead),
-         "diverged_at": int(np.argmax(nan)) if nan.any() else -1,
-         "train_loss": float(np.mean(loss)), "sat_1": rec["sat"][1], "dead_1": rec["dead"][1],
-         "dead_2": rec["dead"][2], "dead_end": _last(rec["dead"]),
-         "max_logit_1": rec["max_logit"][1], "max_logit_end": _last(rec["max_logit"]),
-         "clip_c": clip_c}
+  row = {
+    "variant": label,
+    "group": group(label),
+    "ilr": float(ilr),
+    "seed": int(seed),
+    "test_accuracy": float(accuracy),
+    "diverged": bool(dead),
+    "diverged_at": int(np.argmax(nan)) if nan.any() else -1,
+    "train_loss": float(np.mean(loss)),
+    "sat_1": rec["sat"][1],
+    "dead_1": rec["dead"][1],
+    "dead_2": rec["dead"][2],
+    "dead_end": _last(rec["dead"]),
+    "max_logit_1": rec["max_logit"][1],
+    "max_logit_end": _last(rec["max_logit"]),
+    "clip_c": clip_c,
+  }
   for layer in trace.LAYERS:
-    row.update({f"{layer}_g0": rec[f"{layer}_g"][0], f"{layer}_g1": rec[f"{layer}_g"][1],
-                f"{layer}_lr0": rec[f"{layer}_lr"][0],
-                f"{layer}_lr1": rec[f"{layer}_lr"][1],
-                f"{layer}_lr_end": _last(rec[f"{layer}_lr"]),
-                f"{layer}_beta_g0": rec[f"{layer}_beta_g"][0],
-                f"{layer}_held": trace.held_steps(rec[f"{layer}_doubled"]),
-                f"{layer}_w_max": float(np.nanmax(rec[f"{layer}_w"]))})
+    row.update(
+      {
+        f"{layer}_g0": rec[f"{layer}_g"][0],
+        f"{layer}_g1": rec[f"{layer}_g"][1],
+        f"{layer}_lr0": rec[f"{layer}_lr"][0],
+        f"{layer}_lr1": rec[f"{layer}_lr"][1],
+        f"{layer}_lr_end": _last(rec[f"{layer}_lr"]),
+        f"{layer}_beta_g0": rec[f"{layer}_beta_g"][0],
+        f"{layer}_held": trace.held_steps(rec[f"{layer}_doubled"]),
+        f"{layer}_w_max": float(np.nanmax(rec[f"{layer}_w"])),
+      }
+    )
   return {k: float(v) if isinstance(v, np.floating) else v for k, v in row.items()}
 
 
 def step_rows(label, ilr, rec) -> list[dict]:
   """Every step of one run: the batch's numbers and, per layer, LR, norm, doubled fraction."""
-  keys = ["loss", "sat", "dead", "max_logit"] + [f"{layer}_{k}" for layer in trace.LAYERS
-                                                 for k in ("lr", "w", "doubled")]
-  return [{"variant": label, "ilr": float(ilr), "step": t, **{k: float(rec[k][t]) for k in keys}}
-          for t in range(rec["loss"].shape[0])]
+  keys = ["loss", "sat", "dead", "max_logit"] + [
+    f"{layer}_{k}" for layer in trace.LAYERS for k in ("lr", "w", "doubled")
+  ]
+  return [
+    {"variant": label, "ilr": float(ilr), "step": t, **{k: float(rec[k][t]) for k in keys}}
+    for t in range(rec["loss"].shape[0])
+  ]
 
 
 def _first_step(results, ds) -> list[dict]:
   s = results.settings
   labels = [f"{r}_noclip" for r in s.first_step_rules]
-  tracer = trace.Tracer({lb: make(lb, s.weight_decay) for lb in labels}, s.weight_decay,
-                        epochs=1, batch_size=s.batch_size, steps=1)
+  tracer = trace.Tracer(
+    {lb: make(lb, s.weight_decay) for lb in labels},
+    s.weight_decay,
+    epochs=1,
+    batch_size=s.batch_size,
+    steps=1,
+  )
   rows = []
   for label, (rec, _, _) in tracer(s.first_step_ilrs, s.seeds[0], ds).items():
     for i, ilr in enumerate(s.first_step_ilrs):
       for layer in trace.LAYERS:
-        rows.append({"variant": label, "ilr": ilr, "layer": layer,
-                     "algorithm": rule_parts(label.removesuffix("_noclip"))[1],
-                     "g0": rec[f"{layer}_g"][i, 0],
-                     "beta1": rec[f"{layer}_beta"][i, 0],
-                     "beta1_over_g0": rec[f"{layer}_beta_g"][i, 0],
-                     "lr0": rec[f"{layer}_lr"][i, 0]})
+        rows.append(
+          {
+            "variant": label,
+            "ilr": ilr,
+            "layer": layer,
+            "algorithm": rule_parts(label.removesuffix("_noclip"))[1],
+            "g0": rec[f"{layer}_g"][i, 0],
+            "beta1": rec[f"{layer}_beta"][i, 0],
+            "beta1_over_g0": rec[f"{layer}_beta_g"][i, 0],
+            "lr0": rec[f"{layer}_lr"][i, 0],
+          }
+        )
   return [{k: float(v) if isinstance(v, np.floating) else v for k, v in r.items()} for r in rows]
 
 
 def _traces(cfg, results, ds) -> list[dict]:
   """Every traced run (its summary row); writes every step of the shown runs first."""
   s = results.settings
-  tracer = trace.Tracer({lb: make(lb, s.weight_decay) for lb in (*s.traced, *s.free)},
-                        s.weight_decay, epochs=s.epochs, batch_size=s.batch_size)
+  tracer = trace.Tracer(
+    {lb: make(lb, s.weight_decay) for lb in (*s.traced, *s.free)},
+    s.weight_decay,
+    epochs=s.epochs,
+    batch_size=s.batch_size,
+  )
   per_epoch = ds.num_train // s.batch_size
   shown = [x for x in s.ilrs if np.isclose(s.shown_ilrs, x).any()]
   runs, steps = [], []
@@ -212,18 +263,22 @@ def run(cfg: common.Config, s: Settings) -> None:
 def section(folder, s: Settings, data: dict) -> md.Section:
   """The report's section: the five hypotheses, each with its figure or table and verdict."""
   from experiments import mechanisms_ablation as ablation
+  from experiments import mechanisms_late as late
   from experiments import mechanisms_report as report
 
   first = files.read_csv(folder / "first_step.csv")
   runs = files.read_csv(folder / "runs.csv")
   rows = files.read_csv(folder / "ablation.csv")
   total = s.epochs * (data["num_train"] // s.batch_size)
-  parts = [report.h1(folder, s, first, runs), report.h2(folder, s, runs),
-           report.h3(folder, s, runs, total),
-           report.h4(folder, s, first, runs)]
+  parts = [
+    report.h1(folder, s, first, runs),
+    report.h2(folder, s, runs),
+    late.h3(folder, s, runs, total),
+    late.h4(folder, s, first, runs),
+  ]
   text5, found5, flag5, warm = ablation.section(rows, s, total)
   parts.append((text5, found5, flag5))
-  limit_text, limit_found = _limit(s, runs)
+  limit_text, limit_found = report.limit(s, runs)
   verdicts = [report.verdict(flag) for _, _, flag in parts]
   text = [
     f"Data: {data['label']}. MLP 784-500(sigmoid)-10, {s.summary()}; ILRs in this library's "
@@ -232,80 +287,25 @@ def section(folder, s: Settings, data: dict) -> md.Section:
     "`steps.csv`: every step of the runs the figures show; `first_step.csv`: the first step "
     "of every rule over the whole ILR range; `ablation.csv`). Medians are over a layer's "
     "entries (W1: a fixed sample of 8192 of its 392,000). Steps count from 1.\n",
-    md.table(["hypothesis", "verdict"], [[f"{i}. {name}", v] for i, (name, v) in
-                                          enumerate(zip(HYPOTHESES, verdicts), 1)]),
+    md.table(
+      ["hypothesis", "verdict"],
+      [[f"{i}. {name}", v] for i, (name, v) in enumerate(zip(HYPOTHESES, verdicts), 1)],
+    ),
     "",
   ]
   for part, _, _ in parts[:4]:
     text += part
   text += limit_text + parts[4][0]
   findings = [f for _, found, _ in parts for f in found] + limit_found
-  findings += [md.Finding(f"{NAME}/h{i}_supported", f"hypothesis {i} supported (1), partly "
-                          "(0.5), not (0)", {True: 1.0, None: 0.5, False: 0.0}[flag])
-               for i, (_, _, flag) in enumerate(parts, 1)]
-  return md.Section("\n".join(text), [_warmup_claim(s, warm, total)], findings)
-
-
-def _limit(s, runs) -> tuple[list[str], list[md.Finding]]:
-  """The ILR -> infinity limit (ILR 1e8 ... 1e12) beside the learning-rate-free optimizers."""
-  from experiments import mechanisms_report as report
-
-  unclipped = [v for v in s.traced if group(v) == "unclipped"]
-  finite = [x for x in s.ilrs if x <= 1e4]
-  rows, findings, changes, apart = [], [], [], {}
-  for v in unclipped:
-    best = max(finite, key=lambda x: report.accuracy(runs, v, x))
-    at = [r for x in s.limit_ilrs for r in report.select(runs, variant=v, ilr=x)]
-    accs = [0.1 if r["diverged"] else r["test_accuracy"] for r in at]
-    lrs = {k: [r[f"{k}_lr0"] for r in at] for k in trace.LAYERS}
-    change = max(np.ptp(x) / np.median(x) for seed in s.seeds for x in (
-      [r[f"{k}_lr0"] for r in at if r["seed"] == seed] for k in trace.LAYERS))
-    changes.append(100 * change)
-    apart[v] = max(np.ptp([0.1 if r["diverged"] else r["test_accuracy"] for r in at
-                           if r["seed"] == seed]) for seed in s.seeds)
-    rows.append([v, f"{md.pct(report.accuracy(runs, v, best))} at {best:.3g}",
-                 *(md.pct(report.accuracy(runs, v, x)) for x in s.limit_ilrs),
-                 f"{md.pct(np.mean(accs))} ({md.pct(min(accs))}-{md.pct(max(accs))})",
-                 "; ".join(f"{k} {np.median(lrs[k]):.3g}" for k in trace.LAYERS), 100 * change,
-                 md.pct(md.mean(at, "sat_1")), md.pct(md.mean(at, "dead_end"))])
-    findings.append(md.finding(f"{NAME}/{v}/limit_accuracy", f"{v}: test accuracy at ILR "
-                               f"{s.limit_ilrs[0]:g}-{s.limit_ilrs[-1]:g}", accs))
-  for v in s.free:
-    accs = [r["test_accuracy"] for r in report.select(runs, variant=v)]
-    free = report.select(runs, variant=v)
-    rows.append([f"{v} (optax.contrib, no ILR)", "-", *("-" for _ in s.limit_ilrs),
-                 f"{md.pct(np.mean(accs))} ({md.pct(min(accs))}-{md.pct(max(accs))})", "-", "-",
-                 md.pct(md.mean(free, "sat_1")), md.pct(md.mean(free, "dead_end"))])
-    findings.append(md.finding(f"{NAME}/{v}/test_accuracy", f"{v}: test accuracy", accs))
-  sgd = max(finite, key=lambda x: report.accuracy(runs, "sgd", x))
-  rows.append(["sgd", f"{md.pct(report.accuracy(runs, 'sgd', sgd))} at {sgd:.3g}",
-               *(md.pct(report.accuracy(runs, "sgd", x)) for x in s.limit_ilrs), *"-----"])
-  text = [
-    "### The limit ILR -> infinity, beside the learning-rate-free optimizers\n",
-    f"Final test accuracy (%) after {md.plural(s.epochs, 'epoch')}, mean over seeds "
-    f"{list(s.seeds)} (same initial weights and batches for every optimizer of a seed; "
-    "prodigy, dog and cocob at their defaults with the same L2 in front); the median "
-    "learning rate of the first step per layer at the limit ILRs (over seeds), and how much it "
-    "varies across those ILRs within a seed (%, the largest over layers and seeds); hidden "
-    "units saturated after the first step and dead at the end (means over the limit ILRs and "
-    "seeds):\n",
-    md.table(["optimizer", "best traced ILR <= 1e4", *[f"ILR {x:g}" for x in s.limit_ilrs],
-              "limit ILRs: mean (min-max)", "first-step LR at the limit", "its change (%)",
-              "saturated after step 1 (%)", "dead at the end (%)"],
-             rows),
-    "",
-    "**What the limit is.** For the rules whose beta_1 / abs(g_0) tends to 1 (part 1), the "
-    "first step at the limit is g_0 / abs(g_0): a step of size one, of the gradient's sign, in "
-    "every weight (the first-step learning rates above are about 1 / abs(g_0) per layer); for "
-    "adagrad_diag every later step is AdaGrad's with learning rate 1 and no initial "
-    "accumulator (docs/method.md, section 5). The first step changes by at most "
-    f"{max(changes, default=float('nan')):.2g}% across the limit ILRs, yet within one seed "
-    "the final accuracies across them differ by up to "
-    + ", ".join(f"{100 * a:.1f} points ({v})" for v, a in apart.items())
-    + ": the trajectories amplify differences that small, and that spread is the limit's own "
-    "noise.\n",
+  findings += [
+    md.Finding(
+      f"{NAME}/h{i}_supported",
+      f"hypothesis {i} supported (1), partly (0.5), not (0)",
+      {True: 1.0, None: 0.5, False: 0.0}[flag],
+    )
+    for i, (_, _, flag) in enumerate(parts, 1)
   ]
-  return text, findings
+  return md.Section("\n".join(text), [_warmup_claim(s, warm, total)], findings)
 
 
 HYPOTHESES = (
@@ -331,4 +331,5 @@ def _warmup_claim(s: Settings, warm: dict, total: int) -> md.Claim:
     f"counter (never resets here: GD at 1e-2 throughout) {md.pct(acc['literal'])}%",
     verdict,
     f"{md.plural(s.epochs, 'epoch')} on the embedded digits, seed {s.seeds[0]}; the study: "
-    "40 epochs on full MNIST, where its counter reaches 50.")
+    "40 epochs on full MNIST, where its counter reaches 50.",
+  )

@@ -43,8 +43,11 @@ def first_step(rows, path):
   """Median beta after one step vs ILR, per layer, for every rule (Algorithms 1 and 2)."""
   plt = files.pyplot()
   fig, axes = plt.subplots(2, 2, figsize=(13, 7.5))
-  rules = [v for v in dict.fromkeys(r["variant"] for r in rows)
-           if any(r["variant"] == v and r["algorithm"] != 3 for r in rows)]
+  rules = [
+    v
+    for v in dict.fromkeys(r["variant"] for r in rows)
+    if any(r["variant"] == v and r["algorithm"] != 3 for r in rows)
+  ]
   colors = plt.get_cmap("tab10").colors
   for ax, layer in zip(axes.ravel(), trace.LAYERS):
     sel = [r for r in rows if r["layer"] == layer]
@@ -56,9 +59,11 @@ def first_step(rows, path):
     ax.axhline(sel[0]["g0"], color="k", ls="--", lw=1, label="median |g_0|")
     ax.set_title(f"{layer}: median beta after the first step", fontsize="medium")
     _finish(ax, f"initial learning rate ({study.MEAN_UNITS})", "beta_1 (1 / learning rate)")
-  fig.suptitle("The first step, no growth clip: beta_1 follows 1 / ILR until 1 / ILR falls below "
-               "the gradient, then the gradient's scale (or not)\nmedian over the layer's "
-               "entries (W1: a fixed sample of 8192); Algorithm 3 updates beta as Algorithm 2")
+  fig.suptitle(
+    "The first step, no growth clip: beta_1 follows 1 / ILR until 1 / ILR falls below "
+    "the gradient, then the gradient's scale (or not)\nmedian over the layer's "
+    "entries (W1: a fixed sample of 8192); Algorithm 3 updates beta as Algorithm 2"
+  )
   fig.tight_layout()
   return files.save_figure(fig, path)
 
@@ -68,8 +73,11 @@ def accuracy(runs, path, epochs):
   plt = files.pyplot()
   fig, ax = plt.subplots(figsize=(11, 5))
   styles = {"unclipped": "-", "clipped": "--", "lagged": "-.", "sgd": ":"}
-  variants = [v for v in dict.fromkeys(r["variant"] for r in runs)
-              if runs[[r["variant"] for r in runs].index(v)]["group"] != "lr_free"]
+  variants = [
+    v
+    for v in dict.fromkeys(r["variant"] for r in runs)
+    if runs[[r["variant"] for r in runs].index(v)]["group"] != "lr_free"
+  ]
   for i, v in enumerate(variants):
     grp = next(r["group"] for r in runs if r["variant"] == v)
     x, mean, low, high = _series(runs, "ilr", "test_accuracy", variant=v)
@@ -80,17 +88,21 @@ def accuracy(runs, path, epochs):
     ax.axhline(acc, color=f"C{len(variants) + j}", lw=1, ls=(0, (5, 2)), label=f"{v} (no ILR)")
   ax.axhline(0.1, color="0.5", lw=0.8, label="chance (10%)")
   ax.set_ylim(0, 1)
-  ax.set_title(f"Final test accuracy after {epochs} epochs; line: mean over seeds, band: "
-               "min-max; a missing point: every seed diverged", fontsize="medium")
-  _finish(ax, f"initial learning rate ({study.MEAN_UNITS})", "test accuracy (fraction)",
-          logy=False)
+  ax.set_title(
+    f"Final test accuracy after {epochs} epochs; line: mean over seeds, band: "
+    "min-max; a missing point: every seed diverged",
+    fontsize="medium",
+  )
+  _finish(ax, f"initial learning rate ({study.MEAN_UNITS})", "test accuracy (fraction)", logy=False)
   fig.tight_layout()
   return files.save_figure(fig, path)
 
 
 def _steps(rows, variant, ilr, key):
-  sel = sorted((r for r in rows if r["variant"] == variant and np.isclose(r["ilr"], ilr)),
-               key=lambda r: r["step"])
+  sel = sorted(
+    (r for r in rows if r["variant"] == variant and np.isclose(r["ilr"], ilr)),
+    key=lambda r: r["step"],
+  )
   return np.asarray([r["step"] + 1 for r in sel]), np.asarray([r[key] for r in sel])
 
 
@@ -101,27 +113,33 @@ def valley(rows, path, ilrs):
   for col, ilr in enumerate(ilrs):
     ax = axes[0, col]
     for layer in trace.LAYERS:
-      ax.plot(*_steps(rows, "rkl1_noclip", ilr, f"{layer}_lr"), color=LAYER_COLORS[layer],
-              label=f"rkl1 (no clip) {layer}")
+      ax.plot(
+        *_steps(rows, "rkl1_noclip", ilr, f"{layer}_lr"),
+        color=LAYER_COLORS[layer],
+        label=f"rkl1 (no clip) {layer}",
+      )
     ax.axhline(ilr, color="k", ls=":", label="SGD (every layer) = ILR")
     ax.set_title(f"ILR {ilr:.3g}", fontsize="medium")
     _finish(ax, STEP, "median effective learning rate")
     ax = axes[1, col]
     for variant, ls in (("rkl1_noclip", "-"), ("sgd", "--")):
       ax.plot(*_steps(rows, variant, ilr, "dead"), color="C3", ls=ls, label=f"{variant}: dead")
-      ax.plot(*_steps(rows, variant, ilr, "sat"), color="C0", ls=ls,
-              label=f"{variant}: saturated")
+      ax.plot(*_steps(rows, variant, ilr, "sat"), color="C0", ls=ls, label=f"{variant}: saturated")
     ax.set_ylim(-0.02, 1.02)
     _finish(ax, STEP, "fraction of hidden units", logy=False)
-    for row, key, label in ((2, "max_logit", "largest |logit| in the batch"),
-                            (3, "loss", "batch loss before the step (nats)")):
+    for row, key, label in (
+      (2, "max_logit", "largest |logit| in the batch"),
+      (3, "loss", "batch loss before the step (nats)"),
+    ):
       ax = axes[row, col]
       for variant, ls in (("rkl1_noclip", "-"), ("sgd", "--")):
         ax.plot(*_steps(rows, variant, ilr, key), color="k", ls=ls, label=variant)
       _finish(ax, STEP, label)
-  fig.suptitle("Around the valley (seed 0): saturated = |sigmoid input| > 4.6 (output outside "
-               "[0.01, 0.99]) for one image; dead = saturated on the same side for the whole "
-               "batch (a constant feature)")
+  fig.suptitle(
+    "Around the valley (seed 0): saturated = |sigmoid input| > 4.6 (output outside "
+    "[0.01, 0.99]) for one image; dead = saturated on the same side for the whole "
+    "batch (a constant feature)"
+  )
   fig.tight_layout()
   return files.save_figure(fig, path)
 
@@ -133,25 +151,42 @@ def clip(rows, runs, path, ilrs):
   for col, ilr in enumerate(ilrs):
     ax = axes[0, col]
     for layer in trace.LAYERS:
-      ax.plot(*_steps(rows, "rkl1", ilr, f"{layer}_doubled"), color=LAYER_COLORS[layer],
-              label=f"rkl1 (clip 2) {layer}")
-      pred = [trace.clip_steps_predicted(r[f"{layer}_g0"], r["ilr"], r["clip_c"])
-              for r in runs if r["variant"] == "rkl1" and np.isclose(r["ilr"], ilr)][:1]
+      ax.plot(
+        *_steps(rows, "rkl1", ilr, f"{layer}_doubled"),
+        color=LAYER_COLORS[layer],
+        label=f"rkl1 (clip 2) {layer}",
+      )
+      pred = [
+        trace.clip_steps_predicted(r[f"{layer}_g0"], r["ilr"], r["clip_c"])
+        for r in runs
+        if r["variant"] == "rkl1" and np.isclose(r["ilr"], ilr)
+      ][:1]
       for p in pred:
-        ax.axvline(p + 0.5, color=LAYER_COLORS[layer], ls=":", lw=1,
-                   label=f"{layer}: predicted end, {p} steps")
+        ax.axvline(
+          p + 0.5,
+          color=LAYER_COLORS[layer],
+          ls=":",
+          lw=1,
+          label=f"{layer}: predicted end, {p} steps",
+        )
     ax.set_title(f"ILR {ilr:.3g}", fontsize="medium")
     ax.set_ylim(-0.02, 1.02)
     _finish(ax, STEP, "fraction of entries whose beta doubled", logy=False)
     for row, key, label in ((1, "W2_w", "norm of W2"), (2, "max_logit", "largest |logit|")):
       ax = axes[row, col]
-      for variant, ls in (("rkl1", "-"), ("rkl1_noclip", "--"), ("hellinger2", "-"),
-                          ("hellinger2_noclip", "--")):
+      for variant, ls in (
+        ("rkl1", "-"),
+        ("rkl1_noclip", "--"),
+        ("hellinger2", "-"),
+        ("hellinger2_noclip", "--"),
+      ):
         color = "C0" if variant.startswith("rkl1") else "C1"
         ax.plot(*_steps(rows, variant, ilr, key), color=color, ls=ls, label=variant)
       _finish(ax, STEP, label)
-  fig.suptitle("The growth clip (beta at most doubles per step), seed 0: solid clipped, dashed "
-               "not; dotted verticals: 1 + floor(log2(|g_0| ILR / sqrt(C))) from the median |g_0|")
+  fig.suptitle(
+    "The growth clip (beta at most doubles per step), seed 0: solid clipped, dashed "
+    "not; dotted verticals: 1 + floor(log2(|g_0| ILR / sqrt(C))) from the median |g_0|"
+  )
   fig.tight_layout()
   return files.save_figure(fig, path)
 
@@ -171,10 +206,11 @@ def lagged(first, rows, path, ilr):
   ax.plot(ilrs, ilrs, "k:", label="SGD: learning rate = ILR")
   ax.set_title("W2: learning rate of the first step, every rule", fontsize="medium")
   _finish(ax, f"initial learning rate ({study.MEAN_UNITS})", "median effective learning rate")
-  for ax, key, label in ((axes[1], "max_logit", "largest |logit|"),
-                         (axes[2], "W2_lr", "W2: median effective learning rate")):
-    for variant, color in (("hellinger3_noclip", "C3"), ("hellinger2_noclip", "C1"),
-                           ("sgd", "k")):
+  for ax, key, label in (
+    (axes[1], "max_logit", "largest |logit|"),
+    (axes[2], "W2_lr", "W2: median effective learning rate"),
+  ):
+    for variant, color in (("hellinger3_noclip", "C3"), ("hellinger2_noclip", "C1"), ("sgd", "k")):
       ax.plot(*_steps(rows, variant, ilr, key), color=color, label=variant)
     ax.set_title(f"ILR {ilr:.3g}, seed 0", fontsize="medium")
     _finish(ax, STEP, label)

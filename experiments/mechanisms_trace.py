@@ -31,12 +31,16 @@ import numpy as np
 import optax
 
 import hyperreg_jax as hr
-from hyperreg_jax import models
+from hyperreg_jax import models, train
 from hyperreg_jax.train import Trainer, _model
 
 #: The MLP's layers: name -> (module, parameter) in the Flax tree.
-LAYERS = {"W1": ("hidden", "kernel"), "b1": ("hidden", "bias"),
-          "W2": ("output", "kernel"), "b2": ("output", "bias")}
+LAYERS = {
+  "W1": ("hidden", "kernel"),
+  "b1": ("hidden", "bias"),
+  "W2": ("output", "kernel"),
+  "b2": ("output", "bias"),
+}
 #: Per-layer quantities recorded each step.
 LAYER_KEYS = ("g", "lr", "beta", "beta_g", "doubled", "w", "u")
 #: Entries of W1 sampled for its medians.
@@ -69,17 +73,27 @@ def layer_stats(g, u, beta_old, beta_new, w) -> dict:
   """
   ag = jnp.abs(g)
   moving = ag > 0
-  per_g = lambda x: jnp.where(moving, x / jnp.where(moving, ag, 1.0), jnp.nan)  # noqa: E731
+  per_g = lambda x: jnp.where(moving, x / jnp.where(moving, ag, 1.0), jnp.nan)
   nan = jnp.full_like(ag, jnp.nan)
   has_beta = beta_new is not None
-  medians = nanmedians(jnp.stack([ag, per_g(jnp.abs(u)), beta_new if has_beta else nan,
-                                  per_g(beta_new) if has_beta else nan]))
+  medians = nanmedians(
+    jnp.stack(
+      [ag, per_g(jnp.abs(u)), beta_new if has_beta else nan, per_g(beta_new) if has_beta else nan]
+    )
+  )
   doubled = jnp.nan
   if has_beta:
     at_clip = moving & (beta_new >= 2 * beta_old * (1 - 1e-6))
     doubled = at_clip.sum() / jnp.maximum(moving.sum(), 1)
-  return {"g": medians[0], "lr": medians[1], "beta": medians[2], "beta_g": medians[3],
-          "doubled": jnp.asarray(doubled, ag.dtype), "w": norm(w), "u": norm(u)}
+  return {
+    "g": medians[0],
+    "lr": medians[1],
+    "beta": medians[2],
+    "beta_g": medians[3],
+    "doubled": jnp.asarray(doubled, ag.dtype),
+    "w": norm(w),
+    "u": norm(u),
+  }
 
 
 def norm(x) -> jax.Array:
@@ -153,8 +167,9 @@ def _study_init(params, key):
   """Every weight and bias drawn from a standard normal, as the study's code does."""
   leaves, tree = jax.tree.flatten(params)
   keys = jax.random.split(key, len(leaves))
-  return jax.tree.unflatten(tree, [jax.random.normal(k, p.shape, p.dtype)
-                                   for k, p in zip(keys, leaves)])
+  return jax.tree.unflatten(
+    tree, [jax.random.normal(k, p.shape, p.dtype) for k, p in zip(keys, leaves)]
+  )
 
 
 class Tracer:
@@ -174,17 +189,33 @@ class Tracer:
     steps: stop after this many steps (``None``: all ``epochs``), e.g. 1 for the first step.
   """
 
-  def __init__(self, makes, weight_decay, *, epochs, batch_size=128, loss_reduction="mean",
-               init="flax", hidden=500, steps=None):
+  def __init__(
+    self,
+    makes,
+    weight_decay,
+    *,
+    epochs,
+    batch_size=128,
+    loss_reduction="mean",
+    init="flax",
+    hidden=500,
+    steps=None,
+  ):
     self.makes = dict(makes)
-    self.trainer = Trainer(models.MLP(hidden=hidden), next(iter(self.makes.values())),
-                           batch_size=batch_size, epochs=epochs, loss_reduction=loss_reduction)
+    self.trainer = Trainer(
+      models.MLP(hidden=hidden),
+      next(iter(self.makes.values())),
+      batch_size=batch_size,
+      epochs=epochs,
+      loss_reduction=loss_reduction,
+    )
     self.weight_decay, self.init, self.steps = weight_decay, init, steps
     self._runners = {}
 
   def _loss(self, params, x, y):
-    out, inter = self.trainer.model.apply({"params": params}, x, capture_intermediates=True,
-                                          mutable=["intermediates"])
+    out, inter = self.trainer.model.apply(
+      {"params": params}, x, capture_intermediates=True, mutable=["intermediates"]
+    )
     per = optax.softmax_cross_entropy_with_integer_labels(out, y)
     z1 = inter["intermediates"]["hidden"]["__call__"][0]
     reduced = per.sum() if self.trainer.loss_reduction == "sum" else per.mean()
@@ -197,12 +228,15 @@ class Tracer:
     updates, new_state = update(grads, opt_state, params)
     new_params = optax.apply_updates(params, updates)
     ok = ~dead & jnp.isfinite(loss) & _model.all_finite((new_params, new_state))
-    record = {"loss": loss, "sat": jnp.mean(jnp.abs(z1) > SATURATED),
-              "dead": jnp.mean(jnp.all(z1 > SATURATED, 0) | jnp.all(z1 < -SATURATED, 0)),
-              "max_logit": jnp.max(jnp.abs(out))}
+    record = {
+      "loss": loss,
+      "sat": jnp.mean(jnp.abs(z1) > SATURATED),
+      "dead": jnp.mean(jnp.all(z1 > SATURATED, 0) | jnp.all(z1 < -SATURATED, 0)),
+      "max_logit": jnp.max(jnp.abs(out)),
+    }
     old, new = _hyperreg_state(opt_state), _hyperreg_state(new_state)
     for name in LAYERS:
-      pick = lambda tree: _layer(tree, name).ravel()[index[name]]  # noqa: E731
+      pick = lambda tree, name=name: _layer(tree, name).ravel()[index[name]]
       g = pick(grads) + self.weight_decay * pick(params)
       betas = (None, None) if new is None else (pick(old.beta), pick(new.beta))
       stats = layer_stats(g, pick(updates), *betas, _layer(new_params, name))
@@ -212,20 +246,22 @@ class Tracer:
     return (*keep, dead | ~ok), record
 
   def _run(self, labels, which, ilr, key, x, y, x_test, y_test):
-    init_key, epoch_keys = self.trainer.keys(key)
-    params = self.trainer.init(init_key, ilr, x[:1]).params
+    init_key, epoch_keys = train.epoch_keys(self.trainer, key)
+    params = train.init_variables(self.trainer, init_key, x[:1])["params"]
     if self.init == "normal":
       params = _study_init(params, jax.random.fold_in(init_key, 1))
     txs = [self.makes[label](ilr) for label in labels]
     updates = [tx.update for tx in txs]
-    update = updates[0] if len(txs) == 1 else (
-      lambda g, s, p: jax.lax.switch(which, updates, g, s, p))
+    update = (
+      updates[0] if len(txs) == 1 else (lambda g, s, p: jax.lax.switch(which, updates, g, s, p))
+    )
     steps = self.trainer.steps_per_epoch(x.shape[0])
     size = self.trainer.batch_size
-    order = jnp.concatenate([jax.random.permutation(k, x.shape[0])[: steps * size]
-                             for k in epoch_keys]).reshape(-1, size)[: self.steps]
+    order = jnp.concatenate(
+      [jax.random.permutation(k, x.shape[0])[: steps * size] for k in epoch_keys]
+    ).reshape(-1, size)[: self.steps]
     index = _sample_index(params)
-    body = lambda c, b: self._step(update, index, x, y, c, b)  # noqa: E731
+    body = lambda c, b: self._step(update, index, x, y, c, b)
     state = txs[0].init(params)  # the same for every optimizer of the group
     (params, _, dead), record = jax.lax.scan(body, (params, state, jnp.array(False)), order)
     logits = self.trainer.model.apply({"params": params}, x_test)
@@ -234,7 +270,7 @@ class Tracer:
 
   def _groups(self, ds) -> list[tuple[str, ...]]:
     """Labels grouped by the structure of their optimizer's state."""
-    params = self.trainer.init(jax.random.key(0), 1.0, ds.x_train[:1]).params
+    params = train.init_variables(self.trainer, jax.random.key(0), ds.x_train[:1])["params"]
     groups = {}
     for label, make in self.makes.items():
       shape = jax.eval_shape(make(1.0).init, params)
@@ -243,9 +279,10 @@ class Tracer:
 
   def _runner(self, labels):
     if labels not in self._runners:
-      run = lambda w, i, k, *a: self._run(labels, w, i, k, *a)  # noqa: E731
-      self._runners[labels] = jax.jit(jax.vmap(run, in_axes=(None, 0, None, None, None, None,
-                                                             None)))
+      run = lambda w, i, k, *a: self._run(labels, w, i, k, *a)
+      self._runners[labels] = jax.jit(
+        jax.vmap(run, in_axes=(None, 0, None, None, None, None, None))
+      )
     return self._runners[labels]
 
   def __call__(self, ilrs, seed, ds, labels=None) -> dict[str, tuple[dict, np.ndarray, np.ndarray]]:

@@ -33,7 +33,12 @@ from experiments import markdown as md
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 #: Every experiment, in the report's order.
 EXPERIMENTS = (
-  ilr_sensitivity, study_setting, convergence, linear_regression, vgg_cifar, full_vs_minibatch,
+  ilr_sensitivity,
+  study_setting,
+  convergence,
+  linear_regression,
+  vgg_cifar,
+  full_vs_minibatch,
   mechanisms,
 )
 
@@ -44,7 +49,9 @@ def _sections(out: pathlib.Path):
     saved = common.saved_settings(out / exp.NAME, exp.Settings)
     if saved is None:
       why = "Not run: left out of this run (`--only`)."
-      claims = [md.Claim(source, said, "-", md.UNTESTED, why) for source, said in exp.CLAIMS.values()]
+      claims = [
+        md.Claim(source, said, "-", md.UNTESTED, why) for source, said in exp.CLAIMS.values()
+      ]
       text = f"Not run here. `python -m experiments --only {exp.NAME}` runs it.\n"
       yield exp, None, md.Section(text, claims, [])
     else:
@@ -97,29 +104,47 @@ def comparison(out: pathlib.Path, reference: pathlib.Path) -> str:
   for name, record in this["settings"].items():
     theirs = ref["settings"].get(name)
     if theirs != record:
-      why = "not run there" if theirs is None else common.differences(
-        theirs, record, ("reference", "this run"))
+      why = (
+        "not run there"
+        if theirs is None
+        else common.differences(theirs, record, ("reference", "this run"))
+      )
       notes.append(f"* {name}: not compared, the reference ran other settings ({why}).")
       continue
     by_key = {f["key"]: f for f in ref["findings"]}
     for f in this["findings"]:
       if f["key"].startswith(name + "/") and f["key"] in by_key:
         r = by_key[f["key"]]
-        rows.append([f["label"] + f" ({name})", md.fmt(f["value"], 4), md.fmt(r["value"], 4),
-                     md.fmt(f["value"] - r["value"], 3), _verdict(f, r)])
-  counts = {v: sum(row[-1] == v for row in rows) for v in
-            ("identical", "within the seed spread", "outside the seed spread")}
-  return "\n".join([
-    "## This run beside the reference run\n",
-    f"Reference: `{shown(reference)}`. Each headline number of this run, the reference's, their "
-    "difference, and whether they are identical (to 6 significant digits), within the seed "
-    "spread (the larger of the two runs' max - min over seeds) or outside it. Numbers without "
-    "seeds (counts, widths, iterations) are deterministic given the code and the machine. "
-    + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".\n",
-    *notes, "",
-    md.table(["quantity", "this run", "reference", "difference", "verdict"], rows) if rows else "",
-    "",
-  ])
+        rows.append(
+          [
+            f["label"] + f" ({name})",
+            md.fmt(f["value"], 4),
+            md.fmt(r["value"], 4),
+            md.fmt(f["value"] - r["value"], 3),
+            _verdict(f, r),
+          ]
+        )
+  counts = {
+    v: sum(row[-1] == v for row in rows)
+    for v in ("identical", "within the seed spread", "outside the seed spread")
+  }
+  return "\n".join(
+    [
+      "## This run beside the reference run\n",
+      f"Reference: `{shown(reference)}`. Each headline number of this run, the reference's, their "
+      "difference, and whether they are identical (to 6 significant digits), within the seed "
+      "spread (the larger of the two runs' max - min over seeds) or outside it. Numbers without "
+      "seeds (counts, widths, iterations) are deterministic given the code and the machine. "
+      + ", ".join(f"{n} {v}" for v, n in counts.items())
+      + ".\n",
+      *notes,
+      "",
+      md.table(["quantity", "this run", "reference", "difference", "verdict"], rows)
+      if rows
+      else "",
+      "",
+    ]
+  )
 
 
 def shown(path: pathlib.Path) -> str:
@@ -138,18 +163,24 @@ def write_report(out, reference=None) -> pathlib.Path:
   parts = list(_sections(out))
   ran = [(exp, saved) for exp, saved, _ in parts if saved is not None]
   claims = [c for _, _, section in parts for c in section.claims]
-  files.write_json(out / "findings.json", {
-    "settings": {exp.NAME: {"settings": common.settings_json(s), "data": data}
-                 for exp, (s, data) in ran},
-    "findings": [dataclasses.asdict(f) for _, _, section in parts for f in section.findings],
-    "claims": [dataclasses.asdict(c) for c in claims],
-    "timing": {exp.NAME: files.read_json(out / exp.NAME / "timing.json") for exp, _ in ran},
-  })
+  files.write_json(
+    out / "findings.json",
+    {
+      "settings": {
+        exp.NAME: {"settings": common.settings_json(s), "data": data} for exp, (s, data) in ran
+      },
+      "findings": [dataclasses.asdict(f) for _, _, section in parts for f in section.findings],
+      "claims": [dataclasses.asdict(c) for c in claims],
+      "timing": {exp.NAME: files.read_json(out / exp.NAME / "timing.json") for exp, _ in ran},
+    },
+  )
   body = [
     _header(out, ran),
     "## Claims and numbers, side by side\n",
-    md.table(["claim (source)", "what was said", "what we measured", "verdict",
-              "why the setups differ"], [list(dataclasses.astuple(c)) for c in claims]),
+    md.table(
+      ["claim (source)", "what was said", "what we measured", "verdict", "why the setups differ"],
+      [list(dataclasses.astuple(c)) for c in claims],
+    ),
     "",
   ]
   for i, (exp, _, section) in enumerate(parts, 1):
@@ -163,7 +194,9 @@ def write_report(out, reference=None) -> pathlib.Path:
 
 
 def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(prog="python -m experiments.report", description=__doc__.splitlines()[0])
+  parser = argparse.ArgumentParser(
+    prog="python -m experiments.report", description=__doc__.splitlines()[0]
+  )
   parser.add_argument("out", help="a run folder written by python -m experiments")
   parser.add_argument("--reference", help="a run folder to compare with")
   args = parser.parse_args(argv)

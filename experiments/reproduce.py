@@ -32,7 +32,10 @@ from experiments import common, files, report, study
 EXPERIMENTS = {m.NAME: m for m in report.EXPERIMENTS}
 PROG = "python -m experiments"
 #: The committed reference runs, by scale.
-REFERENCE = {False: report.ROOT / "results/embedded-cpu", True: report.ROOT / "results/full-mnist-cpu"}
+REFERENCE = {
+  False: report.ROOT / "results/embedded-cpu",
+  True: report.ROOT / "results/full-mnist-cpu",
+}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -112,8 +115,12 @@ def reproduce(cfg: common.Config, only: list[str], reference=None) -> pathlib.Pa
   reference = pathlib.Path(reference or REFERENCE[cfg.full]).resolve()
   files.write_json(
     cfg.out / "config.json",
-    {"command": cfg.describe(), "experiments": only, "environment": common.environment(),
-     "reference": report.shown(reference)},
+    {
+      "command": cfg.describe(),
+      "experiments": only,
+      "environment": common.environment(),
+      "reference": report.shown(reference),
+    },
   )
   for name in only:
     timing = cfg.out / name / "timing.json"

@@ -139,13 +139,24 @@ def _train_one(cfg, s, ds, name) -> list[dict]:
   if len(jax.devices()) > 1 and s.batch_size % len(jax.devices()) == 0:
     trainer = hr.data_parallel(trainer)
   _, history = train.fit(
-    trainer, s.lr, jax.random.key(s.seed), ds.x_train, ds.y_train, normalise(ds.x_test),
-    ds.y_test, augment=jax.jit(augment_and_normalise), progress=cfg.progress,
+    trainer,
+    s.lr,
+    jax.random.key(s.seed),
+    ds.x_train,
+    ds.y_train,
+    normalise(ds.x_test),
+    ds.y_test,
+    augment=jax.jit(augment_and_normalise),
+    progress=cfg.progress,
     checkpoint=cfg.out / NAME / "checkpoints" / name,
   )
   return [
-    {"variant": name, "epoch": e + 1, **{k: float(history[k][e]) for k in METRICS},
-     "diverged": not np.isfinite(history["train_loss"][: e + 1]).all()}
+    {
+      "variant": name,
+      "epoch": e + 1,
+      **{k: float(history[k][e]) for k in METRICS},
+      "diverged": not np.isfinite(history["train_loss"][: e + 1]).all(),
+    }
     for e in range(s.epochs)
   ]
 
@@ -198,36 +209,71 @@ def section(folder, s: Settings, data: dict) -> md.Section:
   for variant in dict.fromkeys(r["variant"] for r in curves):
     run = [r for r in curves if r["variant"] == variant]
     rep = REPORTED.get(variant)
-    rows.append([variant, run[-1]["train_loss"], md.pct(run[-1]["test_accuracy"]),
-                 md.pct(max(r["test_accuracy"] for r in run)), run[-1]["diverged"],
-                 "; ".join(md.fmt(rep[0]) if i == 0 else md.pct(x) for i, x in enumerate(rep))
-                 if rep else "-"])
+    rows.append(
+      [
+        variant,
+        run[-1]["train_loss"],
+        md.pct(run[-1]["test_accuracy"]),
+        md.pct(max(r["test_accuracy"] for r in run)),
+        run[-1]["diverged"],
+        "; ".join(md.fmt(rep[0]) if i == 0 else md.pct(x) for i, x in enumerate(rep))
+        if rep
+        else "-",
+      ]
+    )
   label = "SYNTHETIC smoke run" if synthetic else "real CIFAR-10"
   text = [
     f"**{label}.** Data: {data['label']}. {s.summary()} (the study: 100 epochs, batch 128), "
     f"SGD lr {s.lr:g} without momentum, rules at ILR {s.lr:g} with growth clip {s.growth:g}, "
     f"L2 {s.weight_decay:g}, random crop 32 (padding 4) + horizontal flip, ImageNet "
     "normalisation.\n",
-    md.figure(folder, folder / "curves.png",
-              f"VGG-16-BN, {label}: training loss (log scale) and test accuracy per epoch."),
-    md.table(["method", "final train loss", "final test acc (%)", "best test acc (%)", "diverged",
-              "study: loss ep 100; acc ep 100; best (%)"], rows),
+    md.figure(
+      folder,
+      folder / "curves.png",
+      f"VGG-16-BN, {label}: training loss (log scale) and test accuracy per epoch.",
+    ),
+    md.table(
+      [
+        "method",
+        "final train loss",
+        "final test acc (%)",
+        "best test acc (%)",
+        "diverged",
+        "study: loss ep 100; acc ep 100; best (%)",
+      ],
+      rows,
+    ),
     "",
   ]
   if synthetic:
-    text.append("This is a smoke run on synthetic images: it shows that the pipeline "
-                "(augmentation, batch norm, the rules on a convolutional network, checkpoints) "
-                "works, and says nothing about how the methods compare on CIFAR-10.\n")
-  why = ("CIFAR-10 is not shipped; run with --full where it is available." if synthetic
-         else "Coupled weight decay (theirs decoupled from beta); no dropout.")
+    text.append(
+      "This is a smoke run on synthetic images: it shows that the pipeline "
+      "(augmentation, batch norm, the rules on a convolutional network, checkpoints) "
+      "works, and says nothing about how the methods compare on CIFAR-10.\n"
+    )
+  why = (
+    "CIFAR-10 is not shipped; run with --full where it is available."
+    if synthetic
+    else "Coupled weight decay (theirs decoupled from beta); no dropout."
+  )
   claims = [
-    md.Claim(*CLAIMS["table"],
-             "smoke run on synthetic images only" if synthetic
-             else "; ".join(f"{r[0]} {r[2]}%" for r in rows),
-             md.UNTESTED if synthetic else md.PARTLY, why),
-    md.Claim(*CLAIMS["speed"], "not measured on real data" if synthetic else "see section 5",
-             md.UNTESTED if synthetic else md.PARTLY, why),
+    md.Claim(
+      *CLAIMS["table"],
+      "smoke run on synthetic images only"
+      if synthetic
+      else "; ".join(f"{r[0]} {r[2]}%" for r in rows),
+      md.UNTESTED if synthetic else md.PARTLY,
+      why,
+    ),
+    md.Claim(
+      *CLAIMS["speed"],
+      "not measured on real data" if synthetic else "see section 5",
+      md.UNTESTED if synthetic else md.PARTLY,
+      why,
+    ),
   ]
-  findings = [md.Finding(f"{NAME}/{r[0]}/final_train_loss", f"{r[0]}: final training loss", r[1])
-              for r in rows]
+  findings = [
+    md.Finding(f"{NAME}/{r[0]}/final_train_loss", f"{r[0]}: final training loss", r[1])
+    for r in rows
+  ]
   return md.Section("\n".join(text), claims, findings)

@@ -33,7 +33,6 @@ from hyperreg_jax._transform import DEFAULT_WEIGHT_DECAY
 from hyperreg_jax.train import Trainer, _model, progress_bar
 from hyperreg_jax.train._model import OutputShapeError
 
-
 # The model's initial weights for a key: compiled once per model, shared by its variants.
 _init_variables = jax.jit(_model.init_variables, static_argnums=0)
 

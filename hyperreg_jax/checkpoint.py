@@ -251,9 +251,13 @@ def code_digest(source: str) -> str:
   tree = ast.parse(source)
   for node in ast.walk(tree):
     body = getattr(node, "body", None)
-    if (isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-        and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-        and isinstance(body[0].value.value, str)):
+    if (
+      isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+      and body
+      and isinstance(body[0], ast.Expr)
+      and isinstance(body[0].value, ast.Constant)
+      and isinstance(body[0].value.value, str)
+    ):
       node.body = body[1:] or [ast.Pass()]
   return ast.dump(tree)
 

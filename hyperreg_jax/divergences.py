@@ -57,7 +57,7 @@ def _check_f(f, name):
   try:
     value = jnp.asarray(f(u), jnp.float32)
     slope = _elementwise_derivative(f, u)
-  except Exception as error:  # noqa: BLE001  (any failure of user code, reported)
+  except Exception as error:  # any failure of user code, reported
     raise ValueError(
       f"Divergence.from_f({name!r}): f must map an array of ratios u elementwise to "
       f"f(u); f(jnp.array([0.99, 1.0, 1.01])) failed with {error!r}."
@@ -114,7 +114,7 @@ class Divergence:
       object.__setattr__(self, "dD", dD)
 
   @classmethod
-  def from_f(cls, f: Callable[[Array], Array], name: str = "custom") -> "Divergence":
+  def from_f(cls, f: Callable[[Array], Array], name: str = "custom") -> Divergence:
     """The phi-divergence ``D(beta, eta) = eta * f(beta / eta)``.
 
     ``f`` must be convex with ``f(1) = 0`` and ``f'(1) = 0``; then

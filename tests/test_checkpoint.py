@@ -16,9 +16,8 @@ import optax
 import pytest
 
 import hyperreg_jax as hr
-from hyperreg_jax import SweepResult, data, models
+from hyperreg_jax import SweepResult, data, models, train
 from hyperreg_jax import checkpoint as checkpoint_io
-from hyperreg_jax import train
 from hyperreg_jax.train import Trainer
 
 HELPERS = pathlib.Path(__file__).parent / "helpers"
@@ -64,15 +63,13 @@ def test_sigkill_at_random_moments_leaves_old_or_new_files(tmp_path):
 def test_failed_write_keeps_the_old_file_and_no_temporary(tmp_path):
   target = tmp_path / "table.csv"
   target.write_text("old")
-  with pytest.raises(RuntimeError, match="boom"):
-    with checkpoint_io.atomic_write(target, "w") as f:
-      f.write("half of the new")
-      raise RuntimeError("boom")
+  with pytest.raises(RuntimeError, match="boom"), checkpoint_io.atomic_write(target, "w") as f:
+    f.write("half of the new")
+    raise RuntimeError("boom")
   assert target.read_text() == "old"
   assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
-  with pytest.raises(ValueError, match="mode='a'"):
-    with checkpoint_io.atomic_write(target, "a"):
-      pass
+  with pytest.raises(ValueError, match="mode='a'"), checkpoint_io.atomic_write(target, "a"):
+    pass
 
 
 def test_save_and_csv_create_missing_folders(tmp_path):
@@ -291,7 +288,7 @@ class _Opaque:
 @pytest.mark.slow
 def test_callable_that_cannot_be_described_refuses_to_checkpoint(tmp_path):
   opaque = _Opaque()
-  make_tx = lambda lr: optax.sgd(lr) if opaque else None  # noqa: E731
+  make_tx = lambda lr: optax.sgd(lr) if opaque else None
   with pytest.raises(ValueError, match="memory address.*checkpoint=None"):
     checkpoint_io.describe_callable(make_tx)
   with pytest.raises(ValueError, match="memory address"):

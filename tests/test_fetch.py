@@ -26,7 +26,7 @@ from hyperreg_jax.data import __main__ as cli
 from hyperreg_jax.data import _fetch
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "helpers"))
-import data_writers  # noqa: E402
+import data_writers
 
 NAMES = tuple(_fetch.MNIST_CHECKSUMS)
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -44,9 +44,19 @@ def _rows(variants, group):
   """Runs whose accuracies fill the whole panel: no free corner for a legend inside it."""
   rng = np.random.default_rng(0)
   return [
-    dict(variant=v, group=group, ilr=ilr, seed=s, epoch=1, diverged=False,
-         test_accuracy=float(rng.uniform(0.1, 0.98)), train_loss=float(rng.uniform(0.05, 2)))
-    for v in variants for ilr in np.logspace(-4, 4, 33) for s in (0, 1)
+    dict(
+      variant=v,
+      group=group,
+      ilr=ilr,
+      seed=s,
+      epoch=1,
+      diverged=False,
+      test_accuracy=float(rng.uniform(0.1, 0.98)),
+      train_loss=float(rng.uniform(0.05, 2)),
+    )
+    for v in variants
+    for ilr in np.logspace(-4, 4, 33)
+    for s in (0, 1)
   ]
 
 
@@ -63,6 +73,7 @@ def test_sensitivity_grid_legends_cover_no_data(drawn, tmp_path):
   final = _rows(["rkl1"], "clipped") + _rows(["rkl1_noclip"], "unclipped")
   final += _rows(["sgd", "adagrad", "adam"], "baseline")
   lr_free = [dict(r, ilr=1.0) for r in _rows(["dog", "prodigy", "cocob", "dowg"], "lr_free")]
-  figures.sensitivity_grid(final, lr_free, "test_accuracy", tmp_path / "g.png", title="t",
-                           xlabel="ILR")
+  figures.sensitivity_grid(
+    final, lr_free, "test_accuracy", tmp_path / "g.png", title="t", xlabel="ILR"
+  )
   assert _points_under_legends(drawn[0]) == 0

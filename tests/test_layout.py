@@ -1,9 +1,12 @@
 """The package's layout: no public name hides a submodule, and no source file is a monolith."""
 
 import importlib
+import importlib.util
 import pathlib
 import pkgutil
 import types
+
+import pytest
 
 import hyperreg_jax
 
@@ -35,14 +38,37 @@ def test_implementation_modules_are_private():
   assert module.sweep is hyperreg_jax.sweep
 
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SOURCE_FOLDERS = ("hyperreg_jax", "experiments", "tests", "benchmarks", "notebooks/src")
+
+
 def test_no_source_file_is_over_400_lines():
-  root = PACKAGE.parent
+  """The package, the experiments, the tests, the benchmarks and the notebooks' sources."""
+  files = {folder: sorted((ROOT / folder).rglob("*.py")) for folder in SOURCE_FOLDERS}
+  assert all(files.values()), files  # a folder moved or renamed would be checked no more
   lengths = {
-    p.relative_to(root).as_posix(): len(p.read_text().splitlines())
-    for folder in (PACKAGE, root / "experiments")
-    for p in folder.rglob("*.py")
+    p.relative_to(ROOT).as_posix(): len(p.read_text().splitlines())
+    for paths in files.values()
+    for p in paths
   }
   assert {name: n for name, n in lengths.items() if n > 400} == {}
+
+
+LINTED_FOLDERS = (*SOURCE_FOLDERS, "scripts")
+
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=" ".join)
+def test_ruff_finds_nothing(command):
+  """The lint rules and the format of pyproject.toml hold over every source folder (CI runs
+  the same two commands before the tests)."""
+  if importlib.util.find_spec("ruff") is None:
+    pytest.skip("ruff is not installed (pip install -e '.[test]')")
+  import subprocess
+  import sys
+
+  args = [sys.executable, "-m", "ruff", *command, "--no-cache", *LINTED_FOLDERS]
+  done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+  assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_public_names_hold_no_foreign_module():
@@ -70,8 +96,11 @@ def test_nothing_cites_a_document_outside_the_repository():
 
   root = PACKAGE.parent
   tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True).stdout
-  outside = re.compile("|".join(["SPEC" + r"(\.md|\b section|\s\d)", "study-code" + "-facts",
-                                 "reported-" + r"numbers\.md"]))
+  outside = re.compile(
+    "|".join(
+      ["SPEC" + r"(\.md|\b section|\s\d)", "study-code" + "-facts", "reported-" + r"numbers\.md"]
+    )
+  )
   cited = [
     f"{name}:{i}"
     for name in tracked.split()

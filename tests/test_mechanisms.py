@@ -18,7 +18,7 @@ import pytest
 from experiments import common, files, mechanisms, mechanisms_ablation
 from experiments import markdown as md
 from experiments import mechanisms_trace as trace
-from hyperreg_jax import models
+from hyperreg_jax import models, train
 from hyperreg_jax.train import Trainer
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -63,8 +63,10 @@ def test_held_steps_counts_the_leading_run():
   assert trace.held_steps([1.0, np.nan, 1.0]) == 1  # a diverged step ends it
 
 
-@pytest.mark.parametrize("divergence, algorithm",
-                         [("rkl", 1), ("hellinger", 2), ("kl", 2), ("chi2", 1), ("neyman_chi2", 1)])
+@pytest.mark.parametrize(
+  "divergence, algorithm",
+  [("rkl", 1), ("hellinger", 2), ("kl", 2), ("chi2", 1), ("neyman_chi2", 1)],
+)
 def test_clip_steps_with_a_constant_gradient_are_the_formula(divergence, algorithm):
   c = trace.clip_ceiling(divergence, algorithm)
   for g, ilr in ((0.0173, 1.0), (0.0173, 37.0), (0.3, 1e3), (2e-4, 1e5), (1.0, 1e6)):
@@ -140,8 +142,9 @@ def test_the_loop_is_the_training_engine():
   rec, acc, dead = tracer(ilrs, 3, ds)["r"]
   trainer = Trainer(models.MLP(hidden=9), make("rkl1_noclip"), batch_size=16, epochs=2)
   for i, ilr in enumerate(ilrs):
-    _, history = trainer.run(jnp.float32(ilr), jax.random.key(3), ds.x_train, ds.y_train,
-                             ds.x_test, ds.y_test)
+    _, history = train.run(
+      trainer, jnp.float32(ilr), jax.random.key(3), ds.x_train, ds.y_train, ds.x_test, ds.y_test
+    )
     np.testing.assert_allclose(rec["loss"][i], np.ravel(history["step_loss"]), rtol=2e-5)
     assert acc[i] == pytest.approx(float(history["test_accuracy"][-1]))
   assert not dead.any()
@@ -149,8 +152,9 @@ def test_the_loop_is_the_training_engine():
 
 def test_study_init_is_standard_normal():
   makes = {"sgd": make("sgd")}
-  rec, _, _ = trace.Tracer(makes, 1e-4, epochs=1, batch_size=16, init="normal",
-                           steps=1)([1e-9], 0, tiny_data())["sgd"]
+  rec, _, _ = trace.Tracer(makes, 1e-4, epochs=1, batch_size=16, init="normal", steps=1)(
+    [1e-9], 0, tiny_data()
+  )["sgd"]
   assert rec["W1_w"][0, 0] == pytest.approx(math.sqrt(784 * 500), rel=0.01)
 
 
@@ -159,8 +163,14 @@ def test_study_init_is_standard_normal():
 
 def test_ablation_names_the_change_that_moves_a_cell_most():
   rows = []
-  for key, acc in (("literal", 0.86), ("init", 0.10), ("guard", 0.86), ("shift", 0.85),
-                   ("counter", 0.86), ("warmup", 0.86)):
+  for key, acc in (
+    ("literal", 0.86),
+    ("init", 0.10),
+    ("guard", 0.86),
+    ("shift", 0.85),
+    ("counter", 0.86),
+    ("warmup", 0.86),
+  ):
     for rule, ilr in mechanisms_ablation.CELLS:
       rows.append({"change": key, "rule": rule, "ilr": ilr, "test_accuracy": acc})
   decided = mechanisms_ablation.deciders(rows)
@@ -191,9 +201,27 @@ def _table(text: str, heading: str) -> list[list[str]]:
 def test_the_section_prints_the_numbers_of_its_csvs(tmp_path):
   out = tmp_path / "run"
   env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-  subprocess.run([sys.executable, "-m", "experiments", "--only", "mechanisms", "--epochs", "1",
-                  "--seeds", "0", "--out", str(out), "--no-progress"], cwd=ROOT, env=env,
-                 check=True, capture_output=True, timeout=1500)
+  subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "experiments",
+      "--only",
+      "mechanisms",
+      "--epochs",
+      "1",
+      "--seeds",
+      "0",
+      "--out",
+      str(out),
+      "--no-progress",
+    ],
+    cwd=ROOT,
+    env=env,
+    check=True,
+    capture_output=True,
+    timeout=1500,
+  )
   check_section_against_csvs(out)
 
 
@@ -205,8 +233,9 @@ def check_section_against_csvs(out):
   for png in folder.glob("*.png"):
     assert f"](mechanisms/{png.name})" in text
   verdicts = _table(text, "| hypothesis | verdict |")
-  assert len(verdicts) == 5 and all(v[1] in ("supported", "partly supported", "not supported")
-                                    for v in verdicts)
+  assert len(verdicts) == 5 and all(
+    v[1] in ("supported", "partly supported", "not supported") for v in verdicts
+  )
   first = files.read_csv(folder / "first_step.csv")
   g0 = {r["layer"]: r["g0"] for r in first}
   for layer, shown, _ in _table(text, "Median |g_0| per layer"):
@@ -216,14 +245,20 @@ def check_section_against_csvs(out):
   for cells in _table(text, "### 5. The study's gap"):
     key = next(k for k, lb in labels.items() if lb == cells[0])
     for (rule, ilr), cell in zip(mechanisms_ablation.CELLS, cells[1:]):
-      row = next(r for r in ablation if r["change"] == key and r["rule"] == rule
-                 and np.isclose(r["ilr"], ilr))
+      row = next(
+        r
+        for r in ablation
+        if r["change"] == key and r["rule"] == rule and np.isclose(r["ilr"], ilr)
+      )
       assert cell == md.pct(row["test_accuracy"]) + (" (NaN)" if row["nan"] else "")
   runs = files.read_csv(folder / "runs.csv")
   valley = float(re.search(r"at the valley \(ILR ([0-9.e+]+),", text).group(1))
   accs = _table(text, "steps counted from 1:")[-1]
-  rkl1 = [r["test_accuracy"] for r in runs if r["variant"] == "rkl1_noclip"
-          and f"{r['ilr']:.3g}" == f"{valley:.3g}"]
+  rkl1 = [
+    r["test_accuracy"]
+    for r in runs
+    if r["variant"] == "rkl1_noclip" and f"{r['ilr']:.3g}" == f"{valley:.3g}"
+  ]
   assert accs[1].split(";")[0] == md.pct(np.mean(rkl1))
   for cells in _table(text, "/ measured (seed 0)"):
     run = next(r for r in runs if r["variant"] == cells[0] and f"{r['ilr']:.3g}" == cells[1])

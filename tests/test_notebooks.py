@@ -99,9 +99,20 @@ def test_the_notebooks_extra_opens_and_converts_them(tmp_path):
   names = {r.split(">")[0].split("=")[0] for r in extras["notebooks"]}
   assert {"jupyterlab", "nbconvert", "ipykernel"} <= names
   proc = subprocess.run(
-    [sys.executable, "-m", "jupyter", "nbconvert", "--to", "markdown", "--output-dir",
-     str(tmp_path), str(NOTEBOOKS / "01_quickstart.ipynb")],
-    capture_output=True, text=True, timeout=300,
+    [
+      sys.executable,
+      "-m",
+      "jupyter",
+      "nbconvert",
+      "--to",
+      "markdown",
+      "--output-dir",
+      str(tmp_path),
+      str(NOTEBOOKS / "01_quickstart.ipynb"),
+    ],
+    capture_output=True,
+    text=True,
+    timeout=300,
   )
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert "hr.rkl1" in (tmp_path / "01_quickstart.md").read_text()

@@ -79,7 +79,7 @@ def test_same_hyperreg_trajectory(batches, alias, divergence, algorithm):
     _, grads = numpy_mlp.loss_and_grads(ref_params, x.astype(np.float64), y)
     ref_params, ref_state = ref.step(ref_params, grads, ref_state)
 
-  make_tx = lambda lr: getattr(hr, alias)(lr, weight_decay=wd)  # noqa: E731
+  make_tx = lambda lr: getattr(hr, alias)(lr, weight_decay=wd)
   trainer = Trainer(MLP(), make_tx, batch_size=BATCH, step_lr_stats=True)
   with jax.enable_x64(True):
     p = jax.tree.map(jnp.asarray, params)

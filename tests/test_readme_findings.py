@@ -14,9 +14,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 README = " ".join((ROOT / "README.md").read_text().split())
 RUN = json.loads((ROOT / "results" / "embedded-cpu" / "findings.json").read_text())
 FINDINGS = {f["key"]: f["value"] for f in RUN["findings"]}
-RULE_VARIANTS = [k.split("/")[1] for k in FINDINGS
-                 if k.startswith("ilr_sensitivity/") and k.endswith("/width_5pt")
-                 and k.split("/")[1] not in ("sgd", "adagrad", "adam")]
+RULE_VARIANTS = [
+  k.split("/")[1]
+  for k in FINDINGS
+  if k.startswith("ilr_sensitivity/")
+  and k.endswith("/width_5pt")
+  and k.split("/")[1] not in ("sgd", "adagrad", "adam")
+]
 
 
 def value(key):
@@ -27,9 +31,11 @@ def value(key):
 def _widths():
   widest = max(RULE_VARIANTS, key=lambda v: value(f"ilr_sensitivity/{v}/width_5pt"))
   adagrad, adam = (value(f"ilr_sensitivity/{v}/width_1pt") for v in ("adagrad", "adam"))
-  quotes = [f"every rule holds for {value('ilr_sensitivity/rules_max_width_1pt'):g} decades",
-            f"unclipped Hellinger-2 stays within 5 points of its best over "
-            f"{value('ilr_sensitivity/rules_max_width_5pt'):g} decades"]
+  quotes = [
+    f"every rule holds for {value('ilr_sensitivity/rules_max_width_1pt'):g} decades",
+    f"unclipped Hellinger-2 stays within 5 points of its best over "
+    f"{value('ilr_sensitivity/rules_max_width_5pt'):g} decades",
+  ]
   assert widest == "hellinger2_noclip", widest
   if value("ilr_sensitivity/sgd/width_1pt") == value("ilr_sensitivity/rules_max_width_1pt"):
     quotes.append("as does SGD")
@@ -43,10 +49,16 @@ QUOTES = {
     f"worse than the unclipped one in {value('ilr_sensitivity/clip_worse'):g} (rule, ILR) "
     f"pairs and better in {value('ilr_sensitivity/clip_better'):g}"
   ],
-  "no divergence": lambda: ["No run of the sweep went non-finite"]
-  if value("ilr_sensitivity/diverged_variants") == 0 else ["(the README must say which)"],
-  "beta hardly moves": lambda: ["within 0.2% of the ILR"]
-  if value("ilr_sensitivity/lr_drift_min") >= 0.998 else ["(the README must say how far)"],
+  "no divergence": lambda: (
+    ["No run of the sweep went non-finite"]
+    if value("ilr_sensitivity/diverged_variants") == 0
+    else ["(the README must say which)"]
+  ),
+  "beta hardly moves": lambda: (
+    ["within 0.2% of the ILR"]
+    if value("ilr_sensitivity/lr_drift_min") >= 0.998
+    else ["(the README must say how far)"]
+  ),
   "the study's code": lambda: [
     f"NaNs in {value('study_setting/numpy_nan_runs'):g} of {value('study_setting/numpy_runs'):g} runs"
   ],
@@ -54,8 +66,11 @@ QUOTES = {
     f"{value('study_setting/jax_nonfinite_runs'):g} of {value('study_setting/jax_runs'):g} runs "
     "in the study's own units"
   ],
-  "no speed-up": lambda: ["no rule reaches"]
-  if value("convergence/rules_faster_than_gd") == 0 else ["(the README must say which)"],
+  "no speed-up": lambda: (
+    ["no rule reaches"]
+    if value("convergence/rules_faster_than_gd") == 0
+    else ["(the README must say which)"]
+  ),
   "linear regression": lambda: [
     f"GD converges in {value('linear_regression/gd/iterations_to_tolerance'):g} iterations"
   ],

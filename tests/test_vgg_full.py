@@ -21,7 +21,7 @@ from test_experiments import run_command, tree_mtimes
 from experiments import files
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "helpers"))
-import data_writers  # noqa: E402
+import data_writers
 
 
 @pytest.mark.slow
@@ -31,8 +31,18 @@ def test_full_vgg_trains_on_cifar_files_checkpoints_and_resumes(tmp_path):
   y = rng.integers(0, 10, 320)
   data_writers.save_cifar10_batches(tmp_path / "data", x[:256], y[:256], x[256:], y[256:])
   out = tmp_path / "run"
-  args = ("--full", "--only", "vgg_cifar", "--epochs", "1", "--variants", "sgd", "rkl2",
-          "--data-dir", str(tmp_path / "data"))
+  args = (
+    "--full",
+    "--only",
+    "vgg_cifar",
+    "--epochs",
+    "1",
+    "--variants",
+    "sgd",
+    "rkl2",
+    "--data-dir",
+    str(tmp_path / "data"),
+  )
   run_command(out, *args)
   folder = out / "vgg_cifar"
   record = json.loads((folder / "settings.json").read_text())

@@ -304,10 +304,7 @@ def new_beta(divergence: str, algorithm: int, beta, grad, growth: float | None =
       q = np.abs(g / b)
       no_root = q >= 1.0
       if np.any(no_root):
-        if growth is not None:
-          fallback = growth * b
-        else:
-          fallback = _alg1(divergence, b, g)
+        fallback = growth * b if growth is not None else _alg1(divergence, b, g)
         val = np.where(no_root, fallback, val)
 
   with np.errstate(invalid="ignore"):

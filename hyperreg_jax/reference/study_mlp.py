@@ -40,8 +40,13 @@ RULES = ("gd", "rkl1", "rkl2", "rkl3", "h2", "kl2")
 INITS = ("normal", "lecun")
 PIXEL_SCALE = 255 * 0.99 + 0.01
 #: Each rule as (divergence, algorithm) of the library's guarded rules.
-_GUARDED = {"rkl1": ("rkl", 1), "rkl2": ("rkl", 2), "rkl3": ("rkl", 2), "h2": ("hellinger", 2),
-            "kl2": ("kl", 2)}
+_GUARDED = {
+  "rkl1": ("rkl", 1),
+  "rkl2": ("rkl", 2),
+  "rkl3": ("rkl", 2),
+  "h2": ("hellinger", 2),
+  "kl2": ("kl", 2),
+}
 
 
 def init_params(seed: int = 0, sizes=(784, 500, 10), init: str = "normal") -> dict:
@@ -61,8 +66,12 @@ def init_params(seed: int = 0, sizes=(784, 500, 10), init: str = "normal") -> di
     "b2": rng.standard_normal(n_out),
   }
   if init == "lecun":
-    params = {"W1": params["W1"] / np.sqrt(n_in), "b1": np.zeros(n_hidden),
-              "W2": params["W2"] / np.sqrt(n_hidden), "b2": np.zeros(n_out)}
+    params = {
+      "W1": params["W1"] / np.sqrt(n_in),
+      "b1": np.zeros(n_hidden),
+      "W2": params["W2"] / np.sqrt(n_hidden),
+      "b2": np.zeros(n_out),
+    }
   return params
 
 

@@ -4,7 +4,8 @@ it is built, that the engine's pure functions take as their first (static) argum
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import optax
@@ -61,7 +62,7 @@ class Trainer:
   model: Any
   make_tx: Callable[[Any], optax.GradientTransformation]
   loss: str = "cross_entropy"
-  batch_size: Optional[int] = 128
+  batch_size: int | None = 128
   epochs: int = 1
   eval_batch_size: int = 1000
   full_batch_steps: int = 1

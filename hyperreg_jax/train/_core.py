@@ -157,7 +157,7 @@ def train_epoch(trainer: Trainer, state: TrainState, init_lr, key, x, y) -> tupl
     raise ValueError(f"x has {x.shape[0]} examples but y has {y.shape[0]}.")
   order = batch_order(trainer, key, x.shape[0])
   if order is None:
-    body = lambda s, _: train_step(trainer, s, init_lr, (x, y))  # noqa: E731
+    body = lambda s, _: train_step(trainer, s, init_lr, (x, y))
     return jax.lax.scan(body, state, None, length=trainer.full_batch_steps)
 
   def body(s, idx):

@@ -21,7 +21,8 @@ import functools
 import hashlib
 import inspect
 import sys
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -20,14 +20,14 @@ import warnings
 
 import numpy as np
 
-from hyperreg_jax import checkpoint as checkpoint_io
 from hyperreg_jax import SweepResult
+from hyperreg_jax import checkpoint as checkpoint_io
 
 V, K, S, E, STEPS = 2, 3, 2, 4, 40
 
 
 def result(generation: int) -> SweepResult:
-  full = lambda *shape: np.full(shape, generation, np.float32)  # noqa: E731
+  full = lambda *shape: np.full(shape, generation, np.float32)
   return SweepResult(
     variants=["a", "b"],
     ilrs=np.array([0.1, 1.0, 10.0]),
@@ -102,7 +102,7 @@ def main(directory: str, rounds: int, seed: int) -> int:
     os.waitpid(pid, 0)
     try:
       found = generations(directory)
-    except Exception as err:  # noqa: BLE001: report any way a file is damaged
+    except Exception as err:  # noqa: BLE001 (report any way a file is damaged)
       print(json.dumps({"round": r, "damaged": f"{type(err).__name__}: {err}"}))
       return 1
     for name, g in found.items():

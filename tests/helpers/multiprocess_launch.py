@@ -54,7 +54,7 @@ def launch(args, num_processes=2, time_limit=120.0, grace=5.0, env=None, port=No
       JAX_PROCESS_ID=str(pid),
     )
     penv.update((env[n] if isinstance(env, list) else env) or {})
-    logs.append((tempfile.TemporaryFile(), tempfile.TemporaryFile()))
+    logs.append((tempfile.TemporaryFile(), tempfile.TemporaryFile()))  # noqa: SIM115 (closed below)
     procs.append(
       subprocess.Popen(
         [sys.executable, *map(str, args)], env=penv, stdout=logs[-1][0], stderr=logs[-1][1]

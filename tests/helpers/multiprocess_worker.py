@@ -38,6 +38,7 @@ if scenario == "join":
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import multiprocess_cases as cases  # noqa: E402
+
 from hyperreg_jax import checkpoint as checkpoint_io  # noqa: E402
 
 saves = []

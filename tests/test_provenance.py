@@ -1,0 +1,49 @@
+"""Provenance without training: where a run writes, and saved results of other settings."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from test_experiments import ROOT, tree_mtimes
+
+from experiments import reproduce
+
+
+def test_the_default_run_writes_where_git_ignores_and_the_reference_is_tracked():
+  cfg, _ = reproduce.config_from_args(reproduce.parse_args([]))
+  ignored = subprocess.run(["git", "check-ignore", "-q", str(cfg.out / "REPORT.md")], cwd=ROOT)
+  assert ignored.returncode == 0
+  tracked = subprocess.run(
+    ["git", "check-ignore", "-q", "results/embedded-cpu/REPORT.md"], cwd=ROOT
+  )
+  assert tracked.returncode == 1
+  assert reproduce.REFERENCE[False] == ROOT / "results" / "embedded-cpu"
+
+
+def test_the_reference_runs_convergence_is_not_reused_for_other_settings(tmp_path, capsys):
+  """The case that once passed silently: 1 epoch and seed 5 over the 5-epoch, 2-seed run."""
+  shutil.copytree(ROOT / "results" / "embedded-cpu" / "convergence", tmp_path / "convergence")
+  before = tree_mtimes(tmp_path)
+  with pytest.raises(SystemExit) as exit_info:
+    reproduce.main(
+      [
+        "--out",
+        str(tmp_path),
+        "--only",
+        "convergence",
+        "--epochs",
+        "1",
+        "--seeds",
+        "5",
+        "--no-progress",
+      ]
+    )
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert (
+    "convergence holds results of other settings (epochs: saved 5, now 1; seeds: saved "
+    "[0, 1], now [5])" in err
+  )
+  assert tree_mtimes(tmp_path) == before
