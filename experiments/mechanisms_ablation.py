@@ -139,7 +139,7 @@ def deciders(rows) -> dict[tuple[str, float], tuple[str, float]]:
 
 def _crosses(rows, change, rule, ilr) -> bool:
   a, b = (_cell(rows, k, rule, ilr)["test_accuracy"] for k in ("literal", change))
-  return (a < study.CHANCE_ACCURACY) != (b < study.CHANCE_ACCURACY)
+  return (a <= study.CHANCE_ACCURACY) != (b <= study.CHANCE_ACCURACY)
 
 
 def _warmup_text(rows, total) -> str:

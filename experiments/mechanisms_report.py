@@ -214,7 +214,7 @@ def h2(folder, s, runs) -> tuple[list[str], list[md.Finding], bool | None]:
   ]
   still = min(m(f"{layer}_lr0", valley) / valley for layer in trace.LAYERS)
   chance = max(accuracy(runs, "rkl1_noclip", valley), accuracy(runs, "sgd", valley))
-  flag = still >= 0.5 and chance < study.CHANCE_ACCURACY
+  flag = still >= 0.5 and chance <= study.CHANCE_ACCURACY
   text = [
     "### 2. The valley\n",
     md.figure(
@@ -229,7 +229,7 @@ def h2(folder, s, runs) -> tuple[list[str], list[md.Finding], bool | None]:
     md.table(["quantity", *[f"ILR {x:.3g}" for x in cols]], rows),
     "",
     f"**Hypothesis 2: {verdict(flag)}** (rule: at the valley every layer keeps at least half "
-    "its ILR as the learning rate of step 1, and RKL1 and SGD both end at chance, below 20%). "
+    f"its ILR as the learning rate of step 1, and RKL1 and SGD both end at chance, at most {100 * study.CHANCE_ACCURACY:.0f}%). "
     f"There, beta hardly moves (the learning rate of step 1 is at least {100 * still:.0f}% of the "
     f"ILR in every layer; median |g_0| x ILR is at most "
     f"{max(m(f'{layer}_g0', valley) for layer in trace.LAYERS) * valley:.2g}) and the rule takes "

@@ -74,6 +74,15 @@ QUOTES = {
   "linear regression": lambda: [
     f"GD converges in {value('linear_regression/gd/iterations_to_tolerance'):g} iterations"
   ],
+  "why": lambda: [
+    "; ".join(
+      f"{'hypothesis ' if i == 1 else ''}{i} "
+      + {1.0: "supported", 0.5: "partly supported", 0.0: "not supported"}[
+        value(f"mechanisms/h{i}_supported")
+      ]
+      for i in range(1, 6)
+    )
+  ],
   "wall time": lambda: [
     f"reference run took {sum(t['wall_s'] for t in RUN['timing'].values()) / 60:.1f} minutes",
     f"{RUN['timing']['ilr_sensitivity']['wall_s'] / 60:.1f} minutes); the VGG smoke run takes "
