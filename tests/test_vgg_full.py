@@ -47,6 +47,7 @@ def test_full_vgg_trains_on_cifar_files_checkpoints_and_resumes(tmp_path):
   folder = out / "vgg_cifar"
   record = json.loads((folder / "settings.json").read_text())
   assert record["settings"]["batch_size"] == 128 and record["settings"]["epochs"] == 1
+  assert record["settings"]["decay"] == "decoupled"
   assert record["data"]["label"] == "cifar10 (full set, 256 train / 64 test)"
   curves = files.read_csv(folder / "curves.csv")
   assert [(r["variant"], r["epoch"]) for r in curves] == [("sgd", 1), ("rkl2", 1)]
@@ -64,3 +65,22 @@ def test_full_vgg_trains_on_cifar_files_checkpoints_and_resumes(tmp_path):
   assert tree_mtimes(folder / "checkpoints" / "sgd") == sgd  # resumed, not retrained
   assert tree_mtimes(folder / "checkpoints" / "rkl2")
   assert filecmp.cmp(folder / "curves.csv", tmp_path / "curves.csv", shallow=False)
+
+
+def test_the_vgg_rules_keep_the_weight_decay_out_of_beta_as_the_study_did():
+  import jax.numpy as jnp
+  import optax
+
+  from experiments import vgg_cifar
+
+  params, grads = {"w": jnp.full(3, 5.0)}, {"w": jnp.array([0.1, -0.2, 0.3])}
+  betas = []
+  for decay in ("decoupled", "coupled"):
+    tx = vgg_cifar._make("rkl2", decay)(0.1)
+    _, state = tx.update(grads, tx.init(params), params)
+    betas.append(optax.tree.get(state, "beta")["w"])
+  tx = vgg_cifar.common.rule_variant("rkl2", clipped=True, weight_decay=0.0)(0.1)
+  _, state = tx.update(grads, tx.init(params), params)
+  np.testing.assert_array_equal(betas[0], optax.tree.get(state, "beta")["w"])
+  assert not np.array_equal(betas[0], betas[1])
+  assert vgg_cifar.EMBEDDED.decay == vgg_cifar.FULL.decay == "decoupled"
