@@ -180,14 +180,15 @@ def saved_settings(folder, cls):
 # ----------------------------------------------------------------------------- sweeps
 
 
-def mlp_sweep(cfg: Config, results: Results, data, variants, ilrs, **options):
-  """``hr.sweep`` of the paper's MLP with the settings' seeds and epochs, checkpointed."""
+def mlp_sweep(cfg: Config, results: Results, data, variants, ilrs, model=None, **options):
+  """``hr.sweep`` of the paper's MLP (``model``, by default ``models.MLP()``) with the
+  settings' seeds and epochs, checkpointed."""
   import hyperreg_jax as hr
   from hyperreg_jax import models
 
   s = results.settings
   return hr.sweep(
-    models.MLP(),
+    model or models.MLP(),
     data,
     variants,
     ilrs,

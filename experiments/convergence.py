@@ -4,6 +4,10 @@ The MNIST MLP in the study's units (loss summed over batches of 128, L2 ``1e-4 /
 the summed gradient, no growth clipping, as its MNIST script) at its curve ILR 1e-2, for
 every paper rule and for GD at a fixed learning rate 1e-2: training loss and test accuracy
 per epoch, and the number of steps until the test accuracy first reaches a target.
+
+The library's MLP starts from Flax's LeCun-normal init; the study's code drew every weight
+and bias from a standard normal. GD and RKL1 also run from the study's init (variants
+``*_study_init``), to test how much of the distance to the study's numbers that explains.
 """
 
 from __future__ import annotations
@@ -43,13 +47,15 @@ REPORTED = {
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-  """Attributes: epochs and seeds; the ILR; the rules; test-accuracy targets."""
+  """Attributes: epochs and seeds; the ILR; the rules; test-accuracy targets (the last is the
+  headline); the methods also run from the study's standard-normal init."""
 
   epochs: int
   seeds: tuple[int, ...]
   ilr: float = 1e-2
   rules: tuple[str, ...] = tuple(study.RULES[:-1])
   targets: tuple[float, ...] = (0.8, 0.9)
+  study_init: tuple[str, ...] = ("gd", "rkl1")
   batch_size: int = study.BATCH
   weight_decay: float = study.WEIGHT_DECAY / study.BATCH
 
@@ -58,8 +64,16 @@ class Settings:
 
 
 EMBEDDED = Settings(epochs=5, seeds=(0, 1))
-#: The study's curves at its scale: the five rules it plotted (and GD), 40 epochs.
-FULL = Settings(epochs=40, seeds=(0, 1), rules=("rkl1", "rkl3", "hellinger2", "kl2", "chi2_2"))
+#: The study's curves at its scale: the five rules it plotted (and GD), 40 epochs; every run
+#: passes 90% within its first epoch there, so the headline target is 97%.
+FULL = Settings(
+  epochs=40,
+  seeds=(0, 1),
+  rules=("rkl1", "rkl3", "hellinger2", "kl2", "chi2_2"),
+  targets=(0.9, 0.97),
+)
+#: The suffix of the variants that start from the study's init.
+STUDY_INIT = "_study_init"
 
 
 def settings(cfg: common.Config) -> Settings:
@@ -67,14 +81,20 @@ def settings(cfg: common.Config) -> Settings:
 
 
 def _train(cfg, results, ds) -> list[dict]:
+  from hyperreg_jax import models
+
   s = results.settings
   variants = {"gd": common.baseline_variant("sgd", weight_decay=s.weight_decay)}
   for name in s.rules:
     variants[name] = common.rule_variant(name, clipped=False, weight_decay=s.weight_decay)
-  result = common.mlp_sweep(
-    cfg, results, ds, variants, [s.ilr], batch_size=s.batch_size, loss_reduction="sum"
-  )
-  return common.sweep_rows(result)
+  options = dict(batch_size=s.batch_size, loss_reduction="sum")
+  rows = common.sweep_rows(common.mlp_sweep(cfg, results, ds, variants, [s.ilr], **options))
+  study_init = {f"{v}{STUDY_INIT}": variants[v] for v in s.study_init}
+  if study_init:
+    model = models.MLP(init_std=1.0)
+    result = common.mlp_sweep(cfg, results, ds, study_init, [s.ilr], model=model, **options)
+    rows += common.sweep_rows(result)
+  return rows
 
 
 def steps_to_target(rows: list[dict], steps_per_epoch: int, targets) -> list[dict]:
@@ -131,87 +151,103 @@ def run(cfg: common.Config, s: Settings) -> None:
 
 
 def section(folder, s: Settings, data: dict) -> md.Section:
-  """The report's section: the curves, the study's table beside ours, steps to target."""
+  """The report's section: the curves, the study's table beside ours, steps to target, and
+  the same table from the study's init."""
   curves = files.read_csv(folder / "curves.csv")
   steps = files.read_csv(folder / "steps_to_target.csv")
   steps_per_epoch = data["num_train"] // s.batch_size
+  target = int(100 * s.targets[-1])
+  key = f"steps_to_{target}pct"
   marks = list(dict.fromkeys(e for e in (1, min(10, s.epochs), s.epochs)))
 
-  def at(variant, epoch, key):
-    return md.mean([r for r in curves if r["variant"] == variant and r["epoch"] == epoch], key)
+  def at(variant, epoch, name):
+    return md.mean([r for r in curves if r["variant"] == variant and r["epoch"] == epoch], name)
 
   rows = []
   for variant in dict.fromkeys(r["variant"] for r in curves):
-    rep = REPORTED.get(variant)
-    to90 = [r["steps_to_90pct"] for r in steps if r["variant"] == variant]
+    rep = REPORTED.get(variant.removesuffix(STUDY_INIT))
+    reached = [r[key] for r in steps if r["variant"] == variant]
     rows.append(
       [variant]
       + [md.fmt(at(variant, e, "train_loss")) for e in marks]
       + [
         md.pct(at(variant, s.epochs, "test_accuracy")),
-        "not reached" if min(to90) < 0 else f"{int(np.mean(to90))}",
+        "not reached" if min(reached) < 0 else f"{int(np.mean(reached))}",
         "; ".join(md.fmt(x) if i < 3 else md.pct(x) for i, x in enumerate(rep)) if rep else "-",
       ]
     )
-  gd_to90 = [r["steps_to_90pct"] for r in steps if r["variant"] == "gd"]
-  rule_to90 = {r["variant"]: r["steps_to_90pct"] for r in steps if r["variant"] != "gd"}
-  faster = [v for v, x in rule_to90.items() if x > 0 and (min(gd_to90) < 0 or x < min(gd_to90))]
-  agreement, agree, compared = md.agreement_table(_agreement_rows(curves, s))
+  main = [r for r in steps if not r["variant"].endswith(STUDY_INIT)]
+  gd = [r[key] for r in main if r["variant"] == "gd"]
+  rule_steps = {r["variant"]: r[key] for r in main if r["variant"] != "gd"}
+  faster = [v for v, x in rule_steps.items() if x > 0 and (min(gd) < 0 or x < min(gd))]
+  agreement, agree, compared = md.agreement_table(_agreement_rows(curves))
+  _, agree_init, compared_init = md.agreement_table(_agreement_rows(curves, STUDY_INIT))
   text = [
     f"Data: {data['label']}. ILR {s.ilr:g} ({study.SUM_UNITS}), {s.summary()}, no clip, weight "
     f"decay {s.weight_decay:.3g} on the summed gradient; {steps_per_epoch} steps per epoch "
     "(the study: 40 epochs of 468 steps). GD: plain SGD at learning rate 1e-2 in the same "
-    "units.\n",
+    f"units. Rows `*{STUDY_INIT}`: the same methods from the study's init (every weight and "
+    "bias from a standard normal) instead of Flax's LeCun-normal kernels and zero biases.\n",
     md.figure(
       folder,
       folder / "curves.png",
       "Training loss per example (log scale) and test accuracy per epoch at the study's "
-      "ILR 1e-2 (summed loss); line = mean over seeds, band = min-max.",
+      "ILR 1e-2 (summed loss); line = mean over seeds, band = min-max; "
+      f"`{STUDY_INIT}`: from the study's standard-normal init.",
     ),
     md.table(
       ["method"]
       + [f"loss ep {e}" for e in marks]
       + [
         f"test acc ep {s.epochs} (%)",
-        "steps to 90% test acc (mean)",
+        f"steps to {target}% test acc (mean)",
         "study: loss ep 1; 10; 40; acc ep 40 (%)",
       ],
       rows,
     ),
     "",
-    f"The study's numbers at the epochs both ran beside ours; the rule: {md.AGREEMENT_RULE}. "
-    f"{agree} of {compared} agree.\n",
+    f"The study's numbers at the epochs both ran beside ours (Flax's init); the rule: "
+    f"{md.AGREEMENT_RULE}. {agree} of {compared} agree.\n",
     agreement,
     "",
     "**Findings.** "
     + (
-      f"{len(faster)} of {len(rule_to90)} rules reach 90% test accuracy in fewer steps than "
-      f"GD ({', '.join(faster) or 'none'})."
-      if rule_to90
-      else "No rules ran."
-    ),
+      f"{len(faster)} of {len(rule_steps)} rules reach {target}% test accuracy in fewer steps "
+      f"than GD ({', '.join(faster) or 'none'}). "
+      if rule_steps
+      else "No rules ran. "
+    )
+    + _init_finding(agree, compared, agree_init, compared_init),
     "",
   ]
-  total = s.epochs * steps_per_epoch
+  same_scale = s.epochs >= 40 and data["num_train"] >= 60_000
   claims = [
     md.Claim(
       *CLAIMS["speed"],
-      _steps_summary(steps, total)
-      + f"; {len(faster)} of {len(rule_to90)} rules reach 90% faster than GD",
+      _steps_summary(main, s.epochs * steps_per_epoch, s.targets)
+      + f"; {len(faster)} of {len(rule_steps)} rules reach {target}% faster than GD",
       md.HOLDS if not faster else md.FAILS,
-      f"{s.epochs} epochs of {steps_per_epoch} steps instead of 40 x 468; otherwise the "
-      "study's units and settings.",
+      f"{s.epochs} epochs of {steps_per_epoch} steps instead of 40 x 468; test accuracy "
+      "checked at each epoch's end; otherwise the study's units and settings.",
     ),
     md.Claim(
       *CLAIMS["curves"],
-      f"side by side above ({steps_per_epoch}-step epochs)",
+      f"side by side above ({steps_per_epoch}-step epochs): {agree} of {compared} of the "
+      f"study's numbers agree; from the study's init {agree_init} of {compared_init}",
       md.PARTLY,
-      "Shorter runs on less data; the ordering at equal epochs is what compares.",
+      ("The study's scale; " if same_scale else "Shorter runs on less data; ")
+      + "Flax's LeCun-normal init instead of the study's standard normal (tested: the "
+      f"`{STUDY_INIT}` rows); the ordering at equal epochs is what compares.",
     ),
   ]
   findings = [
-    md.Finding(f"{NAME}/rules_faster_than_gd", "rules reaching 90% before GD", len(faster)),
+    md.Finding(f"{NAME}/rules_faster_than_gd", f"rules reaching {target}% before GD", len(faster)),
     md.Finding(f"{NAME}/study_numbers_agreeing", "study's numbers we agree with", agree),
+    md.Finding(
+      f"{NAME}/study_numbers_agreeing_study_init",
+      "study's numbers we agree with, from the study's init",
+      agree_init,
+    ),
   ]
   for variant in dict.fromkeys(r["variant"] for r in steps):
     runs = [r for r in steps if r["variant"] == variant]
@@ -224,19 +260,31 @@ def section(folder, s: Settings, data: dict) -> md.Section:
     )
     findings.append(
       md.finding(
-        f"{NAME}/{variant}/steps_to_90pct",
-        f"{variant}: steps to 90% (-1: not reached)",
-        [r["steps_to_90pct"] for r in runs],
+        f"{NAME}/{variant}/steps_to_target",
+        f"{variant}: steps to {target}% (-1: not reached)",
+        [r[key] for r in runs],
       )
     )
   return md.Section("\n".join(text), claims, findings)
 
 
-def _agreement_rows(curves, s: Settings) -> list[tuple]:
+def _init_finding(agree, compared, agree_init, compared_init) -> str:
+  if not compared_init:
+    return ""
+  return (
+    f"From the study's standard-normal init, {agree_init} of {compared_init} of the study's "
+    f"numbers for these methods agree by the same rule (from Flax's init: {agree} of "
+    f"{compared} over all methods)."
+  )
+
+
+def _agreement_rows(curves, suffix: str = "") -> list[tuple]:
   """(quantity, kind, study's number, our per-seed values, non-finite flags) per number of
-  the study's curves at an epoch this run reached."""
+  the study's curves at an epoch this run reached, for the variants named ``<method><suffix>``
+  (``suffix`` ``""``: from Flax's init; ``STUDY_INIT``: from the study's)."""
   rows = []
-  for variant, numbers in REPORTED.items():
+  for method, numbers in REPORTED.items():
+    variant = method + suffix
     points = [(1, "train_loss"), (10, "train_loss"), (40, "train_loss"), (40, "test_accuracy")]
     for (epoch, key), theirs in zip(points, numbers):
       runs = [r for r in curves if r["variant"] == variant and r["epoch"] == epoch]
@@ -254,10 +302,10 @@ def _agreement_rows(curves, s: Settings) -> list[tuple]:
   return rows
 
 
-def _steps_summary(steps, total) -> str:
-  """Steps to 80% and 90% test accuracy: GD and the range over the rules."""
+def _steps_summary(steps, total, targets) -> str:
+  """Steps to each test-accuracy target: GD and the range over the rules."""
   parts = []
-  for target in (80, 90):
+  for target in (int(100 * x) for x in targets):
     key = f"steps_to_{target}pct"
     gd = [r[key] for r in steps if r["variant"] == "gd"]
     rules = [r[key] for r in steps if r["variant"] != "gd"]

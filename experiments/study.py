@@ -40,3 +40,10 @@ LR_FREE = ("prodigy", "dog", "dowg", "cocob", "dadapt_adamw")
 #: The two ILR conventions, as every figure and table names them.
 MEAN_UNITS = "ILR, loss averaged over the batch (this library)"
 SUM_UNITS = f"ILR, loss summed over the batch of {BATCH} (the study's units)"
+
+
+def scale_beside_study(epochs: int, num_train: int) -> str:
+  """This run's scale beside the study's MNIST runs (40 epochs on 60,000 digits)."""
+  if epochs == 40 and num_train == 60_000:
+    return "the study's scale (40 epochs on 60,000 digits)"
+  return f"{epochs} epochs on {num_train:,} digits, the study's 40 on 60,000"

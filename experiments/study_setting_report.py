@@ -79,7 +79,7 @@ def section(folder, s: Settings, data: dict) -> md.Section:
       "(the study's GD ignores the ILR). A missing point: every seed diverged there.",
     ),
     f"The study's MNIST table beside ours (training loss per example; test accuracy in %; "
-    f"ours after {s.epochs} epochs on {data['num_train']} digits, theirs after 40 on 60,000):\n",
+    f"{study.scale_beside_study(s.epochs, data['num_train'])}):\n",
     md.table(
       [
         "ILR (summed)",
@@ -172,9 +172,10 @@ def section(folder, s: Settings, data: dict) -> md.Section:
       *CLAIMS["table"],
       measured,
       md.PARTLY,
-      f"{s.epochs} epochs on {data['num_train']} digits vs 40 on 60,000; our RKL2/RKL3 are "
-      "guarded (docs/method.md, section 3) and RKL3 is a real lagged step; the engine uses a "
-      "stable log-softmax.",
+      f"{study.scale_beside_study(s.epochs, data['num_train']).capitalize()}; Flax's "
+      "LeCun-normal init, not the study's standard normal (its effect is measured in the "
+      "convergence section); our RKL2/RKL3 are guarded (docs/method.md, section 3) and RKL3 is "
+      "a real lagged step; the engine uses a stable log-softmax.",
     )
   ]
   findings = [

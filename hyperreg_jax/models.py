@@ -25,7 +25,10 @@ _VGG16_STAGE_DEPTHS = (2, 2, 3, 3, 3)
 class MLP(nn.Module):
   """The paper's MNIST network: flatten, ``Dense(500)``, sigmoid, ``Dense(10)`` -> logits.
 
-  397,510 parameters for 28x28 inputs. The parameter tree
+  397,510 parameters for 28x28 inputs. Initialisation: Flax's defaults (LeCun-normal
+  kernels, zero biases) or, with ``init_std``, every weight and bias drawn from
+  ``normal(0, init_std)``; ``init_std=1.0`` is the study's code (NumPy's ``randn``, no
+  fan-in scaling), which starts with saturated sigmoids. The parameter tree
   ``{"params": {"hidden": {"kernel", "bias"}, "output": {"kernel", "bias"}}}`` has the same
   layout (and kernel orientation ``(in, out)``) as the NumPy reference
   (:mod:`hyperreg_jax.reference.numpy_mlp`), so weights move between the two unchanged.
@@ -36,17 +39,26 @@ class MLP(nn.Module):
       >>> variables = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
       >>> model.apply(variables, jnp.zeros((4, 28, 28, 1))).shape
       (4, 10)
+      >>> study = MLP(init_std=1.0).init(jax.random.key(0), jnp.zeros((1, 784)))
+      >>> round(float(study["params"]["hidden"]["bias"].std()), 1)
+      1.0
   """
 
   hidden: int = 500
   num_classes: int = 10
+  init_std: float | None = None
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
     del train  # no train-mode behaviour
+    if self.init_std is None:
+      inits = {}  # Flax's defaults
+    else:
+      inits = dict(kernel_init=nn.initializers.normal(self.init_std))
+      inits["bias_init"] = inits["kernel_init"]
     x = x.reshape((x.shape[0], -1))
-    x = nn.sigmoid(nn.Dense(self.hidden, name="hidden")(x))
-    return nn.Dense(self.num_classes, name="output")(x)
+    x = nn.sigmoid(nn.Dense(self.hidden, name="hidden", **inits)(x))
+    return nn.Dense(self.num_classes, name="output", **inits)(x)
 
 
 class VGG16BN(nn.Module):

@@ -99,7 +99,8 @@ def test_tiny_run_writes_every_figure_data_file_and_the_report(tiny_run):
   findings = json.loads((tiny_run / "findings.json").read_text())
   assert {f["key"] for f in findings["findings"]} >= {
     "ilr_sensitivity/rkl2/best_test_accuracy",
-    "convergence/gd/steps_to_90pct",
+    "convergence/gd/steps_to_target",
+    "convergence/gd_study_init/final_test_accuracy",
     "linear_regression/gd/iterations_to_tolerance",
     "study_setting/numpy_nan_runs",
   }

@@ -41,6 +41,21 @@ def test_mlp_shapes_and_param_count():
   np.testing.assert_array_equal(logits, model.apply(variables, jnp.zeros((3, 784))))
 
 
+def test_mlp_init_flax_default_or_study_normal():
+  x = jnp.zeros((1, 784))
+  flax_default = MLP().init(jax.random.key(0), x)["params"]
+  # Flax's Dense defaults: LeCun-normal kernels (std 1/sqrt(fan_in)), zero biases.
+  np.testing.assert_array_equal(flax_default["hidden"]["bias"], 0.0)
+  assert abs(float(flax_default["hidden"]["kernel"].std()) * np.sqrt(784) - 1) < 0.05
+  # The study's code: every weight and bias from a standard normal, no fan-in scaling.
+  study = MLP(init_std=1.0).init(jax.random.key(0), x)["params"]
+  for values in (study["hidden"]["kernel"], study["hidden"]["bias"], study["output"]["kernel"]):
+    assert abs(float(values.std()) - 1.0) < 0.1 and abs(float(values.mean())) < 0.1
+  half = MLP(init_std=0.5).init(jax.random.key(0), x)["params"]
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, 0.5 * b, rtol=1e-6), half, study)
+  assert np.all(np.asarray(study["output"]["bias"]) != 0)
+
+
 @pytest.mark.slow
 def test_linear_regression_shapes():
   model = LinearRegression()
