@@ -311,15 +311,15 @@ def lr_free_variant(name: str, weight_decay: float = study.WEIGHT_DECAY):
 # ----------------------------------------------------------------------------- data, machine
 
 
-def load_mnist(cfg: Config):
+def load_mnist(cfg: Config, **sizes):
   """The embedded subset by default; with ``--full``, the full MNIST that ``python -m
   hyperreg_jax.data fetch mnist`` placed (or the IDX files in ``--data-dir``), checked
-  against the originals' sha256."""
+  against the originals' sha256. ``sizes``: ``max_train``, ``max_test``."""
   from hyperreg_jax import data
 
   if not cfg.full:
-    return data.load_mnist()
-  return data.load_mnist("local", cfg.data_dir)
+    return data.load_mnist(**sizes)
+  return data.load_mnist("local", cfg.data_dir, **sizes)
 
 
 def data_record(ds, note: str = "") -> dict:

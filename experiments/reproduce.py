@@ -31,6 +31,10 @@ from experiments import common, files, report, study
 
 EXPERIMENTS = {m.NAME: m for m in report.EXPERIMENTS}
 PROG = "python -m experiments"
+#: The experiments that do not train on MNIST.
+NOT_MNIST = ("linear_regression", "vgg_cifar")
+#: How to give an experiment its data at ``--full``, beyond what the loader's error says.
+DATA_HINTS = {"vgg_cifar": " (For this command: --data-dir FOLDER holding cifar-10-batches-py.)"}
 #: The committed reference runs, by scale.
 REFERENCE = {
   False: report.ROOT / "results/embedded-cpu",
@@ -103,6 +107,26 @@ def config_from_args(args: argparse.Namespace) -> tuple[common.Config, list[str]
   return cfg, only
 
 
+def check_data(cfg: common.Config, only: list[str]) -> None:
+  """With ``--full``, fails before anything trains when the data an experiment of ``only``
+  needs is not here (nothing is downloaded at run time): reads one example of each."""
+  if not cfg.full:
+    return
+  loads = {name: common.load_mnist for name in only if name not in NOT_MNIST}
+  if "vgg_cifar" in only:
+    loads["vgg_cifar"] = EXPERIMENTS["vgg_cifar"].load
+  for name, load in loads.items():
+    try:
+      load(cfg, max_train=1, max_test=1)
+    except FileNotFoundError as err:
+      others = " ".join(n for n in only if n != name) or "..."
+      raise FileNotFoundError(
+        f"{name} at --full needs data that is not here: {str(err).rstrip('.')}."
+        f"{DATA_HINTS.get(name, '')} Or "
+        f"leave {name} out: --only {others}"
+      ) from None
+
+
 def reproduce(cfg: common.Config, only: list[str], reference=None) -> pathlib.Path:
   """Runs the experiments ``only`` (what is missing of them) and writes the report.
 
@@ -112,6 +136,7 @@ def reproduce(cfg: common.Config, only: list[str], reference=None) -> pathlib.Pa
   settings = {name: EXPERIMENTS[name].settings(cfg) for name in only}
   for name, s in settings.items():  # before anything is written or trained
     common.check_saved(cfg.out / name, s)
+  check_data(cfg, only)
   reference = pathlib.Path(reference or REFERENCE[cfg.full]).resolve()
   files.write_json(
     cfg.out / "config.json",

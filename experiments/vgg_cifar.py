@@ -83,7 +83,10 @@ def settings(cfg: common.Config) -> Settings:
   return common.scaled(EMBEDDED, FULL, cfg, **extra)
 
 
-def load(cfg: common.Config):
+def load(cfg: common.Config, **sizes):
+  """Synthetic CIFAR-shaped images by default; with ``--full``, CIFAR-10 from the python
+  version in ``--data-dir`` or from a prepared tensorflow-datasets copy (nothing is
+  downloaded). ``sizes``: ``max_train``, ``max_test``."""
   from hyperreg_jax import data
 
   if not cfg.full:
@@ -92,8 +95,8 @@ def load(cfg: common.Config):
   if cfg.data_dir is not None and (
     (cfg.data_dir / "cifar-10-batches-py").is_dir() or (cfg.data_dir / "data_batch_1").exists()
   ):
-    return data.load_cifar10("local", cfg.data_dir)
-  return data.load_cifar10("tfds", cfg.data_dir)
+    return data.load_cifar10("local", cfg.data_dir, **sizes)
+  return data.load_cifar10("tfds", cfg.data_dir, download=False, **sizes)
 
 
 def augment(key, x):

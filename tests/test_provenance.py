@@ -47,3 +47,28 @@ def test_the_reference_runs_convergence_is_not_reused_for_other_settings(tmp_pat
     "[0, 1], now [5])" in err
   )
   assert tree_mtimes(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+  "only, names",
+  [
+    (["convergence", "linear_regression"], "full MNIST is not in"),
+    (["vgg_cifar"], "cifar10 is not prepared for tfds"),
+  ],
+)
+def test_full_without_its_data_stops_before_anything_is_written(
+  only, names, tmp_path, monkeypatch, capsys
+):
+  """Nothing is downloaded at run time: a missing data set ends ``--full`` at once."""
+  empty = tmp_path / "no-data"
+  empty.mkdir()
+  monkeypatch.setenv("HYPERREG_JAX_DATA", str(empty))
+  monkeypatch.setenv("TFDS_DATA_DIR", str(empty))
+  out = tmp_path / "run"
+  with pytest.raises(SystemExit) as exit_info:
+    reproduce.main(["--full", "--out", str(out), "--only", *only, "--no-progress"])
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert f"error: {only[0]} at --full needs data that is not here: {names}" in err
+  assert f"Or leave {only[0]} out: --only" in err
+  assert not out.exists()
