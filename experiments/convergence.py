@@ -77,7 +77,9 @@ STUDY_INIT = "_study_init"
 
 
 def settings(cfg: common.Config) -> Settings:
-  return common.scaled(EMBEDDED, FULL, cfg)
+  s = common.scaled(EMBEDDED, FULL, cfg)
+  kept = tuple(v for v in s.study_init if v == "gd" or v in s.rules)  # --variants filters
+  return dataclasses.replace(s, study_init=kept)
 
 
 def _train(cfg, results, ds) -> list[dict]:

@@ -322,7 +322,8 @@ def test_a_run_of_other_settings_stops_before_training_and_names_them(tiny_run, 
   proc = run_command(again, "--only", "convergence", "--epochs", "2", "--seeds", "5", check=False)
   assert proc.returncode == 2
   assert "convergence holds results of other settings (epochs: saved 1, now 2; " in proc.stderr
-  assert "; seeds: saved [0], now [5])" in proc.stderr
+  assert "; seeds: saved [0], now [5]" in proc.stderr
+  assert "; study_init: saved ['gd'], now ['gd', 'rkl1'])" in proc.stderr  # --variants filtered
   assert tree_mtimes(again) == before  # nothing written, nothing trained
 
 
