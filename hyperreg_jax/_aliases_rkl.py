@@ -8,8 +8,9 @@ from __future__ import annotations
 import jax
 import optax
 
-from hyperreg_jax._transform import DEFAULT_WEIGHT_DECAY, Decay, Granularity, Mask, hyperreg
-from hyperreg_jax._validate import REQUIRED, check_init_lr
+from hyperreg_jax._alias_call import hyperreg_alias
+from hyperreg_jax._transform import DEFAULT_WEIGHT_DECAY, Decay, Granularity, Mask
+from hyperreg_jax._validate import REQUIRED
 
 
 def rkl1(
@@ -41,23 +42,18 @@ def rkl1(
   The new beta is the exact maximiser of the saddle point,
   the positive root of :math:`\beta^2 - \beta_t \beta - g_t^2 = 0`.
 
+  The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
+
   Args:
-    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
-      array, then a value <= 0 or not finite gives NaN updates).
-    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule), not the
-      initial learning rate: the step is ``learning_rate * g / beta``.
-    weight_decay: L2 regularisation strength (``>= 0``), by default the paper's ``1e-4``
-      (``hr.DEFAULT_WEIGHT_DECAY``).
-    decay: ``"coupled"`` (the paper: the decay term is part of the gradient that drives
-      beta) or ``"decoupled"`` (the study's VGG code: beta sees the raw gradient, the step
-      divides ``g + weight_decay * x`` by beta).
-    mask: which leaves get weight decay, as in :func:`optax.adamw`.
-    growth: clip ``beta_{t+1}`` to ``[beta_t, growth * beta_t]``; ``None`` or ``inf``: no
-      upper clip.
-    warmup_steps: number of steps at the fixed rate ``warmup_lr`` before the rule starts.
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0).
+    learning_rate: a multiplier on ``1 / beta``, not the initial learning rate.
+    weight_decay: L2 regularisation strength, by default the paper's ``1e-4``.
+    decay: ``"coupled"`` (the paper) or ``"decoupled"`` (the study's VGG code).
+    mask: which leaves get weight decay.
+    growth: the growth clip factor; ``None`` or ``inf``: no upper clip.
+    warmup_steps: steps at the fixed rate ``warmup_lr`` before the rule starts.
     warmup_lr: the learning rate of the warm-up steps.
-    granularity: ``"coordinate"`` (the paper), ``"tensor"`` or ``"global"``; see
-      :func:`scale_by_hyperreg`.
+    granularity: ``"coordinate"`` (the paper), ``"tensor"`` or ``"global"``.
     beta_dtype: the dtype of beta (default: the params' dtype, at least float32).
 
   Returns:
@@ -81,21 +77,7 @@ def rkl1(
     Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
     submission.
   """
-  check_init_lr(init_lr, "rkl1", learning_rate)
-  return hyperreg(
-    init_lr,
-    divergence="rkl",
-    algorithm=1,
-    learning_rate=learning_rate,
-    weight_decay=weight_decay,
-    decay=decay,
-    mask=mask,
-    growth=growth,
-    warmup_steps=warmup_steps,
-    warmup_lr=warmup_lr,
-    granularity=granularity,
-    beta_dtype=beta_dtype,
-  )
+  return hyperreg_alias("rkl1", "rkl", 1, locals())
 
 
 def rkl2(
@@ -131,23 +113,18 @@ def rkl2(
   One step of alternating optimisation: the minimum over :math:`x` at the old
   :math:`\beta_t`, then the maximum over :math:`\beta` with that :math:`x` fixed.
 
+  The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
+
   Args:
-    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
-      array, then a value <= 0 or not finite gives NaN updates).
-    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule), not the
-      initial learning rate: the step is ``learning_rate * g / beta``.
-    weight_decay: L2 regularisation strength (``>= 0``), by default the paper's ``1e-4``
-      (``hr.DEFAULT_WEIGHT_DECAY``).
-    decay: ``"coupled"`` (the paper: the decay term is part of the gradient that drives
-      beta) or ``"decoupled"`` (the study's VGG code: beta sees the raw gradient, the step
-      divides ``g + weight_decay * x`` by beta).
-    mask: which leaves get weight decay, as in :func:`optax.adamw`.
-    growth: clip ``beta_{t+1}`` to ``[beta_t, growth * beta_t]``; ``None`` or ``inf``: no
-      upper clip.
-    warmup_steps: number of steps at the fixed rate ``warmup_lr`` before the rule starts.
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0).
+    learning_rate: a multiplier on ``1 / beta``, not the initial learning rate.
+    weight_decay: L2 regularisation strength, by default the paper's ``1e-4``.
+    decay: ``"coupled"`` (the paper) or ``"decoupled"`` (the study's VGG code).
+    mask: which leaves get weight decay.
+    growth: the growth clip factor; ``None`` or ``inf``: no upper clip.
+    warmup_steps: steps at the fixed rate ``warmup_lr`` before the rule starts.
     warmup_lr: the learning rate of the warm-up steps.
-    granularity: ``"coordinate"`` (the paper), ``"tensor"`` or ``"global"``; see
-      :func:`scale_by_hyperreg`.
+    granularity: ``"coordinate"`` (the paper), ``"tensor"`` or ``"global"``.
     beta_dtype: the dtype of beta (default: the params' dtype, at least float32).
 
   Returns:
@@ -171,21 +148,7 @@ def rkl2(
     Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
     submission.
   """
-  check_init_lr(init_lr, "rkl2", learning_rate)
-  return hyperreg(
-    init_lr,
-    divergence="rkl",
-    algorithm=2,
-    learning_rate=learning_rate,
-    weight_decay=weight_decay,
-    decay=decay,
-    mask=mask,
-    growth=growth,
-    warmup_steps=warmup_steps,
-    warmup_lr=warmup_lr,
-    granularity=granularity,
-    beta_dtype=beta_dtype,
-  )
+  return hyperreg_alias("rkl2", "rkl", 2, locals())
 
 
 def rkl3(
@@ -221,23 +184,18 @@ def rkl3(
   The step uses the beta chosen *before* seeing :math:`g_t` (the online order); beta is
   then updated by the Algorithm 2 rule.
 
+  The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
+
   Args:
-    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
-      array, then a value <= 0 or not finite gives NaN updates).
-    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule), not the
-      initial learning rate: the step is ``learning_rate * g / beta``.
-    weight_decay: L2 regularisation strength (``>= 0``), by default the paper's ``1e-4``
-      (``hr.DEFAULT_WEIGHT_DECAY``).
-    decay: ``"coupled"`` (the paper: the decay term is part of the gradient that drives
-      beta) or ``"decoupled"`` (the study's VGG code: beta sees the raw gradient, the step
-      divides ``g + weight_decay * x`` by beta).
-    mask: which leaves get weight decay, as in :func:`optax.adamw`.
-    growth: clip ``beta_{t+1}`` to ``[beta_t, growth * beta_t]``; ``None`` or ``inf``: no
-      upper clip.
-    warmup_steps: number of steps at the fixed rate ``warmup_lr`` before the rule starts.
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0).
+    learning_rate: a multiplier on ``1 / beta``, not the initial learning rate.
+    weight_decay: L2 regularisation strength, by default the paper's ``1e-4``.
+    decay: ``"coupled"`` (the paper) or ``"decoupled"`` (the study's VGG code).
+    mask: which leaves get weight decay.
+    growth: the growth clip factor; ``None`` or ``inf``: no upper clip.
+    warmup_steps: steps at the fixed rate ``warmup_lr`` before the rule starts.
     warmup_lr: the learning rate of the warm-up steps.
-    granularity: ``"coordinate"`` (the paper), ``"tensor"`` or ``"global"``; see
-      :func:`scale_by_hyperreg`.
+    granularity: ``"coordinate"`` (the paper), ``"tensor"`` or ``"global"``.
     beta_dtype: the dtype of beta (default: the params' dtype, at least float32).
 
   Returns:
@@ -261,18 +219,4 @@ def rkl3(
     Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
     submission.
   """
-  check_init_lr(init_lr, "rkl3", learning_rate)
-  return hyperreg(
-    init_lr,
-    divergence="rkl",
-    algorithm=3,
-    learning_rate=learning_rate,
-    weight_decay=weight_decay,
-    decay=decay,
-    mask=mask,
-    growth=growth,
-    warmup_steps=warmup_steps,
-    warmup_lr=warmup_lr,
-    granularity=granularity,
-    beta_dtype=beta_dtype,
-  )
+  return hyperreg_alias("rkl3", "rkl", 3, locals())
