@@ -61,6 +61,11 @@ def chi2_1(
     ``hyperreg(init_lr, divergence="chi2", algorithm=1, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
 
+  References:
+    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
+    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
+    submission.
+
   Example:
     >>> import jax.numpy as jnp, optax
     >>> import hyperreg_jax as hr
@@ -72,11 +77,6 @@ def chi2_1(
     [10.698987 11.388044 10.049504]
     >>> print(updates)  # -g / beta_1
     [-0.3738952   0.52688587  0.09950242]
-
-  References:
-    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
-    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
-    submission.
   """
   return hyperreg_alias("chi2_1", "chi2", 1, locals())
 
@@ -128,6 +128,11 @@ def chi2_2(
     ``hyperreg(init_lr, divergence="chi2", algorithm=2, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
 
+  References:
+    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
+    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
+    submission.
+
   Example:
     >>> import jax.numpy as jnp, optax
     >>> import hyperreg_jax as hr
@@ -139,11 +144,6 @@ def chi2_2(
     [10.800119 11.800119 10.049995]
     >>> print(updates)  # -g / beta_1
     [-0.37039405  0.5084864   0.09949756]
-
-  References:
-    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
-    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
-    submission.
   """
   return hyperreg_alias("chi2_2", "chi2", 2, locals())
 
@@ -195,6 +195,11 @@ def chi2_3(
     ``hyperreg(init_lr, divergence="chi2", algorithm=3, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
 
+  References:
+    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
+    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
+    submission.
+
   Example:
     >>> import jax.numpy as jnp, optax
     >>> import hyperreg_jax as hr
@@ -206,10 +211,5 @@ def chi2_3(
     [10.800119 11.800119 10.049995]
     >>> print(updates)  # -g / beta_0: the lagged step
     [-0.40003   0.60002   0.099995]
-
-  References:
-    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
-    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
-    submission.
   """
   return hyperreg_alias("chi2_3", "chi2", 3, locals())

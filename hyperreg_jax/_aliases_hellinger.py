@@ -62,6 +62,11 @@ def hellinger1(
     ``hyperreg(init_lr, divergence="hellinger", algorithm=1, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
 
+  References:
+    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
+    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
+    submission.
+
   Example:
     >>> import jax.numpy as jnp, optax
     >>> import hyperreg_jax as hr
@@ -73,11 +78,6 @@ def hellinger1(
     [12.439757 14.532438 10.195207]
     >>> print(updates)  # -g / beta_1
     [-0.3215738   0.41288322  0.0980804 ]
-
-  References:
-    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
-    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
-    submission.
   """
   return hyperreg_alias("hellinger1", "hellinger", 1, locals())
 
@@ -133,6 +133,11 @@ def hellinger2(
     ``hyperreg(init_lr, divergence="hellinger", algorithm=2, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
 
+  References:
+    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
+    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
+    submission.
+
   Example:
     >>> import jax.numpy as jnp, optax
     >>> import hyperreg_jax as hr
@@ -144,11 +149,6 @@ def hellinger2(
     [14.173144 20.       10.203019]
     >>> print(updates)  # -g / beta_1
     [-0.28224507  0.30001     0.0980053 ]
-
-  References:
-    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
-    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
-    submission.
   """
   return hyperreg_alias("hellinger2", "hellinger", 2, locals())
 
@@ -204,6 +204,11 @@ def hellinger3(
     ``hyperreg(init_lr, divergence="hellinger", algorithm=3, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
 
+  References:
+    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
+    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
+    submission.
+
   Example:
     >>> import jax.numpy as jnp, optax
     >>> import hyperreg_jax as hr
@@ -215,10 +220,5 @@ def hellinger3(
     [14.173144 20.       10.203019]
     >>> print(updates)  # -g / beta_0: the lagged step
     [-0.40003   0.60002   0.099995]
-
-  References:
-    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
-    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
-    submission.
   """
   return hyperreg_alias("hellinger3", "hellinger", 3, locals())

@@ -61,6 +61,11 @@ def kl1(
     ``hyperreg(init_lr, divergence="kl", algorithm=1, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
 
+  References:
+    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
+    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
+    submission.
+
   Example:
     >>> import jax.numpy as jnp, optax
     >>> import hyperreg_jax as hr
@@ -72,11 +77,6 @@ def kl1(
     [11.328101 12.562475 10.098529]
     >>> print(updates)  # -g / beta_1
     [-0.35313067  0.4776288   0.09901937]
-
-  References:
-    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
-    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
-    submission.
   """
   return hyperreg_alias("kl1", "kl", 1, locals())
 
@@ -128,6 +128,11 @@ def kl2(
     ``hyperreg(init_lr, divergence="kl", algorithm=2, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
 
+  References:
+    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
+    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
+    submission.
+
   Example:
     >>> import jax.numpy as jnp, optax
     >>> import hyperreg_jax as hr
@@ -139,11 +144,6 @@ def kl2(
     [11.735391 14.333638 10.100491]
     >>> print(updates)  # -g / beta_1
     [-0.34087488  0.41860968  0.09900014]
-
-  References:
-    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
-    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
-    submission.
   """
   return hyperreg_alias("kl2", "kl", 2, locals())
 
@@ -195,6 +195,11 @@ def kl3(
     ``hyperreg(init_lr, divergence="kl", algorithm=3, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
 
+  References:
+    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
+    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
+    submission.
+
   Example:
     >>> import jax.numpy as jnp, optax
     >>> import hyperreg_jax as hr
@@ -206,10 +211,5 @@ def kl3(
     [11.735391 14.333638 10.100491]
     >>> print(updates)  # -g / beta_0: the lagged step
     [-0.40003   0.60002   0.099995]
-
-  References:
-    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
-    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
-    submission.
   """
   return hyperreg_alias("kl3", "kl", 3, locals())

@@ -60,6 +60,11 @@ def rkl1(
     ``hyperreg(init_lr, divergence="rkl", algorithm=1, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
 
+  References:
+    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
+    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
+    submission.
+
   Example:
     >>> import jax.numpy as jnp, optax
     >>> import hyperreg_jax as hr
@@ -71,11 +76,6 @@ def rkl1(
     [11.403312 12.810403 10.09901 ]
     >>> print(updates)  # -g / beta_1
     [-0.3508016   0.46838495  0.09901465]
-
-  References:
-    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
-    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
-    submission.
   """
   return hyperreg_alias("rkl1", "rkl", 1, locals())
 
@@ -131,6 +131,11 @@ def rkl2(
     ``hyperreg(init_lr, divergence="rkl", algorithm=2, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
 
+  References:
+    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
+    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
+    submission.
+
   Example:
     >>> import jax.numpy as jnp, optax
     >>> import hyperreg_jax as hr
@@ -142,11 +147,6 @@ def rkl2(
     [11.905102 15.625586 10.101   ]
     >>> print(updates)  # -g / beta_1
     [-0.3360156   0.3839984   0.09899515]
-
-  References:
-    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
-    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
-    submission.
   """
   return hyperreg_alias("rkl2", "rkl", 2, locals())
 
@@ -202,6 +202,11 @@ def rkl3(
     ``hyperreg(init_lr, divergence="rkl", algorithm=3, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
 
+  References:
+    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
+    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
+    submission.
+
   Example:
     >>> import jax.numpy as jnp, optax
     >>> import hyperreg_jax as hr
@@ -213,10 +218,5 @@ def rkl3(
     [11.905102 15.625586 10.101   ]
     >>> print(updates)  # -g / beta_0: the lagged step
     [-0.40003   0.60002   0.099995]
-
-  References:
-    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
-    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
-    submission.
   """
   return hyperreg_alias("rkl3", "rkl", 3, locals())

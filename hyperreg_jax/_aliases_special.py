@@ -66,6 +66,10 @@ def adagrad_diag(
     ``hyperreg(init_lr, divergence="neyman_chi2", algorithm=1, growth=None, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
 
+  References:
+    Duchi, Hazan, Singer, `Adaptive Subgradient Methods for Online Learning and
+    Stochastic Optimization <https://jmlr.org/papers/v12/duchi11a.html>`_, JMLR 2011.
+
   Example:
     >>> import jax.numpy as jnp, optax
     >>> import hyperreg_jax as hr
@@ -77,10 +81,6 @@ def adagrad_diag(
     [10.77044  11.662006 10.049871]
     >>> print(updates)  # -g / beta_1
     [-0.37141472  0.51450837  0.09949879]
-
-  References:
-    Duchi, Hazan, Singer, `Adaptive Subgradient Methods for Online Learning and
-    Stochastic Optimization <https://jmlr.org/papers/v12/duchi11a.html>`_, JMLR 2011.
   """
   return hyperreg_alias("adagrad_diag", "neyman_chi2", 1, locals())
 
@@ -130,6 +130,10 @@ def wngrad(
     ``hyperreg(init_lr, divergence=half_chi2, algorithm=2, growth=None,
     granularity="global", ...)``: an :class:`optax.GradientTransformationExtraArgs`.
 
+  References:
+    Wu, Ward, Bottou, `WNGrad: Learn the Learning Rate in Gradient Descent
+    <https://arxiv.org/abs/1803.02865>`_, 2018.
+
   Example:
     >>> import jax.numpy as jnp, optax
     >>> import hyperreg_jax as hr
@@ -141,9 +145,5 @@ def wngrad(
     15.300469
     >>> print(updates)  # -g / beta_1
     [-0.2614495   0.39215788  0.0653542 ]
-
-  References:
-    Wu, Ward, Bottou, `WNGrad: Learn the Learning Rate in Gradient Descent
-    <https://arxiv.org/abs/1803.02865>`_, 2018.
   """
   return hyperreg_alias("wngrad", half_chi2, 2, locals())
