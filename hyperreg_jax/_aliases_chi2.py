@@ -1,6 +1,6 @@
-"""The paper's three chi-square rules (Xie et al., 2019): the Pearson chi-square divergence
-``D(beta, eta) = (beta - eta)^2 / eta``, whose ``dD/dbeta = 2 (beta / eta - 1)``, solved
-exactly (``chi2_1``), by one alternating step (``chi2_2``) or lagged (``chi2_3``).
+"""The paper's three chi-square rules (Xie et al., 2019), solved exactly (``chi2_1``), by one
+alternating step (``chi2_2``) or lagged (``chi2_3``): the Pearson chi-square divergence
+``D(beta, eta) = (beta - eta)^2 / eta``, whose ``dD/dbeta = 2 (beta / eta - 1)``.
 """
 
 from __future__ import annotations
@@ -26,22 +26,22 @@ def chi2_1(
   granularity: Granularity = "coordinate",
   beta_dtype: jax.typing.DTypeLike | None = None,
 ) -> optax.GradientTransformationExtraArgs:
-  r"""The paper's X2_1 rule: Pearson chi-square divergence, exact saddle point (Algorithm 1).
+  r"""The paper's X2_1 rule: Pearson chi-square divergence, the exact saddle point (Algorithm 1).
 
-  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
-  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  The new beta is the exact maximiser of the saddle point:
 
   .. math::
 
     2 \beta_{t+1}^2 (\beta_{t+1} / \beta_t - 1) = g_t^2, \qquad
     x_{t+1} = x_t - \eta_t\, g_t / \beta_{t+1},
 
-  with :math:`\beta_{t+1}` clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
-  :math:`\beta_0 = 1 / \mathrm{init\_lr}`.
-
-  The new beta is the exact maximiser of the saddle point,
   solved as the root :math:`r > 1` of :math:`r^3 - r^2 = g_t^2 / (2 \beta_t^2)`,
   :math:`\beta_{t+1} = r \beta_t`.
+
+  Per coordinate: :math:`g_t` is the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``;
+  :math:`\beta_{t+1}` is clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
+  :math:`\beta_0 = 1 / \mathrm{init\_lr}`.
 
   The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
 
@@ -96,19 +96,17 @@ def chi2_2(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's X2_2 rule: Pearson chi-square divergence, one alternating step (Algorithm 2).
 
-  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
-  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  One step of alternating optimisation: the minimum over :math:`x` at the old
+  :math:`\beta_t`, then the maximum over :math:`\beta` with that :math:`x` fixed:
 
   .. math::
 
-    \beta_{t+1} = \beta_t + g_t^2 / (2 \beta_t), \qquad
-    x_{t+1} = x_t - \eta_t\, g_t / \beta_{t+1},
+    \beta_{t+1} = \beta_t + g_t^2 / (2 \beta_t), \quad x_{t+1} = x_t - \eta_t\, g_t / \beta_{t+1}.
 
-  with :math:`\beta_{t+1}` clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
+  Per coordinate: :math:`g_t` is the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``;
+  :math:`\beta_{t+1}` is clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
   :math:`\beta_0 = 1 / \mathrm{init\_lr}`.
-
-  One step of alternating optimisation: the minimum over :math:`x` at the old
-  :math:`\beta_t`, then the maximum over :math:`\beta` with that :math:`x` fixed.
 
   The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
 
@@ -163,19 +161,17 @@ def chi2_3(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's X2_3 rule: Pearson chi-square divergence, lagged step (Algorithm 3).
 
-  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
-  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  The step uses the beta chosen *before* seeing :math:`g_t` (the online order); beta is
+  then updated by the Algorithm 2 rule:
 
   .. math::
 
-    \beta_{t+1} = \beta_t + g_t^2 / (2 \beta_t), \qquad
-    x_{t+1} = x_t - \eta_t\, g_t / \beta_t,
+    \beta_{t+1} = \beta_t + g_t^2 / (2 \beta_t), \quad x_{t+1} = x_t - \eta_t\, g_t / \beta_t.
 
-  with :math:`\beta_{t+1}` clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
+  Per coordinate: :math:`g_t` is the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``;
+  :math:`\beta_{t+1}` is clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
   :math:`\beta_0 = 1 / \mathrm{init\_lr}`.
-
-  The step uses the beta chosen *before* seeing :math:`g_t` (the online order); beta is
-  then updated by the Algorithm 2 rule.
 
   The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
 
@@ -209,7 +205,7 @@ def chi2_3(
     >>> updates, state = opt.update(2 * (params - 1.0), state, params)  # one step on |x - 1|^2
     >>> print(optax.tree.get(state, "beta"))  # from beta_0 = 10
     [10.800119 11.800119 10.049995]
-    >>> print(updates)  # -g / beta_0: the lagged step
+    >>> print(updates)  # -g / beta_0
     [-0.40003   0.60002   0.099995]
   """
   return hyperreg_alias("chi2_3", "chi2", 3, locals())

@@ -1,7 +1,6 @@
-"""The paper's three Hellinger rules (Xie et al., 2019): the squared Hellinger distance
-``D(beta, eta) = (sqrt(beta) - sqrt(eta))^2``, whose ``dD/dbeta = 1 - sqrt(eta / beta)``,
-solved exactly (``hellinger1``), by one alternating step (``hellinger2``) or lagged
-(``hellinger3``).
+"""The paper's three Hellinger rules (Xie et al., 2019), solved exactly (``hellinger1``), by one
+alternating step (``hellinger2``) or lagged (``hellinger3``): the squared Hellinger distance
+``D(beta, eta) = (sqrt(beta) - sqrt(eta))^2``, whose ``dD/dbeta = 1 - sqrt(eta / beta)``.
 """
 
 from __future__ import annotations
@@ -27,22 +26,22 @@ def hellinger1(
   granularity: Granularity = "coordinate",
   beta_dtype: jax.typing.DTypeLike | None = None,
 ) -> optax.GradientTransformationExtraArgs:
-  r"""The paper's H1 rule: squared Hellinger distance, exact saddle point (Algorithm 1).
+  r"""The paper's H1 rule: the squared Hellinger distance, the exact saddle point (Algorithm 1).
 
-  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
-  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  The new beta is the exact maximiser of the saddle point:
 
   .. math::
 
     \beta_{t+1}^2 \bigl(1 - \sqrt{\beta_t / \beta_{t+1}}\bigr) = g_t^2, \qquad
     x_{t+1} = x_t - \eta_t\, g_t / \beta_{t+1},
 
-  with :math:`\beta_{t+1}` clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
-  :math:`\beta_0 = 1 / \mathrm{init\_lr}`.
-
-  The new beta is the exact maximiser of the saddle point,
   solved as the root :math:`s > 1` of :math:`s^4 - s^3 = g_t^2 / \beta_t^2`,
   :math:`\beta_{t+1} = s^2 \beta_t`.
+
+  Per coordinate: :math:`g_t` is the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``;
+  :math:`\beta_{t+1}` is clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
+  :math:`\beta_0 = 1 / \mathrm{init\_lr}`.
 
   The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
 
@@ -95,25 +94,22 @@ def hellinger2(
   granularity: Granularity = "coordinate",
   beta_dtype: jax.typing.DTypeLike | None = None,
 ) -> optax.GradientTransformationExtraArgs:
-  r"""The paper's H2 rule: squared Hellinger distance, one alternating step (Algorithm 2).
+  r"""The paper's H2 rule: the squared Hellinger distance, one alternating step (Algorithm 2).
 
-  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
-  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  Where :math:`g_t^2 \ge \beta_t^2` the update below has no finite root (the maximiser is
+  :math:`\beta \to \infty`): beta takes the clip ceiling, or unclipped the Algorithm 1 root.
+
+  One step of alternating optimisation: the minimum over :math:`x` at the old
+  :math:`\beta_t`, then the maximum over :math:`\beta` with that :math:`x` fixed:
 
   .. math::
 
-    \beta_{t+1} = \beta_t / (1 - g_t^2 / \beta_t^2)^2, \qquad
-    x_{t+1} = x_t - \eta_t\, g_t / \beta_{t+1},
+    \beta_{t+1} = \beta_t / (1 - g_t^2 / \beta_t^2)^2, \quad x_{t+1} = x_t - \eta_t\, g_t / \beta_{t+1}.
 
-  with :math:`\beta_{t+1}` clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
+  Per coordinate: :math:`g_t` is the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``;
+  :math:`\beta_{t+1}` is clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
   :math:`\beta_0 = 1 / \mathrm{init\_lr}`.
-
-  Where :math:`g_t^2 \ge \beta_t^2` that equation has no finite root (the maximiser is
-  :math:`\beta \to \infty`): beta takes the clip ceiling :math:`\mathrm{growth}\,\beta_t`,
-  or the Algorithm 1 root without clipping.
-
-  One step of alternating optimisation: the minimum over :math:`x` at the old
-  :math:`\beta_t`, then the maximum over :math:`\beta` with that :math:`x` fixed.
 
   The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
 
@@ -166,25 +162,22 @@ def hellinger3(
   granularity: Granularity = "coordinate",
   beta_dtype: jax.typing.DTypeLike | None = None,
 ) -> optax.GradientTransformationExtraArgs:
-  r"""The paper's H3 rule: squared Hellinger distance, lagged step (Algorithm 3).
+  r"""The paper's H3 rule: the squared Hellinger distance, lagged step (Algorithm 3).
 
-  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
-  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  Where :math:`g_t^2 \ge \beta_t^2` the update below has no finite root (the maximiser is
+  :math:`\beta \to \infty`): beta takes the clip ceiling, or unclipped the Algorithm 1 root.
+
+  The step uses the beta chosen *before* seeing :math:`g_t` (the online order); beta is
+  then updated by the Algorithm 2 rule:
 
   .. math::
 
-    \beta_{t+1} = \beta_t / (1 - g_t^2 / \beta_t^2)^2, \qquad
-    x_{t+1} = x_t - \eta_t\, g_t / \beta_t,
+    \beta_{t+1} = \beta_t / (1 - g_t^2 / \beta_t^2)^2, \quad x_{t+1} = x_t - \eta_t\, g_t / \beta_t.
 
-  with :math:`\beta_{t+1}` clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
+  Per coordinate: :math:`g_t` is the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``;
+  :math:`\beta_{t+1}` is clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
   :math:`\beta_0 = 1 / \mathrm{init\_lr}`.
-
-  Where :math:`g_t^2 \ge \beta_t^2` that equation has no finite root (the maximiser is
-  :math:`\beta \to \infty`): beta takes the clip ceiling :math:`\mathrm{growth}\,\beta_t`,
-  or the Algorithm 1 root without clipping.
-
-  The step uses the beta chosen *before* seeing :math:`g_t` (the online order); beta is
-  then updated by the Algorithm 2 rule.
 
   The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
 
@@ -218,7 +211,7 @@ def hellinger3(
     >>> updates, state = opt.update(2 * (params - 1.0), state, params)  # one step on |x - 1|^2
     >>> print(optax.tree.get(state, "beta"))  # from beta_0 = 10
     [14.173144 20.       10.203019]
-    >>> print(updates)  # -g / beta_0: the lagged step
+    >>> print(updates)  # -g / beta_0
     [-0.40003   0.60002   0.099995]
   """
   return hyperreg_alias("hellinger3", "hellinger", 3, locals())

@@ -1,6 +1,6 @@
-"""The paper's three reverse-KL rules (Xie et al., 2019): the reverse KL divergence
-``D(beta, eta) = eta log(eta / beta) - eta + beta``, whose ``dD/dbeta = 1 - eta / beta``,
-solved exactly (``rkl1``), by one alternating step (``rkl2``) or lagged (``rkl3``).
+"""The paper's three reverse-KL rules (Xie et al., 2019), solved exactly (``rkl1``), by one
+alternating step (``rkl2``) or lagged (``rkl3``): the reverse KL divergence
+``D(beta, eta) = eta log(eta / beta) - eta + beta``, whose ``dD/dbeta = 1 - eta / beta``.
 """
 
 from __future__ import annotations
@@ -26,21 +26,21 @@ def rkl1(
   granularity: Granularity = "coordinate",
   beta_dtype: jax.typing.DTypeLike | None = None,
 ) -> optax.GradientTransformationExtraArgs:
-  r"""The paper's RKL1 rule: reverse KL divergence, exact saddle point (Algorithm 1).
+  r"""The paper's RKL1 rule: reverse KL divergence, the exact saddle point (Algorithm 1).
 
-  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
-  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  The new beta is the exact maximiser of the saddle point:
 
   .. math::
 
     \beta_{t+1} = \tfrac12 \bigl(\beta_t + \sqrt{\beta_t^2 + 4 g_t^2}\bigr), \qquad
     x_{t+1} = x_t - \eta_t\, g_t / \beta_{t+1},
 
-  with :math:`\beta_{t+1}` clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
-  :math:`\beta_0 = 1 / \mathrm{init\_lr}`.
-
-  The new beta is the exact maximiser of the saddle point,
   the positive root of :math:`\beta^2 - \beta_t \beta - g_t^2 = 0`.
+
+  Per coordinate: :math:`g_t` is the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``;
+  :math:`\beta_{t+1}` is clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
+  :math:`\beta_0 = 1 / \mathrm{init\_lr}`.
 
   The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
 
@@ -95,23 +95,20 @@ def rkl2(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's RKL2 rule: reverse KL divergence, one alternating step (Algorithm 2).
 
-  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
-  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  Where :math:`g_t^2 \ge \beta_t^2` the update below has no finite root (the maximiser is
+  :math:`\beta \to \infty`): beta takes the clip ceiling, or unclipped the Algorithm 1 root.
+
+  One step of alternating optimisation: the minimum over :math:`x` at the old
+  :math:`\beta_t`, then the maximum over :math:`\beta` with that :math:`x` fixed:
 
   .. math::
 
-    \beta_{t+1} = \beta_t / (1 - g_t^2 / \beta_t^2), \qquad
-    x_{t+1} = x_t - \eta_t\, g_t / \beta_{t+1},
+    \beta_{t+1} = \beta_t / (1 - g_t^2 / \beta_t^2), \quad x_{t+1} = x_t - \eta_t\, g_t / \beta_{t+1}.
 
-  with :math:`\beta_{t+1}` clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
+  Per coordinate: :math:`g_t` is the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``;
+  :math:`\beta_{t+1}` is clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
   :math:`\beta_0 = 1 / \mathrm{init\_lr}`.
-
-  Where :math:`g_t^2 \ge \beta_t^2` that equation has no finite root (the maximiser is
-  :math:`\beta \to \infty`): beta takes the clip ceiling :math:`\mathrm{growth}\,\beta_t`,
-  or the Algorithm 1 root without clipping.
-
-  One step of alternating optimisation: the minimum over :math:`x` at the old
-  :math:`\beta_t`, then the maximum over :math:`\beta` with that :math:`x` fixed.
 
   The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
 
@@ -166,23 +163,20 @@ def rkl3(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's RKL3 rule: reverse KL divergence, lagged step (Algorithm 3).
 
-  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
-  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  Where :math:`g_t^2 \ge \beta_t^2` the update below has no finite root (the maximiser is
+  :math:`\beta \to \infty`): beta takes the clip ceiling, or unclipped the Algorithm 1 root.
+
+  The step uses the beta chosen *before* seeing :math:`g_t` (the online order); beta is
+  then updated by the Algorithm 2 rule:
 
   .. math::
 
-    \beta_{t+1} = \beta_t / (1 - g_t^2 / \beta_t^2), \qquad
-    x_{t+1} = x_t - \eta_t\, g_t / \beta_t,
+    \beta_{t+1} = \beta_t / (1 - g_t^2 / \beta_t^2), \quad x_{t+1} = x_t - \eta_t\, g_t / \beta_t.
 
-  with :math:`\beta_{t+1}` clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
+  Per coordinate: :math:`g_t` is the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``;
+  :math:`\beta_{t+1}` is clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
   :math:`\beta_0 = 1 / \mathrm{init\_lr}`.
-
-  Where :math:`g_t^2 \ge \beta_t^2` that equation has no finite root (the maximiser is
-  :math:`\beta \to \infty`): beta takes the clip ceiling :math:`\mathrm{growth}\,\beta_t`,
-  or the Algorithm 1 root without clipping.
-
-  The step uses the beta chosen *before* seeing :math:`g_t` (the online order); beta is
-  then updated by the Algorithm 2 rule.
 
   The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
 
@@ -216,7 +210,7 @@ def rkl3(
     >>> updates, state = opt.update(2 * (params - 1.0), state, params)  # one step on |x - 1|^2
     >>> print(optax.tree.get(state, "beta"))  # from beta_0 = 10
     [11.905102 15.625586 10.101   ]
-    >>> print(updates)  # -g / beta_0: the lagged step
+    >>> print(updates)  # -g / beta_0
     [-0.40003   0.60002   0.099995]
   """
   return hyperreg_alias("rkl3", "rkl", 3, locals())
