@@ -56,7 +56,7 @@ def adagrad_diag(
     weight_decay: L2 regularisation strength, by default the paper's ``1e-4``.
     decay: ``"coupled"`` (the paper) or ``"decoupled"`` (the study's VGG code).
     mask: which leaves get weight decay.
-    growth: the growth clip; ``None`` (the default here, as in AdaGrad): none.
+    growth: the growth clip factor, by default ``None``: no clip, as AdaGrad has none.
     warmup_steps: steps at the fixed rate ``warmup_lr`` before the rule starts.
     warmup_lr: the learning rate of the warm-up steps.
     granularity: ``"coordinate"`` (the paper), ``"tensor"`` or ``"global"``.
