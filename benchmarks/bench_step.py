@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import math
 import statistics
 import time
@@ -52,7 +51,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from timing import round_robin
+from timing import round_robin, warmed_call
 
 import hyperreg_jax as hr
 from hyperreg_jax import _roots, rules
@@ -154,7 +153,7 @@ def measure(n_params: int, repeats: int, warmup: int, names=None):
   """
   params, grads = make_params(n_params)
   rows = [r for r in optimizers() if names is None or r[0] in names or r[1] == PEER]
-  runs = []  # (name, compiled step, state)
+  calls = {}
   compile_s = {}
   for name, _, tx in rows:
     state = tx.init(params)
@@ -163,16 +162,7 @@ def measure(n_params: int, repeats: int, warmup: int, names=None):
     start = time.perf_counter()
     compiled = make_step(tx).lower(params, state, grads).compile()
     compile_s[name] = time.perf_counter() - start
-    for _ in range(warmup):
-      jax.block_until_ready(compiled(params, state, grads))
-    runs.append((name, compiled, state))
-
-  calls = {
-    name: functools.partial(
-      lambda compiled, state: jax.block_until_ready(compiled(params, state, grads)), *run
-    )
-    for name, *run in runs
-  }
+    calls[name] = warmed_call(compiled, (params, state, grads), warmup)
   times = round_robin(calls, repeats)
   median = {name: statistics.median(t) for name, t in times.items()}
   spread = {
@@ -236,14 +226,7 @@ def measure_tuning(n_params: int, repeats: int, warmup: int, names=None):
         plain_text = text
       elif text == plain_text:
         continue
-      compiled = lowered.compile()
-      for _ in range(warmup):
-        jax.block_until_ready(compiled(params, state, grads))
-      calls[(name, tuning)] = functools.partial(
-        lambda compiled, state: jax.block_until_ready(compiled(params, state, grads)),
-        compiled,
-        state,
-      )
+      calls[(name, tuning)] = warmed_call(lowered.compile(), (params, state, grads), warmup)
   times = round_robin(calls, repeats)
   out = {}
   for (name, tuning), t in times.items():

@@ -26,7 +26,7 @@ import statistics
 import jax
 import jax.numpy as jnp
 import optax
-from timing import round_robin
+from timing import round_robin, warmed_call
 
 import hyperreg_jax as hr
 from hyperreg_jax import train
@@ -57,22 +57,14 @@ def measure(repeats: int, warmup: int, names=None):
   """Median seconds per step of every rule (or of ``names``) and of adagrad, round-robin."""
   ds = load_mnist()
   batch = (jnp.asarray(ds.x_train[:BATCH]), jnp.asarray(ds.y_train[:BATCH]))
-  runs = []
+  calls = {}
   for name, make_tx in factories():
     if names is not None and name not in names and name != ADAGRAD:
       continue
     trainer = train.Trainer(MLP(), make_tx, batch_size=BATCH)
     state = train.init_state(trainer, jax.random.key(0), ILR, batch[0][:1])
     step = jax.jit(functools.partial(train.train_step, trainer)).lower(state, ILR, batch).compile()
-    for _ in range(warmup):
-      jax.block_until_ready(step(state, ILR, batch))
-    runs.append((name, step, state))
-  calls = {
-    name: functools.partial(
-      lambda step, state: jax.block_until_ready(step(state, ILR, batch)), *run
-    )
-    for name, *run in runs
-  }
+    calls[name] = warmed_call(step, (state, ILR, batch), warmup)
   times = round_robin(calls, repeats)
   return {name: statistics.median(t) for name, t in times.items()}
 

@@ -2,6 +2,8 @@
 
 import time
 
+import jax
+
 
 def best_of(fn, repeats: int, warmup: int = 0) -> float:
   """The fastest of ``repeats`` timed calls of ``fn``, after ``warmup`` untimed ones."""
@@ -13,6 +15,18 @@ def best_of(fn, repeats: int, warmup: int = 0) -> float:
     fn()
     times.append(time.perf_counter() - start)
   return min(times)
+
+
+def warmed_call(compiled, args: tuple, warmup: int):
+  """A function of no arguments that runs ``compiled(*args)`` to completion, called
+  ``warmup`` times (untimed) before it is returned."""
+
+  def call():
+    return jax.block_until_ready(compiled(*args))
+
+  for _ in range(warmup):
+    call()
+  return call
 
 
 def round_robin(calls: dict, repeats: int) -> dict:

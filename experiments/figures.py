@@ -180,6 +180,11 @@ def curves(panels, path, *, title, xlabel, notes="", log_x=False):
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     legend_outside(ax, fontsize="x-small")
-  fig.suptitle(title + (f"\n{notes}" if notes else ""), fontsize="medium")
+  return save_titled(fig, path, title + (f"\n{notes}" if notes else ""))
+
+
+def save_titled(fig, path, title):
+  """Titles ``fig`` (in medium type), lays it out and saves it as ``path``."""
+  fig.suptitle(title, fontsize="medium")
   fig.tight_layout()
   return files.save_figure(fig, path)

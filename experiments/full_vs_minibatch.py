@@ -112,14 +112,13 @@ def run(cfg: common.Config, s: Settings) -> None:
     ax.set_ylabel("final test accuracy (fraction)", fontsize="small")
     figures.legend_outside(ax, fontsize="x-small")
   n = s.num_train or ds.num_train
-  fig.suptitle(
+  figures.save_titled(
+    fig,
+    results.path("full_vs_minibatch.png"),
     f"Full batch ({n} digits, {s.epochs * s.full_batch_steps(n)} steps) vs mini-batch "
     f"{s.batch_size} ({s.epochs * (n // s.batch_size)} steps); x axis: {study.SUM_UNITS}\n"
     f"x at the top: diverged; o: {study.AT_CHANCE}",
-    fontsize="medium",
   )
-  fig.tight_layout()
-  files.save_figure(fig, results.path("full_vs_minibatch.png"))
 
 
 # ----------------------------------------------------------------------------- report

@@ -249,13 +249,12 @@ def run(cfg: common.Config, s: Settings) -> None:
   right.set_ylabel("distance to the optimum ||(w, b) - (w*, b*)||")
   right.set_title("distance to the optimum", fontsize="medium")
   figures.legend_outside(right, fontsize="x-small")
-  fig.suptitle(
+  figures.save_titled(
+    fig,
+    results.path("trajectories.png"),
     f"Linear regression, {s.num_train} rows: GD at learning rate {s.lr:g} vs the rules at "
     f"ILR {s.lr:g} (loss averaged over the data, no L2); solid: growth clip 2, dashed: no clip",
-    fontsize="medium",
   )
-  fig.tight_layout()
-  files.save_figure(fig, results.path("trajectories.png"))
 
 
 # ----------------------------------------------------------------------------- report

@@ -39,6 +39,14 @@ def _finish(ax, xlabel, ylabel, logx=True, logy=True):
   figures.legend_outside(ax, fontsize="x-small")
 
 
+def _save(fig, path, title=None):
+  """Titles the figure (when ``title`` is given), lays it out and saves it as ``path``."""
+  if title is not None:
+    fig.suptitle(title)
+  fig.tight_layout()
+  return files.save_figure(fig, path)
+
+
 def first_step(rows, path):
   """Median beta after one step vs ILR, per layer, for every rule (Algorithms 1 and 2)."""
   plt = files.pyplot()
@@ -59,13 +67,13 @@ def first_step(rows, path):
     ax.axhline(sel[0]["g0"], color="k", ls="--", lw=1, label="median |g_0|")
     ax.set_title(f"{layer}: median beta after the first step", fontsize="medium")
     _finish(ax, f"initial learning rate ({study.MEAN_UNITS})", "beta_1 (1 / learning rate)")
-  fig.suptitle(
+  return _save(
+    fig,
+    path,
     "The first step, no growth clip: beta_1 follows 1 / ILR until 1 / ILR falls below "
     "the gradient, then the gradient's scale (or not)\nmedian over the layer's "
-    "entries (W1: a fixed sample of 8192); Algorithm 3 updates beta as Algorithm 2"
+    "entries (W1: a fixed sample of 8192); Algorithm 3 updates beta as Algorithm 2",
   )
-  fig.tight_layout()
-  return files.save_figure(fig, path)
 
 
 def accuracy(runs, path, epochs):
@@ -94,8 +102,7 @@ def accuracy(runs, path, epochs):
     fontsize="medium",
   )
   _finish(ax, f"initial learning rate ({study.MEAN_UNITS})", "test accuracy (fraction)", logy=False)
-  fig.tight_layout()
-  return files.save_figure(fig, path)
+  return _save(fig, path)
 
 
 def _steps(rows, variant, ilr, key):
@@ -106,18 +113,28 @@ def _steps(rows, variant, ilr, key):
   return np.asarray([r["step"] + 1 for r in sel]), np.asarray([r[key] for r in sel])
 
 
+def _ilr_columns(n_rows, ilrs, width, height):
+  """A figure with ``n_rows`` rows of axes and a column ``width`` inches wide per ILR."""
+  plt = files.pyplot()
+  return plt.subplots(n_rows, len(ilrs), figsize=(width * len(ilrs) + 2, height), squeeze=False)
+
+
+def _plot_layer(ax, rows, variant, ilr, layer, quantity, label):
+  """``layer``'s ``quantity`` per step of ``variant`` at ``ilr``, in the layer's colour."""
+  ax.plot(
+    *_steps(rows, variant, ilr, f"{layer}_{quantity}"),
+    color=LAYER_COLORS[layer],
+    label=f"{label} {layer}",
+  )
+
+
 def valley(rows, path, ilrs):
   """Around the valley: per-step learning rates per layer, hidden units, logits, loss."""
-  plt = files.pyplot()
-  fig, axes = plt.subplots(4, len(ilrs), figsize=(4.6 * len(ilrs) + 2, 11), squeeze=False)
+  fig, axes = _ilr_columns(4, ilrs, width=4.6, height=11)
   for col, ilr in enumerate(ilrs):
     ax = axes[0, col]
     for layer in trace.LAYERS:
-      ax.plot(
-        *_steps(rows, "rkl1_noclip", ilr, f"{layer}_lr"),
-        color=LAYER_COLORS[layer],
-        label=f"rkl1 (no clip) {layer}",
-      )
+      _plot_layer(ax, rows, "rkl1_noclip", ilr, layer, "lr", "rkl1 (no clip)")
     ax.axhline(ilr, color="k", ls=":", label="SGD (every layer) = ILR")
     ax.set_title(f"ILR {ilr:.3g}", fontsize="medium")
     _finish(ax, STEP, "median effective learning rate")
@@ -135,27 +152,22 @@ def valley(rows, path, ilrs):
       for variant, ls in (("rkl1_noclip", "-"), ("sgd", "--")):
         ax.plot(*_steps(rows, variant, ilr, key), color="k", ls=ls, label=variant)
       _finish(ax, STEP, label)
-  fig.suptitle(
+  return _save(
+    fig,
+    path,
     "Around the valley (seed 0): saturated = |sigmoid input| > 4.6 (output outside "
     "[0.01, 0.99]) for one image; dead = saturated on the same side for the whole "
-    "batch (a constant feature)"
+    "batch (a constant feature)",
   )
-  fig.tight_layout()
-  return files.save_figure(fig, path)
 
 
 def clip(rows, runs, path, ilrs):
   """The growth clip: the fraction of entries whose beta doubled, layer norms, logits."""
-  plt = files.pyplot()
-  fig, axes = plt.subplots(3, len(ilrs), figsize=(5.6 * len(ilrs) + 2, 9), squeeze=False)
+  fig, axes = _ilr_columns(3, ilrs, width=5.6, height=9)
   for col, ilr in enumerate(ilrs):
     ax = axes[0, col]
     for layer in trace.LAYERS:
-      ax.plot(
-        *_steps(rows, "rkl1", ilr, f"{layer}_doubled"),
-        color=LAYER_COLORS[layer],
-        label=f"rkl1 (clip 2) {layer}",
-      )
+      _plot_layer(ax, rows, "rkl1", ilr, layer, "doubled", "rkl1 (clip 2)")
       pred = [
         trace.clip_steps_predicted(r[f"{layer}_g0"], r["ilr"], r["clip_c"])
         for r in runs
@@ -183,12 +195,12 @@ def clip(rows, runs, path, ilrs):
         color = "C0" if variant.startswith("rkl1") else "C1"
         ax.plot(*_steps(rows, variant, ilr, key), color=color, ls=ls, label=variant)
       _finish(ax, STEP, label)
-  fig.suptitle(
+  return _save(
+    fig,
+    path,
     "The growth clip (beta at most doubles per step), seed 0: solid clipped, dashed "
-    "not; dotted verticals: 1 + floor(log2(|g_0| ILR / sqrt(C))) from the median |g_0|"
+    "not; dotted verticals: 1 + floor(log2(|g_0| ILR / sqrt(C))) from the median |g_0|",
   )
-  fig.tight_layout()
-  return files.save_figure(fig, path)
 
 
 def lagged(first, rows, path, ilr):
@@ -214,5 +226,4 @@ def lagged(first, rows, path, ilr):
       ax.plot(*_steps(rows, variant, ilr, key), color=color, label=variant)
     ax.set_title(f"ILR {ilr:.3g}, seed 0", fontsize="medium")
     _finish(ax, STEP, label)
-  fig.tight_layout()
-  return files.save_figure(fig, path)
+  return _save(fig, path)

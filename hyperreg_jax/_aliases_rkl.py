@@ -1,6 +1,6 @@
-"""The paper's three reverse-KL rules (Xie et al., 2019): the reverse KL divergence
-``D(beta, eta) = eta log(eta / beta) - eta + beta``, whose ``dD/dbeta = 1 - eta / beta``,
-solved exactly (``rkl1``), by one alternating step (``rkl2``) or lagged (``rkl3``).
+"""The paper's three reverse-KL rules (Xie et al., 2019), solved exactly (``rkl1``), by one
+alternating step (``rkl2``) or lagged (``rkl3``): the reverse KL divergence
+``D(beta, eta) = eta log(eta / beta) - eta + beta``, whose ``dD/dbeta = 1 - eta / beta``.
 """
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from __future__ import annotations
 import jax
 import optax
 
-from hyperreg_jax._transform import DEFAULT_WEIGHT_DECAY, Decay, Granularity, Mask, hyperreg
-from hyperreg_jax._validate import REQUIRED, check_init_lr
+from hyperreg_jax._alias_call import hyperreg_alias
+from hyperreg_jax._transform import DEFAULT_WEIGHT_DECAY, Decay, Granularity, Mask
+from hyperreg_jax._validate import REQUIRED
 
 
 def rkl1(
@@ -25,44 +26,44 @@ def rkl1(
   granularity: Granularity = "coordinate",
   beta_dtype: jax.typing.DTypeLike | None = None,
 ) -> optax.GradientTransformationExtraArgs:
-  r"""The paper's RKL1 rule: reverse KL divergence, exact saddle point (Algorithm 1).
+  r"""The paper's RKL1 rule: reverse KL divergence, the exact saddle point (Algorithm 1).
 
-  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
-  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  The new beta is the exact maximiser of the saddle point:
 
   .. math::
 
     \beta_{t+1} = \tfrac12 \bigl(\beta_t + \sqrt{\beta_t^2 + 4 g_t^2}\bigr), \qquad
     x_{t+1} = x_t - \eta_t\, g_t / \beta_{t+1},
 
-  with :math:`\beta_{t+1}` clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
-  :math:`\beta_0 = 1 / \mathrm{init\_lr}`.
-
-  The new beta is the exact maximiser of the saddle point,
   the positive root of :math:`\beta^2 - \beta_t \beta - g_t^2 = 0`.
 
+  Per coordinate: :math:`g_t` is the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``;
+  :math:`\beta_{t+1}` is clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
+  :math:`\beta_0 = 1 / \mathrm{init\_lr}`.
+
+  The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
+
   Args:
-    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
-      array, then a value <= 0 or not finite gives NaN updates).
-    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule), not the
-      initial learning rate: the step is ``learning_rate * g / beta``.
-    weight_decay: L2 regularisation strength (``>= 0``), by default the paper's ``1e-4``
-      (``hr.DEFAULT_WEIGHT_DECAY``).
-    decay: ``"coupled"`` (the paper: the decay term is part of the gradient that drives
-      beta) or ``"decoupled"`` (the study's VGG code: beta sees the raw gradient, the step
-      divides ``g + weight_decay * x`` by beta).
-    mask: which leaves get weight decay, as in :func:`optax.adamw`.
-    growth: clip ``beta_{t+1}`` to ``[beta_t, growth * beta_t]``; ``None`` or ``inf``: no
-      upper clip.
-    warmup_steps: number of steps at the fixed rate ``warmup_lr`` before the rule starts.
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0).
+    learning_rate: a multiplier on ``1 / beta``, not the initial learning rate.
+    weight_decay: L2 regularisation strength, by default the paper's ``1e-4``.
+    decay: ``"coupled"`` (the paper) or ``"decoupled"`` (the study's VGG code).
+    mask: which leaves get weight decay.
+    growth: the growth clip factor; ``None`` or ``inf``: no upper clip.
+    warmup_steps: steps at the fixed rate ``warmup_lr`` before the rule starts.
     warmup_lr: the learning rate of the warm-up steps.
-    granularity: ``"coordinate"`` (the paper), ``"tensor"`` or ``"global"``; see
-      :func:`scale_by_hyperreg`.
+    granularity: ``"coordinate"`` (the paper), ``"tensor"`` or ``"global"``.
     beta_dtype: the dtype of beta (default: the params' dtype, at least float32).
 
   Returns:
     ``hyperreg(init_lr, divergence="rkl", algorithm=1, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
+
+  References:
+    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
+    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
+    submission.
 
   Example:
     >>> import jax.numpy as jnp, optax
@@ -75,27 +76,8 @@ def rkl1(
     [11.403312 12.810403 10.09901 ]
     >>> print(updates)  # -g / beta_1
     [-0.3508016   0.46838495  0.09901465]
-
-  References:
-    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
-    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
-    submission.
   """
-  check_init_lr(init_lr, "rkl1", learning_rate)
-  return hyperreg(
-    init_lr,
-    divergence="rkl",
-    algorithm=1,
-    learning_rate=learning_rate,
-    weight_decay=weight_decay,
-    decay=decay,
-    mask=mask,
-    growth=growth,
-    warmup_steps=warmup_steps,
-    warmup_lr=warmup_lr,
-    granularity=granularity,
-    beta_dtype=beta_dtype,
-  )
+  return hyperreg_alias("rkl1", "rkl", 1, locals())
 
 
 def rkl2(
@@ -113,46 +95,43 @@ def rkl2(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's RKL2 rule: reverse KL divergence, one alternating step (Algorithm 2).
 
-  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
-  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  Where :math:`g_t^2 \ge \beta_t^2` the update below has no finite root (the maximiser is
+  :math:`\beta \to \infty`): beta takes the clip ceiling, or unclipped the Algorithm 1 root.
+
+  One step of alternating optimisation: the minimum over :math:`x` at the old
+  :math:`\beta_t`, then the maximum over :math:`\beta` with that :math:`x` fixed:
 
   .. math::
 
-    \beta_{t+1} = \beta_t / (1 - g_t^2 / \beta_t^2), \qquad
-    x_{t+1} = x_t - \eta_t\, g_t / \beta_{t+1},
+    \beta_{t+1} = \beta_t / (1 - g_t^2 / \beta_t^2), \quad x_{t+1} = x_t - \eta_t\, g_t / \beta_{t+1}.
 
-  with :math:`\beta_{t+1}` clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
+  Per coordinate: :math:`g_t` is the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``;
+  :math:`\beta_{t+1}` is clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
   :math:`\beta_0 = 1 / \mathrm{init\_lr}`.
 
-  Where :math:`g_t^2 \ge \beta_t^2` that equation has no finite root (the maximiser is
-  :math:`\beta \to \infty`): beta takes the clip ceiling :math:`\mathrm{growth}\,\beta_t`,
-  or the Algorithm 1 root without clipping.
-
-  One step of alternating optimisation: the minimum over :math:`x` at the old
-  :math:`\beta_t`, then the maximum over :math:`\beta` with that :math:`x` fixed.
+  The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
 
   Args:
-    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
-      array, then a value <= 0 or not finite gives NaN updates).
-    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule), not the
-      initial learning rate: the step is ``learning_rate * g / beta``.
-    weight_decay: L2 regularisation strength (``>= 0``), by default the paper's ``1e-4``
-      (``hr.DEFAULT_WEIGHT_DECAY``).
-    decay: ``"coupled"`` (the paper: the decay term is part of the gradient that drives
-      beta) or ``"decoupled"`` (the study's VGG code: beta sees the raw gradient, the step
-      divides ``g + weight_decay * x`` by beta).
-    mask: which leaves get weight decay, as in :func:`optax.adamw`.
-    growth: clip ``beta_{t+1}`` to ``[beta_t, growth * beta_t]``; ``None`` or ``inf``: no
-      upper clip.
-    warmup_steps: number of steps at the fixed rate ``warmup_lr`` before the rule starts.
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0).
+    learning_rate: a multiplier on ``1 / beta``, not the initial learning rate.
+    weight_decay: L2 regularisation strength, by default the paper's ``1e-4``.
+    decay: ``"coupled"`` (the paper) or ``"decoupled"`` (the study's VGG code).
+    mask: which leaves get weight decay.
+    growth: the growth clip factor; ``None`` or ``inf``: no upper clip.
+    warmup_steps: steps at the fixed rate ``warmup_lr`` before the rule starts.
     warmup_lr: the learning rate of the warm-up steps.
-    granularity: ``"coordinate"`` (the paper), ``"tensor"`` or ``"global"``; see
-      :func:`scale_by_hyperreg`.
+    granularity: ``"coordinate"`` (the paper), ``"tensor"`` or ``"global"``.
     beta_dtype: the dtype of beta (default: the params' dtype, at least float32).
 
   Returns:
     ``hyperreg(init_lr, divergence="rkl", algorithm=2, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
+
+  References:
+    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
+    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
+    submission.
 
   Example:
     >>> import jax.numpy as jnp, optax
@@ -165,27 +144,8 @@ def rkl2(
     [11.905102 15.625586 10.101   ]
     >>> print(updates)  # -g / beta_1
     [-0.3360156   0.3839984   0.09899515]
-
-  References:
-    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
-    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
-    submission.
   """
-  check_init_lr(init_lr, "rkl2", learning_rate)
-  return hyperreg(
-    init_lr,
-    divergence="rkl",
-    algorithm=2,
-    learning_rate=learning_rate,
-    weight_decay=weight_decay,
-    decay=decay,
-    mask=mask,
-    growth=growth,
-    warmup_steps=warmup_steps,
-    warmup_lr=warmup_lr,
-    granularity=granularity,
-    beta_dtype=beta_dtype,
-  )
+  return hyperreg_alias("rkl2", "rkl", 2, locals())
 
 
 def rkl3(
@@ -203,46 +163,43 @@ def rkl3(
 ) -> optax.GradientTransformationExtraArgs:
   r"""The paper's RKL3 rule: reverse KL divergence, lagged step (Algorithm 3).
 
-  Per coordinate, with :math:`g_t` the gradient (with the decay term, see ``decay``),
-  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``,
+  Where :math:`g_t^2 \ge \beta_t^2` the update below has no finite root (the maximiser is
+  :math:`\beta \to \infty`): beta takes the clip ceiling, or unclipped the Algorithm 1 root.
+
+  The step uses the beta chosen *before* seeing :math:`g_t` (the online order); beta is
+  then updated by the Algorithm 2 rule:
 
   .. math::
 
-    \beta_{t+1} = \beta_t / (1 - g_t^2 / \beta_t^2), \qquad
-    x_{t+1} = x_t - \eta_t\, g_t / \beta_t,
+    \beta_{t+1} = \beta_t / (1 - g_t^2 / \beta_t^2), \quad x_{t+1} = x_t - \eta_t\, g_t / \beta_t.
 
-  with :math:`\beta_{t+1}` clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
+  Per coordinate: :math:`g_t` is the gradient (with the decay term, see ``decay``),
+  :math:`\beta_t` the inverse learning rate and :math:`\eta_t` the ``learning_rate``;
+  :math:`\beta_{t+1}` is clipped to :math:`[\beta_t, \mathrm{growth}\,\beta_t]` and
   :math:`\beta_0 = 1 / \mathrm{init\_lr}`.
 
-  Where :math:`g_t^2 \ge \beta_t^2` that equation has no finite root (the maximiser is
-  :math:`\beta \to \infty`): beta takes the clip ceiling :math:`\mathrm{growth}\,\beta_t`,
-  or the Algorithm 1 root without clipping.
-
-  The step uses the beta chosen *before* seeing :math:`g_t` (the online order); beta is
-  then updated by the Algorithm 2 rule.
+  The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
 
   Args:
-    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
-      array, then a value <= 0 or not finite gives NaN updates).
-    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule), not the
-      initial learning rate: the step is ``learning_rate * g / beta``.
-    weight_decay: L2 regularisation strength (``>= 0``), by default the paper's ``1e-4``
-      (``hr.DEFAULT_WEIGHT_DECAY``).
-    decay: ``"coupled"`` (the paper: the decay term is part of the gradient that drives
-      beta) or ``"decoupled"`` (the study's VGG code: beta sees the raw gradient, the step
-      divides ``g + weight_decay * x`` by beta).
-    mask: which leaves get weight decay, as in :func:`optax.adamw`.
-    growth: clip ``beta_{t+1}`` to ``[beta_t, growth * beta_t]``; ``None`` or ``inf``: no
-      upper clip.
-    warmup_steps: number of steps at the fixed rate ``warmup_lr`` before the rule starts.
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0).
+    learning_rate: a multiplier on ``1 / beta``, not the initial learning rate.
+    weight_decay: L2 regularisation strength, by default the paper's ``1e-4``.
+    decay: ``"coupled"`` (the paper) or ``"decoupled"`` (the study's VGG code).
+    mask: which leaves get weight decay.
+    growth: the growth clip factor; ``None`` or ``inf``: no upper clip.
+    warmup_steps: steps at the fixed rate ``warmup_lr`` before the rule starts.
     warmup_lr: the learning rate of the warm-up steps.
-    granularity: ``"coordinate"`` (the paper), ``"tensor"`` or ``"global"``; see
-      :func:`scale_by_hyperreg`.
+    granularity: ``"coordinate"`` (the paper), ``"tensor"`` or ``"global"``.
     beta_dtype: the dtype of beta (default: the params' dtype, at least float32).
 
   Returns:
     ``hyperreg(init_lr, divergence="rkl", algorithm=3, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
+
+  References:
+    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
+    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
+    submission.
 
   Example:
     >>> import jax.numpy as jnp, optax
@@ -253,26 +210,7 @@ def rkl3(
     >>> updates, state = opt.update(2 * (params - 1.0), state, params)  # one step on |x - 1|^2
     >>> print(optax.tree.get(state, "beta"))  # from beta_0 = 10
     [11.905102 15.625586 10.101   ]
-    >>> print(updates)  # -g / beta_0: the lagged step
+    >>> print(updates)  # -g / beta_0
     [-0.40003   0.60002   0.099995]
-
-  References:
-    Xie, Jin, Lin, Zhang, `Hyper-Regularization: An Adaptive Choice for the Learning
-    Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_, ICLR 2019
-    submission.
   """
-  check_init_lr(init_lr, "rkl3", learning_rate)
-  return hyperreg(
-    init_lr,
-    divergence="rkl",
-    algorithm=3,
-    learning_rate=learning_rate,
-    weight_decay=weight_decay,
-    decay=decay,
-    mask=mask,
-    growth=growth,
-    warmup_steps=warmup_steps,
-    warmup_lr=warmup_lr,
-    granularity=granularity,
-    beta_dtype=beta_dtype,
-  )
+  return hyperreg_alias("rkl3", "rkl", 3, locals())

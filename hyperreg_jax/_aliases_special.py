@@ -6,8 +6,9 @@ import jax
 import optax
 
 from hyperreg_jax import divergences
-from hyperreg_jax._transform import DEFAULT_WEIGHT_DECAY, Decay, Granularity, Mask, hyperreg
-from hyperreg_jax._validate import REQUIRED, check_init_lr
+from hyperreg_jax._alias_call import hyperreg_alias
+from hyperreg_jax._transform import DEFAULT_WEIGHT_DECAY, Decay, Granularity, Mask
+from hyperreg_jax._validate import REQUIRED
 
 # f(u) = (u - 1)^2 / 2, written out (as the built-ins are) so that importing the package
 # evaluates nothing: jax.distributed.initialize must come before any computation.
@@ -47,27 +48,27 @@ def adagrad_diag(
   ``weight_decay=0`` and ``learning_rate=1`` it equals ``optax.adagrad(1.0,
   initial_accumulator_value=1 / init_lr**2, eps=0)`` (the special case the README lists).
 
+  The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
+
   Args:
-    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
-      array, then a value <= 0 or not finite gives NaN updates).
-    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule), not the
-      initial learning rate: the step is ``learning_rate * g / beta``.
-    weight_decay: L2 regularisation strength (``>= 0``), by default the paper's ``1e-4``
-      (``hr.DEFAULT_WEIGHT_DECAY``).
-    decay: ``"coupled"`` (the paper: the decay term is part of the gradient that drives
-      beta) or ``"decoupled"`` (the study's VGG code: beta sees the raw gradient, the step
-      divides ``g + weight_decay * x`` by beta).
-    mask: which leaves get weight decay, as in :func:`optax.adamw`.
-    growth: the growth clip; ``None`` (the default here, as in AdaGrad): none.
-    warmup_steps: number of steps at the fixed rate ``warmup_lr`` before the rule starts.
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0).
+    learning_rate: a multiplier on ``1 / beta``, not the initial learning rate.
+    weight_decay: L2 regularisation strength, by default the paper's ``1e-4``.
+    decay: ``"coupled"`` (the paper) or ``"decoupled"`` (the study's VGG code).
+    mask: which leaves get weight decay.
+    growth: the growth clip factor, by default ``None``: no clip, as AdaGrad has none.
+    warmup_steps: steps at the fixed rate ``warmup_lr`` before the rule starts.
     warmup_lr: the learning rate of the warm-up steps.
-    granularity: ``"coordinate"`` (the paper), ``"tensor"`` or ``"global"``; see
-      :func:`scale_by_hyperreg`.
+    granularity: ``"coordinate"`` (the paper), ``"tensor"`` or ``"global"``.
     beta_dtype: the dtype of beta (default: the params' dtype, at least float32).
 
   Returns:
     ``hyperreg(init_lr, divergence="neyman_chi2", algorithm=1, growth=None, ...)``: an
     :class:`optax.GradientTransformationExtraArgs`.
+
+  References:
+    Duchi, Hazan, Singer, `Adaptive Subgradient Methods for Online Learning and
+    Stochastic Optimization <https://jmlr.org/papers/v12/duchi11a.html>`_, JMLR 2011.
 
   Example:
     >>> import jax.numpy as jnp, optax
@@ -80,26 +81,8 @@ def adagrad_diag(
     [10.77044  11.662006 10.049871]
     >>> print(updates)  # -g / beta_1
     [-0.37141472  0.51450837  0.09949879]
-
-  References:
-    Duchi, Hazan, Singer, `Adaptive Subgradient Methods for Online Learning and
-    Stochastic Optimization <https://jmlr.org/papers/v12/duchi11a.html>`_, JMLR 2011.
   """
-  check_init_lr(init_lr, "adagrad_diag", learning_rate)
-  return hyperreg(
-    init_lr,
-    divergence="neyman_chi2",
-    algorithm=1,
-    learning_rate=learning_rate,
-    weight_decay=weight_decay,
-    decay=decay,
-    mask=mask,
-    growth=growth,
-    warmup_steps=warmup_steps,
-    warmup_lr=warmup_lr,
-    granularity=granularity,
-    beta_dtype=beta_dtype,
-  )
+  return hyperreg_alias("adagrad_diag", "neyman_chi2", 1, locals())
 
 
 def wngrad(
@@ -129,27 +112,27 @@ def wngrad(
   divergence ``f(u) = (u - 1)^2 / 2``, global granularity and no clipping (the paper's
   ``chi2`` gives half the increment).
 
+  The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
+
   Args:
-    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
-      array, then a value <= 0 or not finite gives NaN updates).
-    learning_rate: a multiplier on ``1 / beta`` (a number or an optax schedule), not the
-      initial learning rate: the step is ``learning_rate * g / beta``.
-    weight_decay: L2 regularisation strength (``>= 0``), by default the paper's ``1e-4``
-      (``hr.DEFAULT_WEIGHT_DECAY``).
-    decay: ``"coupled"`` (the paper: the decay term is part of the gradient that drives
-      beta) or ``"decoupled"`` (the study's VGG code: beta sees the raw gradient, the step
-      divides ``g + weight_decay * x`` by beta).
-    mask: which leaves get weight decay, as in :func:`optax.adamw`.
+    init_lr: required: the initial learning rate ``1 / beta_0`` (> 0).
+    learning_rate: a multiplier on ``1 / beta``, not the initial learning rate.
+    weight_decay: L2 regularisation strength, by default the paper's ``1e-4``.
+    decay: ``"coupled"`` (the paper) or ``"decoupled"`` (the study's VGG code).
+    mask: which leaves get weight decay.
     growth: the growth clip; ``None`` (the default here, as in WNGrad): none.
-    warmup_steps: number of steps at the fixed rate ``warmup_lr`` before the rule starts.
+    warmup_steps: steps at the fixed rate ``warmup_lr`` before the rule starts.
     warmup_lr: the learning rate of the warm-up steps.
-    granularity: ``"global"`` (WNGrad, the default here), ``"tensor"`` or ``"coordinate"``;
-      see :func:`scale_by_hyperreg`.
+    granularity: ``"global"`` (WNGrad, the default here), ``"tensor"`` or ``"coordinate"``.
     beta_dtype: the dtype of beta (default: the params' dtype, at least float32).
 
   Returns:
     ``hyperreg(init_lr, divergence=half_chi2, algorithm=2, growth=None,
     granularity="global", ...)``: an :class:`optax.GradientTransformationExtraArgs`.
+
+  References:
+    Wu, Ward, Bottou, `WNGrad: Learn the Learning Rate in Gradient Descent
+    <https://arxiv.org/abs/1803.02865>`_, 2018.
 
   Example:
     >>> import jax.numpy as jnp, optax
@@ -162,23 +145,5 @@ def wngrad(
     15.300469
     >>> print(updates)  # -g / beta_1
     [-0.2614495   0.39215788  0.0653542 ]
-
-  References:
-    Wu, Ward, Bottou, `WNGrad: Learn the Learning Rate in Gradient Descent
-    <https://arxiv.org/abs/1803.02865>`_, 2018.
   """
-  check_init_lr(init_lr, "wngrad", learning_rate)
-  return hyperreg(
-    init_lr,
-    divergence=half_chi2,
-    algorithm=2,
-    learning_rate=learning_rate,
-    weight_decay=weight_decay,
-    decay=decay,
-    mask=mask,
-    growth=growth,
-    warmup_steps=warmup_steps,
-    warmup_lr=warmup_lr,
-    granularity=granularity,
-    beta_dtype=beta_dtype,
-  )
+  return hyperreg_alias("wngrad", half_chi2, 2, locals())

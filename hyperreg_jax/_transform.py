@@ -324,14 +324,17 @@ def hyperreg(
       ``"neyman_chi2"`` or a :class:`~hyperreg_jax.Divergence` (keyword-only, required).
     algorithm: 1 (exact), 2 (alternating) or 3 (lagged) (keyword-only, required).
     learning_rate: a multiplier on ``1 / beta`` (a scalar or an optax schedule, e.g. a
-      warm-up or cosine schedule), not the initial learning rate.
-    weight_decay: L2 regularisation strength (``>= 0``); the paper's ``1e-4`` by default.
+      warm-up or cosine schedule), not the initial learning rate: the step is
+      ``learning_rate * g / beta``.
+    weight_decay: L2 regularisation strength (``>= 0``); the paper's ``1e-4`` by default
+      (``hr.DEFAULT_WEIGHT_DECAY``).
     decay: ``"coupled"`` (the paper: :func:`optax.add_decayed_weights` before the rule,
-      so the decay term drives beta) or ``"decoupled"`` (beta sees the raw gradient; the
-      step divides ``g + weight_decay * x`` by beta).
+      so the decay term drives beta) or ``"decoupled"`` (the study's VGG code: beta sees
+      the raw gradient; the step divides ``g + weight_decay * x`` by beta).
     mask: which leaves get weight decay, as in :func:`optax.adamw`.
-    growth: growth clipping factor (``>= 1``); ``None`` or ``inf``: no upper clip.
-    warmup_steps: number of fixed-learning-rate steps before the rule starts.
+    growth: growth clipping factor (``>= 1``): ``beta_{t+1}`` is clipped to
+      ``[beta_t, growth * beta_t]``; ``None`` or ``inf``: no upper clip.
+    warmup_steps: number of steps at the fixed rate ``warmup_lr`` before the rule starts.
     warmup_lr: the learning rate of the warm-up steps (also scaled by ``learning_rate``).
     granularity: ``"coordinate"``, ``"tensor"`` or ``"global"`` (see
       :func:`scale_by_hyperreg`).

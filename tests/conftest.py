@@ -51,3 +51,26 @@ def regression_sweep():
     batch_size=16,
     progress=False,
   )
+
+
+# The training tests' data, one copy per test module as before.
+@pytest.fixture(scope="module")
+def mnist():
+  """The embedded MNIST subset."""
+  from hyperreg_jax.data import load_mnist
+
+  return load_mnist()
+
+
+@pytest.fixture(scope="module")
+def small(mnist):
+  """256 training and 100 test digits."""
+  return mnist.x_train[:256], mnist.y_train[:256], mnist.x_test[:100], mnist.y_test[:100]
+
+
+@pytest.fixture(scope="module")
+def linreg():
+  """A small synthetic linear regression: 256 training and 64 test points in 3 dimensions."""
+  from hyperreg_jax.data import synthetic_linear_regression
+
+  return synthetic_linear_regression(num_train=256, num_test=64, dim=3, seed=0)

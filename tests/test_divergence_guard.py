@@ -14,26 +14,8 @@ import pytest
 from train_helpers import SWEEP_AXES, assert_trees_equal, sgd
 
 from hyperreg_jax import train
-from hyperreg_jax.data import load_mnist, synthetic_linear_regression
 from hyperreg_jax.models import MLP, LinearRegression
 from hyperreg_jax.train import Trainer
-
-
-@pytest.fixture(scope="module")
-def mnist():
-  return load_mnist()
-
-
-@pytest.fixture(scope="module")
-def small(mnist):
-  """256 training and 100 test digits."""
-  return mnist.x_train[:256], mnist.y_train[:256], mnist.x_test[:100], mnist.y_test[:100]
-
-
-@pytest.fixture(scope="module")
-def linreg():
-  return synthetic_linear_regression(num_train=256, num_test=64, dim=3, seed=0)
-
 
 # ------------------------------------------------------------------------ divergence guard
 

@@ -15,18 +15,11 @@ import pytest
 from train_helpers import SmallConvBN, crop_and_flip, rkl1, sgd
 
 from hyperreg_jax import train
-from hyperreg_jax.data import synthetic_linear_regression
 from hyperreg_jax.models import LinearRegression
 from hyperreg_jax.train import Trainer
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "helpers"))
 import fit_killed
-
-
-@pytest.fixture(scope="module")
-def linreg():
-  return synthetic_linear_regression(num_train=256, num_test=64, dim=3, seed=0)
-
 
 # ------------------------------------------------------------------------ checkpoints and resuming
 

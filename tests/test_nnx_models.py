@@ -12,21 +12,8 @@ from flax import nnx
 from train_helpers import SmallConvBN, crop_and_flip, rkl1, sgd
 
 from hyperreg_jax import train
-from hyperreg_jax.data import load_mnist
 from hyperreg_jax.models import MLP
 from hyperreg_jax.train import Trainer
-
-
-@pytest.fixture(scope="module")
-def mnist():
-  return load_mnist()
-
-
-@pytest.fixture(scope="module")
-def small(mnist):
-  """256 training and 100 test digits."""
-  return mnist.x_train[:256], mnist.y_train[:256], mnist.x_test[:100], mnist.y_test[:100]
-
 
 # ------------------------------------------------------------------------ other kinds of model
 

@@ -16,26 +16,8 @@ from train_helpers import SWEEP_AXES, rkl1, sgd
 
 import hyperreg_jax as hr
 from hyperreg_jax import train
-from hyperreg_jax.data import load_mnist, synthetic_linear_regression
 from hyperreg_jax.models import MLP, LinearRegression
 from hyperreg_jax.train import Trainer
-
-
-@pytest.fixture(scope="module")
-def mnist():
-  return load_mnist()
-
-
-@pytest.fixture(scope="module")
-def small(mnist):
-  """256 training and 100 test digits."""
-  return mnist.x_train[:256], mnist.y_train[:256], mnist.x_test[:100], mnist.y_test[:100]
-
-
-@pytest.fixture(scope="module")
-def linreg():
-  return synthetic_linear_regression(num_train=256, num_test=64, dim=3, seed=0)
-
 
 # ------------------------------------------------------------------------ configuration
 
