@@ -13,6 +13,7 @@ and bias from a standard normal. GD and RKL1 also run from the study's init (var
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -179,11 +180,10 @@ def section(folder, s: Settings, data: dict) -> md.Section:
       ]
     )
   main = [r for r in steps if not r["variant"].endswith(STUDY_INIT)]
-  gd = [r[key] for r in main if r["variant"] == "gd"]
-  rule_steps = {r["variant"]: r[key] for r in main if r["variant"] != "gd"}
-  faster = [v for v, x in rule_steps.items() if x > 0 and (min(gd) < 0 or x < min(gd))]
+  faster, sooner = _faster_than_gd(main, key)
+  rules = sorted({r["variant"] for r in main} - {"gd"})
   agreement, agree, compared = md.agreement_table(_agreement_rows(curves))
-  _, agree_init, compared_init = md.agreement_table(_agreement_rows(curves, STUDY_INIT))
+  init_table, agree_init, compared_init = md.agreement_table(_agreement_rows(curves, STUDY_INIT))
   text = [
     f"Data: {data['label']}. ILR {s.ilr:g} ({study.SUM_UNITS}), {s.summary()}, no clip, weight "
     f"decay {s.weight_decay:.3g} on the summed gradient; {steps_per_epoch} steps per epoch "
@@ -212,11 +212,21 @@ def section(folder, s: Settings, data: dict) -> md.Section:
     f"{md.AGREEMENT_RULE}. {agree} of {compared} agree.\n",
     agreement,
     "",
+    *(
+      [
+        f"The same numbers from the study's init ({agree_init} of {compared_init} agree):\n",
+        init_table,
+        "",
+      ]
+      if compared_init
+      else []
+    ),
     "**Findings.** "
     + (
-      f"{len(faster)} of {len(rule_steps)} rules reach {target}% test accuracy in fewer steps "
-      f"than GD ({', '.join(faster) or 'none'}). "
-      if rule_steps
+      f"{len(faster)} of {len(rules)} rules reach {target}% test accuracy in fewer steps "
+      f"than GD in every seed ({', '.join(faster) or 'none'}); sooner in some seed but not "
+      f"all: {', '.join(sooner) or 'none'} (test accuracy is read at each epoch's end). "
+      if rules
       else "No rules ran. "
     )
     + _init_finding(agree, compared, agree_init, compared_init),
@@ -227,10 +237,11 @@ def section(folder, s: Settings, data: dict) -> md.Section:
     md.Claim(
       *CLAIMS["speed"],
       _steps_summary(main, s.epochs * steps_per_epoch, s.targets)
-      + f"; {len(faster)} of {len(rule_steps)} rules reach {target}% faster than GD",
+      + f"; {len(faster)} of {len(rules)} rules reach {target}% faster than GD in every seed"
+      + (f" ({len(sooner)} in some seed)" if sooner else ""),
       md.HOLDS if not faster else md.FAILS,
-      f"{s.epochs} epochs of {steps_per_epoch} steps instead of 40 x 468; test accuracy "
-      "checked at each epoch's end; otherwise the study's units and settings.",
+      f"{study.scale_beside_study(s.epochs, data['num_train']).capitalize()}; test accuracy "
+      "read at each epoch's end; otherwise the study's units and settings.",
     ),
     md.Claim(
       *CLAIMS["curves"],
@@ -243,7 +254,14 @@ def section(folder, s: Settings, data: dict) -> md.Section:
     ),
   ]
   findings = [
-    md.Finding(f"{NAME}/rules_faster_than_gd", f"rules reaching {target}% before GD", len(faster)),
+    md.Finding(
+      f"{NAME}/rules_faster_than_gd", f"rules reaching {target}% before GD, every seed", len(faster)
+    ),
+    md.Finding(
+      f"{NAME}/rules_sooner_in_some_seed",
+      f"rules reaching {target}% before GD, some seed",
+      len(sooner),
+    ),
     md.Finding(f"{NAME}/study_numbers_agreeing", "study's numbers we agree with", agree),
     md.Finding(
       f"{NAME}/study_numbers_agreeing_study_init",
@@ -268,6 +286,24 @@ def section(folder, s: Settings, data: dict) -> md.Section:
       )
     )
   return md.Section("\n".join(text), claims, findings)
+
+
+def _faster_than_gd(steps, key) -> tuple[list[str], list[str]]:
+  """The rules that reach the target in fewer steps than GD in every seed (their slowest seed
+  before GD's fastest), and those that do in some seed but not in every one."""
+
+  def runs(variant):
+    return [r[key] if r[key] >= 0 else math.inf for r in steps if r["variant"] == variant]
+
+  gd = runs("gd")
+  faster, sooner = [], []
+  for rule in dict.fromkeys(r["variant"] for r in steps if r["variant"] != "gd"):
+    mine = runs(rule)
+    if max(mine) < min(gd):
+      faster.append(rule)
+    elif any(m < g for m, g in zip(mine, gd)):
+      sooner.append(rule)
+  return faster, sooner
 
 
 def _init_finding(agree, compared, agree_init, compared_init) -> str:

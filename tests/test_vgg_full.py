@@ -1,6 +1,6 @@
 """``--full`` for VGG-16-BN, end to end on a small file in CIFAR-10's python format.
 
-The test writes 256 training and 64 test images as ``cifar-10-batches-py`` and runs the
+The test writes 256 training and 32 test images as ``cifar-10-batches-py`` and runs the
 experiment at its full-scale settings (batch 128: two steps an epoch), one epoch, SGD and
 RKL2: load, augment, train, checkpoint after the epoch; then, as if killed while training
 RKL2, resumes SGD from its checkpoint and trains only RKL2 again, to the same numbers.
@@ -27,8 +27,8 @@ import data_writers
 @pytest.mark.slow
 def test_full_vgg_trains_on_cifar_files_checkpoints_and_resumes(tmp_path):
   rng = np.random.default_rng(0)
-  x = rng.integers(0, 256, (320, 32, 32, 3)).astype(np.uint8)
-  y = rng.integers(0, 10, 320)
+  x = rng.integers(0, 256, (288, 32, 32, 3)).astype(np.uint8)
+  y = rng.integers(0, 10, 288)
   data_writers.save_cifar10_batches(tmp_path / "data", x[:256], y[:256], x[256:], y[256:])
   out = tmp_path / "run"
   args = (
@@ -48,11 +48,11 @@ def test_full_vgg_trains_on_cifar_files_checkpoints_and_resumes(tmp_path):
   record = json.loads((folder / "settings.json").read_text())
   assert record["settings"]["batch_size"] == 128 and record["settings"]["epochs"] == 1
   assert record["settings"]["decay"] == "decoupled"
-  assert record["data"]["label"] == "cifar10 (full set, 256 train / 64 test)"
+  assert record["data"]["label"] == "cifar10 (full set, 256 train / 32 test)"
   curves = files.read_csv(folder / "curves.csv")
   assert [(r["variant"], r["epoch"]) for r in curves] == [("sgd", 1), ("rkl2", 1)]
   assert all(np.isfinite(r["train_loss"]) for r in curves)
-  assert curves[0]["train_loss"] != curves[1]["train_loss"]
+  assert curves[0]["train_loss"] != curves[1]["train_loss"]  # the rule's second step differs
   report = (out / "REPORT.md").read_text()
   assert "**real CIFAR-10.**" in report and "vgg_cifar: cifar10 (full set" in report
   # As if killed while training RKL2: its checkpoint and the curves are gone.
