@@ -146,7 +146,9 @@ def run(cfg: common.Config, s: Settings) -> None:
     results.path("curves.png"),
     title=f"MNIST MLP at ILR {s.ilr:g} ({study.SUM_UNITS}), no clip; GD at learning rate 1e-2",
     xlabel=f"epoch ({steps_per_epoch} steps of batch {s.batch_size})",
-    notes="lines: mean over seeds; bands: min-max over seeds",
+    notes="lines: mean over seeds; bands: min-max over seeds; dash-dot: from the study's "
+    "standard-normal init",
+    styles={f"{v}{STUDY_INIT}": {"ls": "-."} for v in s.study_init},
   )
 
 

@@ -157,8 +157,9 @@ def robustness_bars(rows, path, *, xlabel):
   return files.save_figure(fig, path)
 
 
-def curves(panels, path, *, title, xlabel, notes="", log_x=False):
-  """Line plots: ``panels`` is a list of (title, ylabel, log_y, {label: (x, mean, low, high)})."""
+def curves(panels, path, *, title, xlabel, notes="", log_x=False, styles=None):
+  """Line plots: ``panels`` is a list of (title, ylabel, log_y, {label: (x, mean, low, high)});
+  ``styles``: ``{label: matplotlib line options}`` over the default style of a label."""
   plt = files.pyplot()
   fig, axes = plt.subplots(1, len(panels), figsize=(7.2 * len(panels), 3.8), squeeze=False)
   for ax, (panel_title, ylabel, log_y, series) in zip(axes[0], panels):
@@ -169,6 +170,7 @@ def curves(panels, path, *, title, xlabel, notes="", log_x=False):
         style = dict(color="k", ls="--", marker="s", ms=4)
       elif label.lower().startswith("gd"):
         style = dict(color="k", lw=2.5, ls=":")
+      style.update((styles or {}).get(label, {}))
       (line,) = ax.plot(x, mean, label=label, **style)
       if low is not None:
         ax.fill_between(x, low, high, color=line.get_color(), alpha=0.15, lw=0)
