@@ -45,6 +45,7 @@ EXPERIMENTS = (
 
 def _sections(out: pathlib.Path):
   """(module, (settings, data) or None, Section) for every experiment."""
+  full = (files.read_json(out / "config.json") or {}).get("command", {}).get("full", False)
   for exp in EXPERIMENTS:
     saved = common.saved_settings(out / exp.NAME, exp.Settings)
     if saved is None:
@@ -52,7 +53,8 @@ def _sections(out: pathlib.Path):
       claims = [
         md.Claim(source, said, "-", md.UNTESTED, why) for source, said in exp.CLAIMS.values()
       ]
-      text = f"Not run here. `python -m experiments --only {exp.NAME}` runs it.\n"
+      command = f"python -m experiments{' --full' if full else ''} --only {exp.NAME}"
+      text = f"Not run here. `{command}` runs it{getattr(exp, 'WHERE', '')}.\n"
       yield exp, None, md.Section(text, claims, [])
     else:
       yield exp, saved, exp.section(out / exp.NAME, *saved)
