@@ -103,23 +103,20 @@ def test_unwritable_out_is_refused_before_training(where, tmp_path, capsys):
   assert ("is a file, not a folder" in captured.err) == where.startswith("file")
 
 
-def _restore_ctrl_c():
-  """Ctrl-C as in a terminal: the default SIGINT disposition, which a child inherits as
-  "ignored" from a parent that ignores it (pytest-xdist's workers do); Python then never
-  raises KeyboardInterrupt."""
-  signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def _run_main(argv, **kwargs):
   env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), *sys.path])))
-  code = "import sys; from hyperreg_jax.__main__ import main; main(sys.argv[1:])"
+  # Ctrl-C as in a terminal: a child inherits "SIGINT ignored" from a parent that ignores it
+  # (pytest-xdist's workers do), and Python then never raises KeyboardInterrupt.
+  code = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from hyperreg_jax.__main__ import main; main(sys.argv[1:])"
+  )
   return subprocess.Popen(
     [sys.executable, "-c", code, *argv],
     stdout=subprocess.PIPE,
     stderr=subprocess.PIPE,
     text=True,
     env=env,
-    preexec_fn=_restore_ctrl_c,
     **kwargs,
   )
 
