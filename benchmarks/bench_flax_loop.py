@@ -6,9 +6,9 @@ the last partial batch dropped, a new permutation each epoch), the paper's MLP
 the data already on the device, compilation excluded, timed to ``block_until_ready``:
 
 * **engine, hr.rkl1**: ``hr.rkl1(0.1)`` (its default weight decay 1e-4 included) in
-  ``hyperreg_jax.train.Trainer``, one jitted ``Trainer.epoch`` (a ``lax.scan`` over the
+  ``hyperreg_jax.train.Trainer``, one jitted ``train.train_epoch`` (a ``lax.scan`` over the
   steps, shuffling on device, the divergence guard, per-step metrics, the epoch's
-  ``lr_stats``): the program ``Trainer.fit`` runs each epoch, without test data.
+  ``lr_stats``): the program ``train.fit`` runs each epoch, without test data.
 * **Flax loop, optax.sgd** (the peer): the same model trained with ``optax.sgd(0.1)`` by a
   host loop written as Flax's ``examples/mnist/train.py`` writes its ``train_epoch``: a
   ``flax.training.train_state.TrainState``, ``jax.random.permutation`` once an epoch, a
@@ -34,6 +34,7 @@ Run: ``python benchmarks/bench_flax_loop.py [--repeats 5]``.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 
 import jax
@@ -44,15 +45,14 @@ from flax.training import train_state
 from timing import round_robin
 
 import hyperreg_jax as hr
-from hyperreg_jax import data
+from hyperreg_jax import data, train
 from hyperreg_jax.models import MLP
-from hyperreg_jax.train import Trainer
 
 LR, BATCH = 0.1, 128
 GOAL = 1.1  # engine with hr.rkl1 / Flax loop with optax.sgd
 FLAX = "Flax loop, optax.sgd (jitted train_step per batch)"
-ENGINE_RKL1 = "engine, hr.rkl1 (Trainer.epoch jitted)"
-ENGINE_SGD = "engine, optax.sgd (Trainer.epoch jitted)"
+ENGINE_RKL1 = "engine, hr.rkl1 (train_epoch jitted)"
+ENGINE_SGD = "engine, optax.sgd (train_epoch jitted)"
 
 
 def load_digits():
@@ -112,10 +112,12 @@ def flax_epoch(x, y):
 
 
 def engine_epoch(make_tx, x, y):
-  """A call that trains one epoch of ``Trainer.epoch``, jitted, from a fixed initial state."""
-  trainer = Trainer(MLP(), make_tx, batch_size=BATCH)
-  state = trainer.init(jax.random.key(0), LR, x[:1])
-  epoch = jax.jit(trainer.epoch).lower(state, LR, jax.random.key(1), x, y).compile()
+  """A call that trains one epoch of ``train.train_epoch``, jitted, from a fixed initial
+  state."""
+  trainer = train.Trainer(MLP(), make_tx, batch_size=BATCH)
+  state = train.init_state(trainer, jax.random.key(0), LR, x[:1])
+  epoch = functools.partial(train.train_epoch, trainer)
+  epoch = jax.jit(epoch).lower(state, LR, jax.random.key(1), x, y).compile()
   key = jax.random.key(1)
   return lambda: jax.block_until_ready(epoch(state, LR, key, x, y))
 
