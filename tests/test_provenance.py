@@ -20,6 +20,9 @@ def test_the_default_run_writes_where_git_ignores_and_the_reference_is_tracked()
   )
   assert tracked.returncode == 1
   assert reproduce.REFERENCE[False] == ROOT / "results" / "embedded-cpu"
+  assert (
+    reproduce.REFERENCE[True] == ROOT / "results" / "full-mnist-cpu"
+  )  # what --full compares with
 
 
 def test_the_reference_runs_convergence_is_not_reused_for_other_settings(tmp_path, capsys):
@@ -72,3 +75,21 @@ def test_full_without_its_data_stops_before_anything_is_written(
   assert f"error: {only[0]} at --full needs data that is not here: {names}" in err
   assert f"Or leave {only[0]} out: --only" in err
   assert not out.exists()
+
+
+def test_a_rule_is_faster_than_gd_only_when_it_is_in_every_seed():
+  """Steps to the target per seed (-1: not reached): the rule's slowest seed before GD's fastest."""
+  from experiments.convergence import _faster_than_gd
+
+  def rows(**runs):
+    return [
+      {"variant": v, "seed": s, "steps_to_97pct": x}
+      for v, xs in runs.items()
+      for s, x in enumerate(xs)
+    ]
+
+  steps = rows(gd=[3276, 3276], both=[2808, 2808], one=[3276, 2808], late=[3744, -1])
+  assert _faster_than_gd(steps, "steps_to_97pct") == (["both"], ["one"])
+  # GD never reaching the target: a rule that reaches it in every seed is faster.
+  steps = rows(gd=[-1, -1], rule=[468, 936], half=[468, -1])
+  assert _faster_than_gd(steps, "steps_to_97pct") == (["rule"], ["half"])
