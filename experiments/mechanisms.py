@@ -16,7 +16,7 @@ five explanations, each against its own measurement:
 4. Algorithm 3 takes its first step at ``1 / ILR`` whatever follows (its first step against
    SGD's);
 5. the study's gap at ILR 0.1 (summed loss): its code with one difference at a time switched
-   to the library's (:mod:`hyperreg_jax.reference.study_mlp`), and the library with the
+   to the library's (:mod:`experiments.study_code`), and the library with the
    study's initialisation.
 
 ``--variants`` does not apply here: the mechanisms need their own set of optimizers.

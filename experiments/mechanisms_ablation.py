@@ -1,6 +1,6 @@
 """The study's gap at ILR 0.1 (summed loss): its code against the library, one difference at a time.
 
-The study's NumPy code (:mod:`hyperreg_jax.reference.study_mlp`, float64) is re-run with one
+The study's NumPy code (:mod:`experiments.study_code`, float64) is re-run with one
 of its choices at a time switched to the library's: the initialisation, the guard of RKL2/H2,
 the max shift of the softmax, the warm-up's counter, the warm-up itself; then all of the
 library's at once; and the library itself (JAX, float32) with its own initialisation and with
@@ -45,14 +45,14 @@ SINGLE = ("init", "guard", "shift", "counter", "warmup")
 
 def measure(results, ds) -> list[dict]:
   """The study's code with one change at a time, and the library with either init."""
-  from hyperreg_jax.reference import study_mlp
+  from experiments import study_code
 
   s = results.settings
   seed = s.seeds[0]
   rows = []
   for key, label, switches in CHANGES:
     for rule, ilr in CELLS:
-      r = study_mlp.train(
+      r = study_code.train(
         rule,
         ilr,
         ds.x_train,

@@ -6,7 +6,7 @@ Part A trains with this library in the study's units (study section 3.2): the lo
 ``weight_decay=1e-4/128`` here), no growth clipping, and its warm-up for ILR > 0.1 (50 steps
 at learning rate 1e-2, then beta = 1 / ILR; the code warms up when the initial beta is below
 10). Part B re-runs the study's NumPy code as it was written
-(:mod:`hyperreg_jax.reference.study_mlp`: standard-normal init, unguarded formulas,
+(:mod:`experiments.study_code`: standard-normal init, unguarded formulas,
 unshifted log-softmax, float64) and records whether beta, the weights or only the reported
 loss went non-finite first.
 """
@@ -94,7 +94,7 @@ def _train_jax(cfg, results, ds) -> list[dict]:
 
 
 def _train_numpy(cfg, results, ds) -> list[dict]:
-  from hyperreg_jax.reference import study_mlp
+  from experiments import study_code
 
   s = results.settings
   ilrs = [x for x in s.ilrs if x >= 1e-2]  # where the study saw NaNs, and its reference
@@ -102,7 +102,7 @@ def _train_numpy(cfg, results, ds) -> list[dict]:
   rows = []
   bar = common.progress_bar(cfg, len(jobs), "numpy (study code)")
   for rule, ilr in jobs:
-    record = study_mlp.train(
+    record = study_code.train(
       {"hellinger2": "h2"}.get(rule, rule),
       ilr,
       ds.x_train,

@@ -6,9 +6,9 @@ Derived from the method as written in ``docs/method.md`` alone; the test-suite c
 * :mod:`hyperreg_jax.reference.optimizers`: ``HyperRegNumpy``, WNGrad and AdaGrad references.
 * :mod:`hyperreg_jax.reference.numpy_mlp`: the 784-500-10 MLP with a manual NumPy
   forward/backward pass and a plain mini-batch training loop.
-* :mod:`hyperreg_jax.reference.study_mlp`: the reproducibility study's own MNIST code,
-  literally (its initialisation, summed gradients, unguarded formulas and float handling),
-  used to find where its NaNs came from.
+
+The reproducibility study's own MNIST code, re-run literally, lives with the experiments
+(``experiments/study_code.py``): it is research tooling, not part of the library.
 """
 
 from hyperreg_jax.reference.numpy_mlp import (
