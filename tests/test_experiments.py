@@ -236,60 +236,6 @@ def test_saved_results_are_reused_only_for_their_settings(tmp_path):
     common.Results(tmp_path / "old", s, data)
 
 
-def test_study_code_rules_are_unguarded_as_written():
-  b, g = np.array([1.0, 1.0]), np.array([0.5, 2.0])
-  rkl2 = study_code.new_beta("rkl2", b, g)
-  assert rkl2[0] == pytest.approx(1 / 0.75) and rkl2[1] < 0  # g^2 > b^2: negative beta
-  assert np.array_equal(study_code.new_beta("rkl3", b, g), rkl2)
-  assert np.isinf(study_code.new_beta("kl2", b, np.array([30.0])))[0]
-  assert study_code.new_beta("gd", b, g) is b
-
-
-def test_study_code_reported_loss_overflows_where_the_shifted_one_does_not():
-  params = {k: np.zeros_like(v) for k, v in study_code.init_params(0, sizes=(4, 3, 2)).items()}
-  params["b2"] = np.array([800.0, 0.0])  # logit 800 > log(max float64) ~ 709
-  _, _, unshifted, shifted = study_code.forward(params, np.zeros((1, 4)))
-  assert not np.isfinite(unshifted).all() and np.isfinite(shifted).all()
-
-
-def test_study_code_warm_up_counter_never_resets_with_few_batches():
-  rng = np.random.default_rng(0)
-  x, y = rng.uniform(0, 1, (64, 784)), rng.integers(0, 10, 64)
-  literal = study_code.train("rkl1", 1.0, x, y, epochs=1, batch_size=1)
-  assert literal["reset"] is True  # 64 batches per epoch: the counter passes 50
-  short = study_code.train("rkl1", 1.0, x[:40], y[:40], epochs=2, batch_size=1)
-  assert short["reset"] is False  # 40 batches: 0..39, then 1000..1039, never 50
-  steps = study_code.train(
-    "rkl1", 1.0, x[:40], y[:40], epochs=2, batch_size=1, literal_counter=False
-  )
-  assert steps["reset"] is True
-
-
-def test_study_code_switches_default_to_the_literal_code():
-  literal = study_code.init_params(0, sizes=(4, 3, 2))
-  rng = np.random.default_rng(0)
-  assert np.array_equal(literal["W1"], rng.standard_normal((4, 3)))
-  lecun = study_code.init_params(0, sizes=(4, 3, 2), init="lecun")
-  np.testing.assert_allclose(lecun["W1"], literal["W1"] / 2)
-  assert not lecun["b1"].any() and not lecun["b2"].any()
-  b, g = np.array([1.0, 1.0]), np.array([0.5, 2.0])
-  guarded = study_code.new_beta("rkl2", b, g, guarded=True)
-  assert guarded[0] == pytest.approx(1 / 0.75)
-  assert guarded[1] == pytest.approx((1 + math.sqrt(17)) / 2)  # the RKL1 root, finite
-  assert study_code.new_beta("h2", b, g, guarded=True)[1] > 1
-
-
-def test_study_code_without_warm_up_adapts_from_the_first_step():
-  rng = np.random.default_rng(0)
-  x, y = rng.uniform(0, 1, (40, 784)), rng.integers(0, 10, 40)
-  warm = study_code.train("rkl1", 1.0, x, y, epochs=1, batch_size=8)
-  cold = study_code.train("rkl1", 1.0, x, y, epochs=1, batch_size=8, warmup=False)
-  assert warm["reset"] is False and cold["reset"] is False
-  assert warm["final_loss"] != cold["final_loss"]
-  shifted = study_code.train("rkl1", 1.0, x, y, epochs=1, batch_size=8, shifted=True)
-  assert shifted["final_loss"] == pytest.approx(warm["final_loss"])  # tiny logits: the same
-
-
 def test_first_bad_names_what_broke_first():
   row = {"first_bad_beta": 50, "first_bad_weights": 51, "first_bad_loss": 51}
   assert study_setting.first_bad(row) == "beta at step 50"
