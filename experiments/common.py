@@ -180,9 +180,11 @@ def saved_settings(folder, cls):
 # ----------------------------------------------------------------------------- sweeps
 
 
-def mlp_sweep(cfg: Config, results: Results, data, variants, ilrs, model=None, **options):
+def mlp_sweep(
+  cfg: Config, results: Results, data, variants, ilrs, model=None, seeds=None, **options
+):
   """``hr.sweep`` of the paper's MLP (``model``, by default ``models.MLP()``) with the
-  settings' seeds and epochs, checkpointed."""
+  settings' epochs and seeds (or ``seeds``), checkpointed."""
   import hyperreg_jax as hr
   from hyperreg_jax import models
 
@@ -192,7 +194,7 @@ def mlp_sweep(cfg: Config, results: Results, data, variants, ilrs, model=None, *
     data,
     variants,
     ilrs,
-    seeds=list(s.seeds),
+    seeds=list(s.seeds if seeds is None else seeds),
     epochs=s.epochs,
     progress=cfg.progress,
     checkpoint=results.path("pieces"),
