@@ -108,6 +108,7 @@ def scale_by_hyperreg(
   growth: jax.typing.ArrayLike | None = 2.0,
   warmup_steps: int = 0,
   warmup_lr: jax.typing.ArrayLike | None = None,
+  hold_steps: int = 0,
   granularity: Granularity = "coordinate",
   decoupled_weight_decay: jax.typing.ArrayLike | None = None,
   mask: Mask = None,
@@ -126,7 +127,10 @@ def scale_by_hyperreg(
   * Algorithm 3 (lagged): ``g / beta_t``, then beta is updated by Algorithm 2.
 
   ``beta_0 = 1 / init_lr``. During the first ``warmup_steps`` steps the direction is
-  ``warmup_lr * g`` and beta stays at ``1 / init_lr``; the rule starts after. With
+  ``warmup_lr * g`` and beta stays at ``1 / init_lr``; the rule starts after. The
+  ``hold_steps`` steps after the warm-up are plain steps ``g / beta_0`` at the initial
+  learning rate, beta held (the study's code takes one, its "reset step"); the rule then
+  adapts beta from step ``warmup_steps + hold_steps`` on. With
   ``decoupled_weight_decay=wd`` the numerator of the direction is ``g + wd * x`` while
   beta still sees ``g`` alone (the reproducibility study's VGG code).
 
@@ -156,6 +160,7 @@ def scale_by_hyperreg(
       disables the upper clip.
     warmup_steps: number of fixed-learning-rate steps before the rule starts.
     warmup_lr: the learning rate of the warm-up steps.
+    hold_steps: number of steps ``g / beta_0`` (beta not adapted) after the warm-up.
     granularity: ``"coordinate"``, ``"tensor"`` or ``"global"``.
     decoupled_weight_decay: ``wd`` of a decay added to the direction's numerator and
       not seen by beta (default ``None``: none; the paper's coupled L2 is
@@ -187,7 +192,9 @@ def scale_by_hyperreg(
   algorithm = rules.check_algorithm(algorithm)
   check_positive(init_lr, "init_lr")
   growth = rules.check_growth(growth)
-  check_transform_options(warmup_steps, warmup_lr, granularity, beta_dtype, GRANULARITIES)
+  check_transform_options(
+    warmup_steps, warmup_lr, granularity, beta_dtype, GRANULARITIES, hold_steps
+  )
   rules.check_solver_iterations(solver_iterations, growth)
   if decoupled_weight_decay is not None:
     check_positive(decoupled_weight_decay, "decoupled_weight_decay", strict=False)
@@ -270,6 +277,18 @@ def scale_by_hyperreg(
 
       directions = jax.tree.map(warm, directions, numerator, step_beta)
       beta = jax.tree.map(lambda new, old: jnp.where(in_warmup, old, new), beta, state.beta)
+    # Held steps after the warm-up: g / beta_t with beta not adapted (still beta_0; a NaN one
+    # makes the step NaN). inject_hyperparams turns the default hold_steps=0 into an array.
+    if not (isinstance(hold_steps, int) and hold_steps == 0):
+      start = 0 if warmup_lr is None else warmup_steps
+      in_hold = (state.count >= start) & (state.count - start < hold_steps)
+      held = state.beta
+      if granularity == "global":
+        held = jax.tree.map(lambda _: state.beta, updates)
+      directions = jax.tree.map(
+        lambda d, g, b: jnp.where(in_hold, direction(g, b), d), directions, numerator, held
+      )
+      beta = jax.tree.map(lambda new, old: jnp.where(in_hold, old, new), beta, state.beta)
     directions = optax.tree.cast_like(directions, updates)
     beta = optax.tree.cast_like(beta, state.beta)
     return directions, HyperRegState(count=optax.safe_increment(state.count), beta=beta)
@@ -291,6 +310,7 @@ def hyperreg(
   growth: jax.typing.ArrayLike | None = 2.0,
   warmup_steps: int = 0,
   warmup_lr: jax.typing.ArrayLike | None = None,
+  hold_steps: int = 0,
   granularity: Granularity = "coordinate",
 ) -> optax.GradientTransformationExtraArgs:
   r"""Hyper-regularized gradient descent with L2 regularisation (the paper's setup).
@@ -336,6 +356,7 @@ def hyperreg(
       ``[beta_t, growth * beta_t]``; ``None`` or ``inf``: no upper clip.
     warmup_steps: number of steps at the fixed rate ``warmup_lr`` before the rule starts.
     warmup_lr: the learning rate of the warm-up steps (also scaled by ``learning_rate``).
+    hold_steps: number of steps at ``init_lr`` (beta held at ``1 / init_lr``) after the warm-up.
     granularity: ``"coordinate"``, ``"tensor"`` or ``"global"`` (see
       :func:`scale_by_hyperreg`).
     solver_iterations: Newton steps for a custom divergence (default: automatic).
@@ -347,7 +368,7 @@ def hyperreg(
     :class:`optax.GradientTransformationExtraArgs` (with ``decay="decoupled"``,
     ``optax.identity()`` first and the decay inside :func:`scale_by_hyperreg`). When
     wrapping it in :func:`optax.inject_hyperparams`, pass ``static_args=("algorithm",
-    "warmup_steps", "solver_iterations")``.
+    "warmup_steps", "hold_steps", "solver_iterations")``.
 
   Example:
     >>> import jax, jax.numpy as jnp, optax
@@ -382,6 +403,7 @@ def hyperreg(
       growth=growth,
       warmup_steps=warmup_steps,
       warmup_lr=warmup_lr,
+      hold_steps=hold_steps,
       granularity=granularity,
       decoupled_weight_decay=weight_decay if decoupled else None,
       mask=mask if decoupled else None,

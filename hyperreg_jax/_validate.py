@@ -213,12 +213,15 @@ def check_positive(value, name, hint="", *, strict=True):
     raise ValueError(f"{name} must be a finite number {bound}, got {value!r}.{hint}")
 
 
-def check_transform_options(warmup_steps, warmup_lr, granularity, beta_dtype, granularities):
+def check_transform_options(
+  warmup_steps, warmup_lr, granularity, beta_dtype, granularities, hold_steps=0
+):
   """The static options of ``scale_by_hyperreg`` and the warm-up rate they need."""
   if granularity not in granularities:
     raise ValueError(f"granularity must be one of {granularities}, got {granularity!r}.")
-  if _concrete(warmup_steps):
-    check_int("warmup_steps", warmup_steps, minimum=0)
+  for name, steps in (("warmup_steps", warmup_steps), ("hold_steps", hold_steps)):
+    if _concrete(steps):
+      check_int(name, steps, minimum=0)
   # Concrete arrays count too: inject_hyperparams passes warmup_steps as one.
   if _concrete(warmup_steps) and warmup_steps > 0 and warmup_lr is None:
     raise ValueError("warmup_lr must be given (a finite number > 0) when warmup_steps > 0.")
