@@ -297,7 +297,7 @@ class _Plan:
   n_points: int
   chunk: int  # grid points per call: a multiple of the device count
   n_chunks: int
-  padded: dict[str, np.ndarray]  # {axis: (n_chunks * chunk,) float32 values}
+  padded: dict[str, np.ndarray]  # {axis: (n_chunks * chunk,) float32 values; float64 under x64}
   only_ilrs: bool  # then the trainer's ILR is a number, not a dict of grid values
 
   @classmethod
@@ -308,8 +308,9 @@ class _Plan:
     chunk = min(max_parallel or n_points, n_points)
     chunk = math.ceil(chunk / n_devices) * n_devices
     n_chunks = math.ceil(n_points / chunk)
+    dtype = jax.dtypes.canonicalize_dtype(np.float64)  # float64 under x64: beta_0 = 1 / ILR
     padded = {
-      k: np.concatenate([v, np.full(n_chunks * chunk - n_points, v[0])]).astype(np.float32)
+      k: np.concatenate([v, np.full(n_chunks * chunk - n_points, v[0])]).astype(dtype)
       for k, v in points.items()
     }
     lengths = tuple(a.size for a in axes.values())
