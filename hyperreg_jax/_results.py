@@ -305,10 +305,13 @@ def assemble(labels, axes, seeds, outputs, meta) -> SweepResult:
   metrics = sorted({m for out in outputs.values() for m in out[2]})
   curves = {}
   for m in metrics:
-    like = next(out[2][m] for out in outputs.values() if m in out[2])
+    given = [out[2][m] for out in outputs.values() if m in out[2]]
+    like = given[0]
+    x64 = any(a.dtype == np.float64 for a in given)  # a float64 run (x64) keeps float64
+    dtype = np.float64 if x64 else np.float32
     curves[m] = np.stack(
       [
-        out[2][m].astype(np.float32) if m in out[2] else np.full(like.shape, np.nan, np.float32)
+        out[2][m].astype(dtype) if m in out[2] else np.full(like.shape, np.nan, dtype)
         for out in outputs.values()
       ]
     )

@@ -26,6 +26,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from hyperreg_jax import _registry, _validate, train
+from hyperreg_jax import checkpoint as checkpoint_io
 from hyperreg_jax._parallel import global_array, grid_mesh, to_host
 from hyperreg_jax._pieces import Pieces
 from hyperreg_jax._results import SweepResult, assemble
@@ -100,6 +101,8 @@ _TRAINER_SETTINGS = (
   "full_batch_steps",
   "loss_reduction",
   "step_lr_stats",
+  "eval_train",
+  "penalty",
 )
 
 
@@ -119,6 +122,8 @@ def sweep(
   full_batch_steps: int = 1,
   eval_batch_size: int = 1000,
   step_lr_stats: bool = False,
+  eval_train: bool = False,
+  penalty: Callable | None = None,
   max_parallel: int | None = None,
   devices=None,
   progress: bool = True,
@@ -187,6 +192,11 @@ def sweep(
     step_lr_stats: also record ``step_lr_min``/``step_lr_mean``/``step_lr_max`` curves
       (every step), see :class:`hyperreg_jax.train.Trainer`; per-epoch ``lr_*`` curves
       are always recorded.
+    eval_train: also evaluate the whole training set after every epoch: curves
+      ``eval_train_loss`` and ``eval_train_accuracy`` (the study's training loss), see
+      :class:`hyperreg_jax.train.Trainer`.
+    penalty: ``penalty(params) -> scalar`` added to ``eval_train_loss`` only (e.g. the L2
+      term of the regularised objective); needs ``eval_train=True``.
     max_parallel: at most this many runs at once (rounded up to a multiple of the
       device count). Seeds run one after the other, each over its grid points in equal
       chunks of this size; default: all grid points of a seed at once.
@@ -264,6 +274,7 @@ def sweep(
   meta = {
     **settings,
     "model": _model.name(model),
+    "penalty": None if penalty is None else checkpoint_io.callable_name(penalty),
     "weight_decay": weight_decay,
     **({"num_classes": int(out_shape[-1])} if loss == "cross_entropy" else {}),
     "dataset": getattr(dataset, "name", "arrays"),
@@ -286,7 +297,7 @@ class _Plan:
   n_points: int
   chunk: int  # grid points per call: a multiple of the device count
   n_chunks: int
-  padded: dict[str, np.ndarray]  # {axis: (n_chunks * chunk,) float32 values}
+  padded: dict[str, np.ndarray]  # {axis: (n_chunks * chunk,) float32 values; float64 under x64}
   only_ilrs: bool  # then the trainer's ILR is a number, not a dict of grid values
 
   @classmethod
@@ -297,8 +308,9 @@ class _Plan:
     chunk = min(max_parallel or n_points, n_points)
     chunk = math.ceil(chunk / n_devices) * n_devices
     n_chunks = math.ceil(n_points / chunk)
+    dtype = jax.dtypes.canonicalize_dtype(np.float64)  # float64 under x64: beta_0 = 1 / ILR
     padded = {
-      k: np.concatenate([v, np.full(n_chunks * chunk - n_points, v[0])]).astype(np.float32)
+      k: np.concatenate([v, np.full(n_chunks * chunk - n_points, v[0])]).astype(dtype)
       for k, v in points.items()
     }
     lengths = tuple(a.size for a in axes.values())

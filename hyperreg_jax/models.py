@@ -12,6 +12,8 @@ or predictions (regression); losses live in the engine.
 
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -32,6 +34,9 @@ class MLP(nn.Module):
   ``{"params": {"hidden": {"kernel", "bias"}, "output": {"kernel", "bias"}}}`` has the same
   layout (and kernel orientation ``(in, out)``) as the NumPy reference
   (:mod:`hyperreg_jax.reference.numpy_mlp`), so weights move between the two unchanged.
+  ``param_dtype`` is the weights' dtype (Flax's ``float32`` by default); with
+  ``jax_enable_x64`` on, ``param_dtype=jnp.float64`` and float64 inputs compute in float64
+  (the study's NumPy code).
 
   Example:
       >>> import jax, jax.numpy as jnp
@@ -47,6 +52,7 @@ class MLP(nn.Module):
   hidden: int = 500
   num_classes: int = 10
   init_std: float | None = None
+  param_dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
@@ -57,6 +63,7 @@ class MLP(nn.Module):
       inits = dict(kernel_init=nn.initializers.normal(self.init_std))
       inits["bias_init"] = inits["kernel_init"]
     x = x.reshape((x.shape[0], -1))
+    inits["param_dtype"] = self.param_dtype
     x = nn.sigmoid(nn.Dense(self.hidden, name="hidden", **inits)(x))
     return nn.Dense(self.num_classes, name="output", **inits)(x)
 

@@ -313,3 +313,30 @@ def test_mlp_chunking_changes_results_only_at_float_rounding():
   assert chunked.meta["chunks"] == 4 and whole.meta["chunks"] == 1
   for metric in ("train_loss", "test_loss", "lr_mean", "lr_median"):
     np.testing.assert_allclose(chunked.curves[metric], whole.curves[metric], rtol=1e-4)
+
+
+def rkl1_without_decay(lr):
+  return hr.rkl1(lr, weight_decay=0.0)
+
+
+def test_float64_sweep_starts_from_the_exact_ilr():
+  """Under x64 a sweep of float64 weights on float64 data runs in float64 from beta_0 = 1 / ILR
+  exactly: the curves of ``train.run`` with the Python float ILR, not those of its float32
+  rounding."""
+  ds = data.load_mnist(max_train=128, max_test=32)
+  arrays = (ds.x_train.astype(np.float64), ds.y_train, ds.x_test.astype(np.float64), ds.y_test)
+  model = models.MLP(hidden=8, param_dtype=jnp.float64)
+  trainer = Trainer(model, rkl1_without_decay, batch_size=32, epochs=2)
+  ilr = 0.3  # not a float32 number
+  with jax.enable_x64(True):
+    result = hr.sweep(
+      model, arrays, {"rkl1": rkl1_without_decay}, [ilr], epochs=2, batch_size=32, progress=False
+    )
+    run = jax.jit(functools.partial(train.run, trainer))
+    _, exact = run(ilr, jax.random.key(0), *arrays)
+    _, rounded = run(float(np.float32(ilr)), jax.random.key(0), *arrays)
+  assert exact["train_loss"].dtype == result.curves["train_loss"].dtype == np.float64
+  for k, v in exact.items():
+    np.testing.assert_allclose(result.curves[k][0, 0, 0], v, rtol=1e-12, atol=0, err_msg=k)
+  for k in ("train_loss", "lr_mean"):
+    assert not np.allclose(result.curves[k][0, 0, 0], rounded[k], rtol=1e-12, atol=0), k

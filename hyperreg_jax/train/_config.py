@@ -50,6 +50,14 @@ class Trainer:
       after every step (history keys ``step_lr_*``), not only once an epoch. Off by
       default: three more passes over beta per step (about a tenth of an MNIST MLP step
       on a CPU, see ``benchmarks/bench_train_step.py``).
+    eval_train: after every epoch also evaluate the whole training set (eval mode, the
+      weights at the end of the epoch, chunked as the test set): history keys
+      ``eval_train_loss`` and ``eval_train_accuracy``, the reproducibility study's training
+      loss (``train_loss`` is the mean of the epoch's batch losses, each before its step).
+    penalty: ``penalty(params) -> scalar`` added to ``eval_train_loss`` only (the
+      regularised objective, e.g. the L2 term the study reported with its loss); not
+      differentiated and not part of the training loss (L2 belongs in the optimizer
+      chain). Needs ``eval_train=True``.
 
   Example:
     >>> import optax
@@ -69,6 +77,8 @@ class Trainer:
   batch_sharding: Any = None
   loss_reduction: str = "mean"
   step_lr_stats: bool = False
+  eval_train: bool = False
+  penalty: Callable[[Any], Any] | None = None
 
   def __post_init__(self):
     from hyperreg_jax.train import _model
@@ -88,8 +98,16 @@ class Trainer:
         f"full_batch_steps={self.full_batch_steps!r} needs batch_size=None "
         f"(got batch_size={self.batch_size!r})."
       )
-    if not isinstance(self.step_lr_stats, (bool, np.bool_)):
-      raise TypeError(f"step_lr_stats={self.step_lr_stats!r} must be True or False.")
+    for name in ("step_lr_stats", "eval_train"):
+      if not isinstance(getattr(self, name), (bool, np.bool_)):
+        raise TypeError(f"{name}={getattr(self, name)!r} must be True or False.")
+    if self.penalty is not None and not callable(self.penalty):
+      raise TypeError(f"penalty={self.penalty!r} must be None or a callable params -> scalar.")
+    if self.penalty is not None and not self.eval_train:
+      raise ValueError(
+        f"penalty={self.penalty!r} is added to eval_train_loss only: it needs eval_train=True "
+        f"(got eval_train={self.eval_train!r})."
+      )
     if not callable(self.make_tx):
       raise ValueError(f"make_tx={self.make_tx!r} must be a callable init_lr -> optax tx.")
 
@@ -111,10 +129,10 @@ class Trainer:
 def describe(trainer: Trainer) -> dict:
   """The configuration as JSON-able values (no memory addresses), for fingerprints.
 
-  The optimizer factory is described by its code, defaults and captured values
-  (:func:`hyperreg_jax.checkpoint.describe_callable`), the model by
-  :func:`hyperreg_jax.train._model.describe`. Raises ``ValueError`` when ``make_tx``
-  cannot be described.
+  The optimizer factory and the penalty are described by their code, defaults and captured
+  values (:func:`hyperreg_jax.checkpoint.describe_callable`), the model by
+  :func:`hyperreg_jax.train._model.describe`. Raises ``ValueError`` when ``make_tx`` or
+  ``penalty`` cannot be described.
   """
   from hyperreg_jax.train import _model
 
@@ -128,4 +146,6 @@ def describe(trainer: Trainer) -> dict:
     full_batch_steps=trainer.full_batch_steps,
     loss_reduction=trainer.loss_reduction,
     step_lr_stats=trainer.step_lr_stats,
+    eval_train=trainer.eval_train,
+    penalty=None if trainer.penalty is None else checkpoint_io.describe_callable(trainer.penalty),
   )

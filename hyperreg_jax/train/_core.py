@@ -200,18 +200,47 @@ def evaluate(trainer: Trainer, state: TrainState, x, y) -> dict:
   return {k: v / n for k, v in total.items()}
 
 
-def epoch_record(trainer: Trainer, state: TrainState, step_metrics: dict, x_test=None, y_test=None):
+def epoch_record(
+  trainer: Trainer,
+  state: TrainState,
+  step_metrics: dict,
+  x_test=None,
+  y_test=None,
+  x_train=None,
+  y_train=None,
+):
   """An epoch's history record from its per-step metrics (stacked, ``(steps,)`` each) and
-  the state after it: the row of :func:`run`'s history (see there)."""
+  the state after it: the row of :func:`run`'s history (see there). The training data is
+  needed with ``eval_train=True`` only."""
   record = {"train_loss": step_metrics["loss"].mean()}
   if trainer.classification:
     record["train_accuracy"] = step_metrics["accuracy"].mean()
   if x_test is not None:
     for k, v in evaluate(trainer, state, x_test, y_test).items():
       record[f"test_{k}"] = jnp.where(state.diverged, jnp.nan, v)
+  if trainer.eval_train:
+    if x_train is None or y_train is None:
+      raise ValueError(
+        "Trainer(eval_train=True) evaluates the training set after every epoch: pass "
+        "x_train and y_train to epoch_record."
+      )
+    for k, v in evaluate(trainer, state, x_train, y_train).items():
+      if k == "loss" and trainer.penalty is not None:
+        v = v + _penalty(trainer, state.params)
+      record[f"eval_train_{k}"] = jnp.where(state.diverged, jnp.nan, v)
   record.update(lr_stats(state.opt_state))  # the median too, once an epoch
   record.update({f"step_{k}": v for k, v in step_metrics.items()})
   return record
+
+
+def _penalty(trainer: Trainer, params):
+  """``trainer.penalty(params)``, which must be a scalar."""
+  value = jnp.asarray(trainer.penalty(params))
+  if value.shape != ():
+    raise ValueError(
+      f"penalty={trainer.penalty!r} must return a scalar, got an array of shape {value.shape}."
+    )
+  return value
 
 
 def epoch_keys(trainer: Trainer, key) -> tuple[jax.Array, jax.Array]:
@@ -230,8 +259,11 @@ def run(
 
   * per epoch (epochs,): ``train_loss`` and ``train_accuracy`` (means over the epoch's
     steps; NaN from the epoch a run diverges in), ``test_loss`` and ``test_accuracy``
-    (after the epoch; only with test data; NaN once diverged), ``lr_min``/``lr_median``/
-    ``lr_mean``/``lr_max`` at the epoch's last step (hyper-regularized optimizers only);
+    (after the epoch; only with test data; NaN once diverged), with ``eval_train=True``
+    ``eval_train_loss`` (plus ``penalty(params)`` if given) and ``eval_train_accuracy``
+    (the whole training set evaluated after the epoch, as the test set; NaN once
+    diverged), ``lr_min``/``lr_median``/``lr_mean``/``lr_max`` at the epoch's last step
+    (hyper-regularized optimizers only);
   * per step (epochs, steps_per_epoch): ``step_loss``, ``step_accuracy``, and with
     ``step_lr_stats=True`` ``step_lr_min``, ``step_lr_mean``, ``step_lr_max``.
 
@@ -248,7 +280,7 @@ def run(
 
   def body(s, k):
     s, m = train_epoch(trainer, s, init_lr, k, x_train, y_train)
-    return s, epoch_record(trainer, s, m, x_test, y_test)
+    return s, epoch_record(trainer, s, m, x_test, y_test, x_train, y_train)
 
   return jax.lax.scan(body, state, keys)
 

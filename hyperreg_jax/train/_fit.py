@@ -60,7 +60,8 @@ def fit(
   max_to_keep=1,
 ):
   """A training run on the host: the jitted :func:`train_step` once per batch, then the
-  epoch's record (with :func:`evaluate` on the test data) after every epoch.
+  epoch's record (with :func:`evaluate` on the test data, and on the training data with
+  ``eval_train=True``) after every epoch.
 
   The same run as :func:`run` (same keys, same batches, same ``history``; equal up to float
   rounding, since the steps are compiled on their own rather than inside a scan), but
@@ -136,7 +137,7 @@ def fit(
       if bar is not None:
         bar.update()
     step_metrics = jax.tree.map(lambda *v: jnp.stack(v), *metrics)
-    records.append(_epoch_record(trainer, state, step_metrics, x_test, y_test))
+    records.append(_epoch_record(trainer, state, step_metrics, x_test, y_test, x_train, y_train))
     if store is not None:
       store.save(state, records)
     if bar is not None:
@@ -156,7 +157,8 @@ def _record_shapes(trainer, state, init_lr, steps, data):
   batch = tuple(jax.ShapeDtypeStruct((size, *a.shape[1:]), a.dtype) for a in (x_train, y_train))
   _, m = jax.eval_shape(functools.partial(_core.train_step, trainer), state, init_lr, batch)
   m = {k: jax.ShapeDtypeStruct((steps, *v.shape), v.dtype) for k, v in m.items()}
-  return jax.eval_shape(functools.partial(_core.epoch_record, trainer), state, m, x_test, y_test)
+  record = functools.partial(_core.epoch_record, trainer)
+  return jax.eval_shape(record, state, m, x_test, y_test, x_train, y_train)
 
 
 class FitCheckpoints:
