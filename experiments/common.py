@@ -202,6 +202,18 @@ def mlp_sweep(
   )
 
 
+#: The per-epoch curves :func:`sweep_rows` keeps, where a sweep recorded them.
+METRICS = (
+  "train_loss",
+  "train_accuracy",
+  "test_loss",
+  "test_accuracy",
+  "lr_mean",
+  "eval_train_loss",
+  "eval_train_accuracy",
+)
+
+
 def sweep_rows(result, **extra) -> list[dict]:
   """One row per (variant, ILR, seed, epoch) of a :class:`hyperreg_jax.SweepResult`."""
   epochs = result.curves["train_loss"].shape[-1]
@@ -213,7 +225,7 @@ def sweep_rows(result, **extra) -> list[dict]:
           row = dict(extra, variant=label, ilr=float(ilr), seed=int(seed), epoch=e + 1)
           row["diverged"] = bool(result.diverged[v, k, s])
           row["diverged_at"] = int(result.diverged_at[v, k, s])
-          for m in ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr_mean"):
+          for m in METRICS:
             if m in result.curves:
               row[m] = float(result.curves[m][v, k, s, e])
           rows.append(row)

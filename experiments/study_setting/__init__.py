@@ -39,8 +39,8 @@ __all__ = ["CLAIMS", "EMBEDDED", "FULL", "NAME", "TITLE", "Settings", "run", "se
 
 def settings(cfg: common.Config) -> Settings:
   s = common.scaled(EMBEDDED, FULL, cfg)
-  if cfg.seeds is not None:
-    s = dataclasses.replace(s, calibration_seeds=tuple(cfg.seeds))
+  if cfg.seeds is not None:  # --seeds: every cell, every column
+    s = dataclasses.replace(s, calibration_seeds=tuple(cfg.seeds), code_seeds=tuple(cfg.seeds))
   return s
 
 

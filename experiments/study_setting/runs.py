@@ -48,15 +48,17 @@ CODE_EVENTS = (
 )
 
 
-def cells(s) -> list[tuple[str, float, tuple[int, ...]]]:
-  """Every (rule, ILR, seeds) the experiment trains: the study's table (its rules at its
-  ILRs), its curves (GD and its rules at the curve ILR), more seeds where it calibrates."""
+def cells(s, column: str) -> list[tuple[str, float, tuple[int, ...]]]:
+  """Every (rule, ILR, seeds) a column trains: the study's table (its rules at its ILRs), its
+  curves (GD and its rules at the curve ILR), more seeds where it calibrates. The study's
+  code, the slowest, runs ``code_seeds`` outside the calibration cells."""
+  seeds = s.code_seeds if column == "code" else s.seeds
   out = {}
   for rule in s.rules:
     for ilr in s.ilrs:
-      out[(rule, ilr)] = s.seeds
+      out[(rule, ilr)] = seeds
   for rule in ("gd", *s.curve_rules):
-    out[(rule, s.curve_ilr)] = s.seeds
+    out[(rule, s.curve_ilr)] = seeds
   for rule in s.calibration_rules:
     out[(rule, s.curve_ilr)] = s.calibration_seeds
   return [(rule, ilr, seeds) for (rule, ilr), seeds in out.items()]
@@ -65,7 +67,7 @@ def cells(s) -> list[tuple[str, float, tuple[int, ...]]]:
 def train_code(cfg, results, ds) -> tuple[list[dict], list[dict]]:
   """The study's code, literally: per-epoch rows, and one record of events per run."""
   s = results.settings
-  jobs = [(rule, ilr, seed) for rule, ilr, seeds in cells(s) for seed in seeds]
+  jobs = [(rule, ilr, seed) for rule, ilr, seeds in cells(s, "code") for seed in seeds]
   bar = common.progress_bar(cfg, len(jobs), "study's code (NumPy)")
   rows, events = [], []
   for rule, ilr, seed in jobs:
@@ -123,10 +125,10 @@ def _sweep_rows(result, column: str) -> list[dict]:
   return rows
 
 
-def _groups(s):
+def _groups(s, column: str):
   """The library's sweeps: (rule, warm-up, ILRs, seeds), one compiled program each."""
   by_key = {}
-  for rule, ilr, seeds in cells(s):
+  for rule, ilr, seeds in cells(s, column):
     warm = rule != "gd" and study.warms_up(ilr)
     by_key.setdefault((rule, warm, seeds), []).append(ilr)
   return [(rule, warm, tuple(ilrs), seeds) for (rule, warm, seeds), ilrs in by_key.items()]
@@ -149,7 +151,7 @@ def train_library(cfg, results, ds, column: str) -> list[dict]:
       model = study.study_model()
     else:
       data, model = ds, None
-    for rule, warm, ilrs, seeds in _groups(s):
+    for rule, warm, ilrs, seeds in _groups(s, column):
       if column == "setup":
         make = study.study_variant(rule, warm)
       elif rule == "gd":
