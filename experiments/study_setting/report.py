@@ -101,12 +101,18 @@ def _show(kind, values) -> str:
   return text
 
 
-def verdict_rows(rows, s: Settings):
+def warm_up_only(s: Settings, num_train: int, ilr: float) -> bool:
+  """Whether the study's warm-up lasts the whole run at this ILR (then a rule took only the
+  warm-up's GD steps: its numbers are GD's)."""
+  return study.warms_up(ilr) and s.epochs * (num_train // s.batch_size) <= study.WARMUP_STEPS
+
+
+def verdict_rows(rows, s: Settings, num_train: int):
   """Per study number: the cells of the four-column table, and each column's verdict."""
   sigma = calibration(rows, s)
   table, verdict_of = [], []
   for n in numbers(s):
-    cells = [n["label"], "NaN" if n["value"] is None else _study(n)]
+    cells = [n["label"], _study(n)]
     mine = {}
     for column in s.columns:
       values = per_seed(rows, column, n["rule"], n["ilr"], n["epoch"], n["kind"])
@@ -118,6 +124,8 @@ def verdict_rows(rows, s: Settings):
     notes = []
     if n["epoch"] != n["study_epoch"]:
       notes.append(f"epoch {n['epoch']} here")
+    if n["rule"] != "gd" and warm_up_only(s, num_train, n["ilr"]):
+      notes.append("warm-up only = GD here")
     if n["rule"] in study.DELIBERATE:
       notes.append(f"library {study.DELIBERATE[n['rule']]}")
     if n["rule"] == "rkl3":
@@ -129,6 +137,8 @@ def verdict_rows(rows, s: Settings):
 
 
 def _study(n) -> str:
+  if n["value"] is None:
+    return "NaN"
   return md.pct(n["value"]) if n["kind"] == "accuracy" else md.fmt(n["value"])
 
 
@@ -208,7 +218,7 @@ def section(folder, s: Settings, data: dict) -> md.Section:
   rows = files.read_csv(folder / "runs.csv")
   nans = files.read_csv(folder / "nans.csv")
   steps_per_epoch = data["num_train"] // s.batch_size
-  table, verdict_of, sigma = verdict_rows(rows, s)
+  table, verdict_of, sigma = verdict_rows(rows, s, data["num_train"])
   cal_seeds = ", ".join(str(x) for x in s.calibration_seeds)
   counts = {c: sum(m.get(c) == verdicts.WITHIN for _, m in verdict_of) for c in s.columns}
   totals = {c: sum(c in m for _, m in verdict_of) for c in s.columns}
