@@ -46,9 +46,8 @@ from hyperreg_jax._transform import (
   hyperreg,
   scale_by_hyperreg,
 )
+from hyperreg_jax._version import __version__ as __version__
 from hyperreg_jax.divergences import Divergence
-
-__version__ = "0.1.0"
 
 __all__ = [
   "CHANCE_FACTOR",

@@ -227,7 +227,7 @@ def code_version() -> dict:
   """
   import optax
 
-  from hyperreg_jax import __version__
+  from hyperreg_jax._version import __version__
 
   digest = hashlib.sha1()
   package = pathlib.Path(__file__).parent

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import filecmp
 import json
-import math
 import os
 import pathlib
 import shutil
@@ -16,7 +15,7 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import common, files, report, reproduce, study_code, study_setting, vgg_cifar
+from experiments import common, files, report, reproduce, study_setting, vgg_cifar
 from experiments.ilr_sensitivity import robustness
 from hyperreg_jax import robustness_width as width
 
@@ -101,7 +100,7 @@ def test_tiny_run_writes_every_figure_data_file_and_the_report(tiny_run):
     "convergence/gd/steps_to_target",
     "convergence/gd_study_init/final_test_accuracy",
     "linear_regression/gd/iterations_to_tolerance",
-    "study_setting/numpy_nan_runs",
+    "study_setting/within_spread/code",
   }
   assert set(findings["settings"]) == set(TINY_ONLY)
 
@@ -234,13 +233,6 @@ def test_saved_results_are_reused_only_for_their_settings(tmp_path):
   files.write_csv(tmp_path / "old" / "runs.csv", rows)  # results without their settings
   with pytest.raises(ValueError, match="without a record of their settings"):
     common.Results(tmp_path / "old", s, data)
-
-
-def test_first_bad_names_what_broke_first():
-  row = {"first_bad_beta": 50, "first_bad_weights": 51, "first_bad_loss": 51}
-  assert study_setting.first_bad(row) == "beta at step 50"
-  row = {"first_bad_beta": -1, "first_bad_weights": -1, "first_bad_loss": 7}
-  assert study_setting.first_bad(row) == "reported loss at step 7"
 
 
 @pytest.mark.slow

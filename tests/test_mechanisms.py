@@ -15,9 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import common, files, mechanisms, mechanisms_ablation
+from experiments import common, files, mechanisms
 from experiments import markdown as md
-from experiments import mechanisms_trace as trace
+from experiments.mechanisms import ablation as mechanisms_ablation
+from experiments.mechanisms import config as mechanisms_config
+from experiments.mechanisms import trace
 from hyperreg_jax import models, train
 from hyperreg_jax.train import Trainer
 
@@ -85,12 +87,12 @@ def test_clip_steps_at_an_exact_power_of_two_count_the_binding_step():
 
 
 def test_rule_parts_and_groups():
-  assert mechanisms.rule_parts("chi2_1") == ("chi2", 1)
-  assert mechanisms.rule_parts("hellinger3") == ("hellinger", 3)
-  assert mechanisms.rule_parts("adagrad_diag") == ("neyman_chi2", 1)
-  groups = {v: mechanisms.group(v) for v in mechanisms.EMBEDDED.traced}
+  assert mechanisms_config.rule_parts("chi2_1") == ("chi2", 1)
+  assert mechanisms_config.rule_parts("hellinger3") == ("hellinger", 3)
+  assert mechanisms_config.rule_parts("adagrad_diag") == ("neyman_chi2", 1)
+  groups = {v: mechanisms_config.group(v) for v in mechanisms.EMBEDDED.traced}
   assert groups["hellinger3_noclip"] == "lagged" and groups["rkl1"] == "clipped"
-  assert groups["rkl1_noclip"] == "unclipped" and mechanisms.group("cocob") == "lr_free"
+  assert groups["rkl1_noclip"] == "unclipped" and mechanisms_config.group("cocob") == "lr_free"
 
 
 # ----------------------------------------------------------------------------- the loop

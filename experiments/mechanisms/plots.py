@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from experiments import figures, files, study
-from experiments import mechanisms_trace as trace
+from experiments.mechanisms import trace
 
 STEP = "step (from 1; batch numbers measured before it)"
 LAYER_COLORS = dict(zip(trace.LAYERS, ("C0", "C1", "C2", "C3")))

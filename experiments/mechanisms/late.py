@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from experiments import markdown as md
-from experiments import mechanisms as mech
-from experiments import mechanisms_trace as trace
 from experiments import study
-from experiments.mechanisms_report import (
+from experiments.mechanisms import config as mech
+from experiments.mechanisms import trace
+from experiments.mechanisms.report import (
   NAME,
   accuracy,
   mean_of,

@@ -10,7 +10,8 @@ import numpy as np
 
 from experiments import files, study
 from experiments import markdown as md
-from experiments.ilr_sensitivity import CLAIMS, NAME, Settings, score_table
+from experiments.ilr_sensitivity.config import CLAIMS, NAME, Settings
+from experiments.ilr_sensitivity.runs import score_table
 
 
 def section(folder, s: Settings, data: dict) -> md.Section:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from experiments import markdown as md
-from experiments import mechanisms as mech
-from experiments import mechanisms_trace as trace
 from experiments import study
+from experiments.mechanisms import config as mech
+from experiments.mechanisms import trace
 
 NAME = mech.NAME
 SUPPORTED, PARTLY, NOT = "supported", "partly supported", "not supported"
