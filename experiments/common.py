@@ -224,6 +224,8 @@ def sweep_rows(result, **extra) -> list[dict]:
         for e in range(epochs):
           row = dict(extra, variant=label, ilr=float(ilr), seed=int(seed), epoch=e + 1)
           row["diverged"] = bool(result.diverged[v, k, s])
+          if "step_loss" in result.curves:  # for hr.run_outcome's loss criterion
+            row["first_train_loss"] = float(result.curves["step_loss"][v, k, s, 0, 0])
           row["diverged_at"] = int(result.diverged_at[v, k, s])
           for m in METRICS:
             if m in result.curves:
@@ -243,17 +245,20 @@ def final_rows(rows: Sequence[dict]) -> list[dict]:
 
 
 def outcome(row: dict) -> str:
-  """``diverged``, ``chance`` or ``ok`` for a final row: the library's :func:`hr.run_outcome`
-  on its test accuracy (a failed run ended at chance)."""
+  """``diverged``, ``failed`` or ``ok`` for a final row: the library's one definition,
+  :func:`hr.run_outcome`, on its test accuracy and, where the row has its first step's loss
+  (``first_train_loss``, from :func:`sweep_rows`), its training loss."""
   import hyperreg_jax as hr
 
   accuracy = row.get("test_accuracy", np.nan)
-  result = hr.run_outcome(
+  first = row.get("first_train_loss")
+  return hr.run_outcome(
     bool(row["diverged"]) or not np.isfinite(accuracy),
     test_accuracy=accuracy,
     num_classes=study.NUM_CLASSES,
+    final_train_loss=None if first is None else row["train_loss"],
+    first_train_loss=first,
   )
-  return {"failed": "chance"}.get(result, result)
 
 
 # ----------------------------------------------------------------------------- variants

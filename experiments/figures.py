@@ -2,8 +2,8 @@
 
 Conventions: an ILR axis is logarithmic and its label names the ILR convention; a line is
 the mean over seeds and its band the min-max over seeds; an ``x`` marks an ILR where at least
-one seed diverged (non-finite, run frozen), an open circle one where a run ended at chance
-(``study.AT_CHANCE``). Every figure carries a legend that says so.
+one seed diverged (non-finite, run frozen), an open circle one where a run failed
+(``study.FAILED``). Every figure carries a legend that says so.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _by_ilr(rows, variant, metric):
     outcomes = [common.outcome(r) for r in at]
     values.append([r[metric] if o != "diverged" else np.nan for r, o in zip(at, outcomes)])
     diverged.append("diverged" in outcomes)
-    chance.append("chance" in outcomes)
+    chance.append("failed" in outcomes)
   width = max(len(v) for v in values)
   values = np.array([v + [np.nan] * (width - len(v)) for v in values], dtype=float)
   return np.asarray(ilrs), values, np.asarray(diverged), np.asarray(chance)
@@ -79,7 +79,7 @@ def _mark_legend(ax, fail_where):
     Line2D(
       [], [], color="k", marker="x", ls="none", mew=2, label=f"a seed diverged ({fail_where})"
     ),
-    Line2D([], [], color="k", marker="o", mfc="none", ls="none", label=study.AT_CHANCE),
+    Line2D([], [], color="k", marker="o", mfc="none", ls="none", label=study.FAILED),
     Line2D([], [], color="0.4", ls=":", label="best learning-rate-free optimizer"),
   ]
   ax.legend(handles=handles, loc="center", fontsize="small", title="marks")

@@ -117,7 +117,7 @@ def run(cfg: common.Config, s: Settings) -> None:
     results.path("full_vs_minibatch.png"),
     f"Full batch ({n} digits, {s.epochs * s.full_batch_steps(n)} steps) vs mini-batch "
     f"{s.batch_size} ({s.epochs * (n // s.batch_size)} steps); x axis: {study.SUM_UNITS}\n"
-    f"x at the top: diverged; o: {study.AT_CHANCE}",
+    f"x at the top: diverged; o: {study.FAILED}",
   )
 
 
@@ -138,12 +138,12 @@ def section(folder, s: Settings, data: dict) -> md.Section:
         if "diverged" in outcomes:
           cells.append("diverged")
         else:
-          chance = " (chance)" if "chance" in outcomes else ""
+          chance = " (failed)" if "failed" in outcomes else ""
           cells.append(md.pct(np.mean([r["test_accuracy"] for r in at])) + chance)
       rows.append([rule, mode] + cells)
   count = {m: sum(r["mode"] == m for r in final) for m in MODES}
   div = {m: sum(common.outcome(r) == "diverged" for r in final if r["mode"] == m) for m in MODES}
-  chance = {m: sum(common.outcome(r) == "chance" for r in final if r["mode"] == m) for m in MODES}
+  chance = {m: sum(common.outcome(r) == "failed" for r in final if r["mode"] == m) for m in MODES}
   text = [
     f"Data: {data['label']}. {s.summary()} ({n // s.batch_size} mini-batch and "
     f"{s.full_batch_steps(n)} full-batch steps per epoch); loss summed "
@@ -153,15 +153,14 @@ def section(folder, s: Settings, data: dict) -> md.Section:
       folder,
       folder / "full_vs_minibatch.png",
       f"Final test accuracy vs ILR (summed loss), per rule: solid mini-batch "
-      f"{s.batch_size}, dashed full batch of {n}; x at the top: diverged; o: ended at "
-      "chance.",
+      f"{s.batch_size}, dashed full batch of {n}; x at the top: diverged; o: {study.FAILED}.",
     ),
     "Final test accuracy (%) per ILR:\n",
     md.table(["rule", "mode"] + [f"ILR {x:g}" for x in s.ilrs], rows),
     "",
     "**Findings.** Diverged runs: "
     + ", ".join(f"{m} {div[m]} of {count[m]}" for m in MODES)
-    + "; ended at chance: "
+    + "; failed (hr.run_outcome): "
     + ", ".join(f"{m} {chance[m]} of {count[m]}" for m in MODES)
     + ".\n",
   ]
@@ -169,7 +168,7 @@ def section(folder, s: Settings, data: dict) -> md.Section:
   claims = [
     md.Claim(
       *CLAIMS["full_batch"],
-      ", ".join(f"{m}: {div[m]} diverged, {chance[m]} at chance of {count[m]}" for m in MODES),
+      ", ".join(f"{m}: {div[m]} diverged, {chance[m]} failed of {count[m]}" for m in MODES),
       md.HOLDS if full == 0 and mini > 0 else md.FAILS if full > 0 else md.PARTLY,
       f"{n} digits as the full batch (theirs 60,000), no warm-up; summed loss, so the full-batch "
       f"gradient is ~{n // s.batch_size}x the mini-batch one.",

@@ -29,12 +29,15 @@ WEIGHT_DECAY = hr.DEFAULT_WEIGHT_DECAY
 WARMUP_STEPS = 50
 WARMUP_LR = 1e-2
 
-#: A finite run "ended at chance" when its final test accuracy is at most this: the library's
-#: definition of a failed run (``hr.run_outcome``: 1.5 x chance) for MNIST's and CIFAR-10's
-#: 10 classes.
+#: A finite run "failed" by the library's one definition (``hr.run_outcome``): its final test
+#: accuracy is at most 1.5 x chance (MNIST's and CIFAR-10's 10 classes), or its final
+#: training loss is above its first step's.
 NUM_CLASSES = 10
 CHANCE_ACCURACY = hr.CHANCE_FACTOR / NUM_CLASSES
-AT_CHANCE = f"ended at chance (test accuracy <= {100 * CHANCE_ACCURACY:.0f}%)"
+FAILED = (
+  f"failed (test accuracy <= {100 * CHANCE_ACCURACY:.0f}% or final loss above the first "
+  "step's: hr.run_outcome)"
+)
 
 #: The paper's twelve rules and AdaGrad as the Neyman chi-square rule (Algorithm 1).
 RULES = (*hr.PAPER_RULES, "adagrad_diag")

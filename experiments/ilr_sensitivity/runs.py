@@ -70,7 +70,7 @@ def robustness(final: list[dict]) -> list[dict]:
         "width_5pt_decades": w5,
         "ilr_range_5pt": f"{lo5:.3g}-{hi5:.3g}",
         "diverged_at_ilrs": _ilrs(runs, "diverged"),
-        "chance_at_ilrs": _ilrs(runs, "chance"),
+        "chance_at_ilrs": _ilrs(runs, "failed"),
       }
     )
   return rows
