@@ -52,8 +52,8 @@ def section(folder, s: Settings, data: dict) -> md.Section:
     + (
       ". **One seed**: each width below comes from a single run per ILR, and at large ILRs "
       "float rounding alone moves a run's accuracy by up to 10 points (the step-for-step test: "
-      "two float64 implementations of one run part by 50% of the weights' scale within 150 "
-      "steps at ILR 1), so a width is one draw, not a property of the rule"
+      "two float64 implementations of one run part by half the weights' scale within 200 "
+      "steps at ILR 1 in the study's units), so a width is one draw, not a property of the rule"
       if len(s.seeds) == 1
       else f" (means over {len(s.seeds)} seeds)"
     )
