@@ -31,8 +31,6 @@ divergences through the generic solver itself (``solver_iterations=12``, no fitt
 inverse), with all tunings and without each one that changes its program (the others
 kept):
 
-* ``reusable``: the exact ``reduce_precision`` that lets XLA fuse a value read several
-  times (``hyperreg_jax._roots.reusable``);
 * ``fit``: the polynomial inverse fitted at trace time (``hyperreg_jax.rules._fit_for``);
 * ``cbrt``: ``exp(log1p(a) / 3)`` for a cube root (``hyperreg_jax.rules._cube_root_1p``).
 
@@ -54,7 +52,7 @@ import optax
 from timing import round_robin, warmed_call
 
 import hyperreg_jax as hr
-from hyperreg_jax import _roots, rules
+from hyperreg_jax import rules
 
 CLOSED, NEWTON, SOLVER, GLOBAL, PEER = (
   "closed form",
@@ -173,7 +171,6 @@ def measure(n_params: int, repeats: int, warmup: int, names=None):
 
 # Each tuning, and what replaces it when it is switched off.
 TUNINGS = {
-  "reusable": (_roots, "reusable", lambda x: x),
   "fit": (rules, "_fit_for", lambda *args: None),
   "cbrt": (rules, "_cube_root_1p", lambda a: jnp.cbrt(1.0 + a)),
 }

@@ -25,8 +25,7 @@ import numpy as np
 from timing import best_of
 
 import hyperreg_jax as hr
-from hyperreg_jax import data, models, train
-from hyperreg_jax._registry import make_optimizer
+from hyperreg_jax import data, make_optimizer, models, train
 
 # Goals of issue 12 for the warm ratio sequential / sweep, at K = 8.
 GOAL = {"linear regression": 5.0, "MLP": 1.5}

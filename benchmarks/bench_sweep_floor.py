@@ -72,8 +72,7 @@ def mlp_first_layer(k: int, repeats: int) -> None:
 
 def library_step(repeats: int) -> float:
   """Seconds per step of one whole library run of bench_sweep.py's linear regression."""
-  from hyperreg_jax import data, models, train
-  from hyperreg_jax._registry import make_optimizer
+  from hyperreg_jax import data, make_optimizer, models, train
 
   reg = data.synthetic_linear_regression(num_train=EXAMPLES, num_test=200, dim=FEATURES)
   arrays = (reg.x_train, reg.y_train, reg.x_test, reg.y_test)

@@ -295,7 +295,7 @@ def baseline_variant(name: str, weight_decay: float = study.WEIGHT_DECAY):
   same L2 in front."""
   import optax
 
-  from hyperreg_jax import _registry
+  import hyperreg_jax as hr
 
   if name == "adam":
 
@@ -303,7 +303,7 @@ def baseline_variant(name: str, weight_decay: float = study.WEIGHT_DECAY):
       return optax.chain(optax.add_decayed_weights(weight_decay), optax.adam(init_lr))
 
   else:
-    base = _registry.make_optimizer(name, weight_decay)
+    base = hr.make_optimizer(name, weight_decay)
 
     def make(init_lr):
       return base(init_lr)

@@ -29,10 +29,11 @@ from experiments import (
   vgg_cifar,
 )
 from experiments import markdown as md
+from experiments.protocol import Experiment
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-#: Every experiment, in the report's order.
-EXPERIMENTS = (
+#: Every experiment, in the report's order (each an :class:`experiments.protocol.Experiment`).
+EXPERIMENTS: tuple[Experiment, ...] = (
   ilr_sensitivity,
   study_setting,
   convergence,

@@ -30,7 +30,7 @@ from hyperreg_jax._aliases import (
 )
 from hyperreg_jax._lr_stats import inverse_beta_stats, lr_stats, step_size_stats
 from hyperreg_jax._parallel import data_parallel
-from hyperreg_jax._registry import variant_names
+from hyperreg_jax._registry import make_optimizer, variant_names
 from hyperreg_jax._results import (
   CHANCE_FACTOR,
   OUTCOMES,
@@ -85,6 +85,7 @@ __all__ = [
   "step_size_stats",
   "sweep",
   "variant_names",
+  "make_optimizer",
   "wngrad",
 ]
 

@@ -308,3 +308,20 @@ def test_the_report_sets_the_run_beside_its_reference(tiny_run, tmp_path):
     "vgg_cifar: not compared, the reference ran other settings (epochs: reference 2, "
     "this run 1)" in section
   )
+
+
+@pytest.mark.parametrize("exp", report.EXPERIMENTS, ids=lambda e: e.NAME)
+def test_every_experiment_has_the_protocol_shape(exp):
+  import inspect
+
+  from experiments.protocol import Experiment
+
+  assert isinstance(exp, Experiment), exp.__name__
+  assert dataclasses.is_dataclass(exp.Settings) and exp.Settings.__dataclass_params__.frozen
+  assert isinstance(exp.EMBEDDED, exp.Settings) and isinstance(exp.FULL, exp.Settings)
+  assert callable(exp.EMBEDDED.summary) and isinstance(exp.FULL.summary(), str)
+  for name, params in (("settings", ["cfg"]), ("run", ["cfg", "s"])):
+    assert list(inspect.signature(getattr(exp, name)).parameters) == params, name
+  assert list(inspect.signature(exp.section).parameters) == ["folder", "s", "data"]
+  assert all(len(v) == 2 and all(isinstance(x, str) for x in v) for v in exp.CLAIMS.values())
+  assert exp.settings(common.Config(out=pathlib.Path("x"))) == exp.EMBEDDED

@@ -32,7 +32,7 @@ import optax
 
 import hyperreg_jax as hr
 from hyperreg_jax import models, train
-from hyperreg_jax.train import Trainer, _model
+from hyperreg_jax.train import Trainer, all_finite
 
 #: The MLP's layers: name -> (module, parameter) in the Flax tree.
 LAYERS = {
@@ -227,7 +227,7 @@ class Tracer:
     (_, (loss, out, z1)), grads = jax.value_and_grad(self._loss, has_aux=True)(params, x, y)
     updates, new_state = update(grads, opt_state, params)
     new_params = optax.apply_updates(params, updates)
-    ok = ~dead & jnp.isfinite(loss) & _model.all_finite((new_params, new_state))
+    ok = ~dead & jnp.isfinite(loss) & all_finite((new_params, new_state))
     record = {
       "loss": loss,
       "sat": jnp.mean(jnp.abs(z1) > SATURATED),

@@ -43,6 +43,7 @@ from hyperreg_jax.train._core import (
   train_step,
 )
 from hyperreg_jax.train._fit import FitCheckpoints, fit, progress_bar
+from hyperreg_jax.train._model import all_finite
 
 __all__ = [
   "LOSSES",
@@ -50,6 +51,7 @@ __all__ = [
   "FitCheckpoints",
   "TrainState",
   "Trainer",
+  "all_finite",
   "batch_order",
   "check_data",
   "epoch_keys",
