@@ -157,12 +157,15 @@ def robustness_bars(rows, path, *, xlabel):
   return files.save_figure(fig, path)
 
 
-def curves(panels, path, *, title, xlabel, notes="", log_x=False, styles=None):
-  """Line plots: ``panels`` is a list of (title, ylabel, log_y, {label: (x, mean, low, high)});
-  ``styles``: ``{label: matplotlib line options}`` over the default style of a label."""
+def curves(panels, path, *, title, xlabel, notes="", log_x=False, styles=None, ncols=None):
+  """Line plots: ``panels`` is a list of (title, ylabel, log_y, {label: (x, mean, low, high)}),
+  laid out in rows of ``ncols`` (default: one row); ``styles``: ``{label: matplotlib line
+  options}`` over the default style of a label."""
   plt = files.pyplot()
-  fig, axes = plt.subplots(1, len(panels), figsize=(7.2 * len(panels), 3.8), squeeze=False)
-  for ax, (panel_title, ylabel, log_y, series) in zip(axes[0], panels):
+  ncols = ncols or len(panels)
+  nrows = -(-len(panels) // ncols)
+  fig, axes = plt.subplots(nrows, ncols, figsize=(7.2 * ncols, 3.8 * nrows), squeeze=False)
+  for ax, (panel_title, ylabel, log_y, series) in zip(axes.ravel(), panels):
     colors = plt.get_cmap("tab20" if len(series) > 10 else "tab10").colors
     for i, (label, (x, mean, low, high)) in enumerate(series.items()):
       style = dict(color=colors[i % len(colors)])

@@ -125,7 +125,7 @@ def _loss_at_40(variant):
 
 
 def _study_numbers():
-  from experiments.convergence import REPORTED
+  from experiments.study import CURVES as REPORTED
 
   gd, rkl1 = (value(f"convergence/{v}/final_test_accuracy") for v in ("gd", "rkl1"))
   ours = {v: f"{_loss_at_40(v):.2g}" for v in ("gd", "rkl1")}
