@@ -19,7 +19,6 @@ Needs the ``experiments`` extra (Flax): ``pip install 'hyperreg_jax[experiments]
 
 import argparse
 import importlib
-import math
 import os
 import pathlib
 
@@ -28,7 +27,7 @@ import numpy as np
 
 import hyperreg_jax as hr
 from hyperreg_jax import checkpoint as checkpoint_io
-from hyperreg_jax._validate import SEED_LIMIT
+from hyperreg_jax._validate import SEED_LIMIT, check_ilr
 
 PROG = "python -m hyperreg_jax"
 
@@ -47,13 +46,17 @@ def _positive_int(text: str) -> int:
   return value
 
 
-def _positive_float(text: str) -> float:
+def _ilr(text: str) -> float:
+  """An initial learning rate, checked as ``train.fit``, ``train.run`` and ``hr.sweep`` check
+  one (the same message)."""
   try:
     value = float(text)
   except ValueError:
     raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-  if not (math.isfinite(value) and value > 0):
-    raise argparse.ArgumentTypeError(f"{text} must be a finite number > 0")
+  try:
+    check_ilr(value)
+  except ValueError as err:
+    raise argparse.ArgumentTypeError(str(err)) from None
   return value
 
 
@@ -95,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument(
     "--ilrs",
     nargs="+",
-    type=_positive_float,
+    type=_ilr,
     default=[0.01, 0.1, 1.0, 10.0, 100.0],
     metavar="ILR",
     help="initial learning rates, finite and > 0 (the loss is a batch mean)",

@@ -118,6 +118,9 @@ def _check_axis(name: str, key: str, values) -> np.ndarray:
     a = np.asarray(values, np.float64).reshape(-1) if np.ndim(values) <= 1 else None
   except (TypeError, ValueError):
     a = None
+  if a is not None and key == "init_lr":  # each ILR as train.fit and train.run check one
+    for i, value in enumerate(a):
+      _validate.check_ilr(value, where=f"{name}[{i}]")
   if a is None or a.size == 0 or not np.all(test(a)):
     raise ValueError(f"{name} must be a non-empty 1-D sequence of {allowed}, got {values!r}.")
   info = np.finfo(np.float32)  # the sweep runs its grid in float32

@@ -259,6 +259,8 @@ def sweep(
   }
   for label, make_tx in factories.items():
     _registry.check_points(label, make_tx, axes)
+  # What train.check_run_inputs checks (fit and run call it): each ILR was checked above as it
+  # checks one (check_grid), the data once here.
   try:
     out_shape = train.check_data(next(iter(trainers.values())), *arrays)
   except OutputShapeError as err:

@@ -134,6 +134,37 @@ def check_weight_decay(weight_decay) -> float:
   return float(weight_decay)
 
 
+def check_ilr(init_lr, where: str | None = None) -> None:
+  """A concrete ``init_lr`` must be one finite real number > 0; a traced one passes (the
+  hyper-regularized transforms then give NaN for beta and every update, in that lane of a
+  vmapped grid only: see the README's list of what the transforms do).
+
+  The one rule and message for an initial learning rate, whichever way it comes in
+  (``train.fit``, ``train.run``, each ILR of ``hr.sweep``, ``--ilrs`` of the command line):
+  the value shown is ``float(init_lr)``, so ``0``, ``np.float64(0)`` and ``"0"`` typed on
+  the command line read alike. ``where`` (e.g. ``"ilrs[2]"``) is put in front when the
+  value is one of several.
+
+  Example:
+    >>> check_ilr(-0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: init_lr must be a finite number > 0, got -0.5.
+  """
+  if not _concrete(init_lr):
+    return
+  try:
+    array = None if isinstance(init_lr, (str, bytes, bool, np.bool_)) else np.asarray(init_lr)
+  except (TypeError, ValueError):
+    array = None
+  real = array is not None and array.shape == () and array.dtype.kind in "iuf"
+  if real and np.isfinite(array) and array > 0:
+    return
+  shown = repr(float(array)) if real else repr(init_lr)
+  message = f"init_lr must be a finite number > 0, got {shown}."
+  raise ValueError(message if where is None else f"{where}: {message}")
+
+
 def check_optimizer(label: str, make_tx, init_lr: float) -> None:
   """Checks that ``make_tx(init_lr)`` returns an optax transformation (``init``/``update``)."""
   try:

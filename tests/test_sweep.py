@@ -220,7 +220,7 @@ def test_mnist_mlp_sweep_learns():
 @pytest.mark.parametrize(
   "bad,match",
   [
-    (dict(ilrs=[0.1, -1.0]), "ilrs must be"),
+    (dict(ilrs=[0.1, -1.0]), r"ilrs\[1\]: init_lr must be a finite number > 0, got -1\.0\."),
     (dict(ilrs=[]), "ilrs must be"),
     (dict(ilrs=[0.1, 1e-45]), r"ilrs must be normal float32 numbers .*1e-45"),
     (dict(ilrs=[1e39]), r"ilrs must be normal float32 numbers .*1e\+39"),

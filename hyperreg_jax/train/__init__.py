@@ -14,7 +14,8 @@ batch size, epochs), static under ``jax.jit``:
 * :func:`fit`: the host loop: the jitted step per batch (with an optional augmentation),
   an evaluation after every epoch, a progress bar and Orbax checkpoints (resumed bit for
   bit); :class:`FitCheckpoints` are those checkpoints;
-* :func:`check_data`: the host-side checks of the data, before anything compiles.
+* :func:`check_run_inputs`: the host-side checks of a run's ILR and data, before anything
+  compiles, the same for every entry point; :func:`check_data` those of the data alone.
 
 Example:
   >>> import jax, optax
@@ -33,6 +34,7 @@ from hyperreg_jax.train._core import (
   TrainState,
   batch_order,
   check_data,
+  check_run_inputs,
   epoch_keys,
   epoch_record,
   evaluate,
@@ -54,6 +56,7 @@ __all__ = [
   "all_finite",
   "batch_order",
   "check_data",
+  "check_run_inputs",
   "epoch_keys",
   "epoch_record",
   "evaluate",

@@ -274,7 +274,12 @@ def run(
   Each epoch's steps run inside the scan; on XLA's CPU backend a convolutional network's
   step runs several times slower there than jitted alone (``benchmarks/bench_conv_scan.py``),
   so train such models with :func:`~hyperreg_jax.train.fit`, which runs the step per batch.
+
+  Called with concrete values, it checks them first (:func:`check_run_inputs`); traced ones
+  (inside ``jax.jit`` or ``jax.vmap``, as in :func:`hyperreg_jax.sweep`, which checks them
+  on the host before compiling) are not checked.
   """
+  check_run_inputs(trainer, init_lr, x_train, y_train, x_test, y_test)
   init_key, keys = epoch_keys(trainer, key)
   state = init_state(trainer, init_key, init_lr, jnp.asarray(x_train)[:1], variables=variables)
 
@@ -283,6 +288,27 @@ def run(
     return s, epoch_record(trainer, s, m, x_test, y_test, x_train, y_train)
 
   return jax.lax.scan(body, state, keys)
+
+
+def check_run_inputs(trainer: Trainer, init_lr, x_train, y_train, x_test=None, y_test=None):
+  """The checks of a training run's inputs, on the host, the same for :func:`run`,
+  :func:`~hyperreg_jax.train.fit`, :func:`hyperreg_jax.sweep` and ``python -m hyperreg_jax``
+  (each raises the same message for the same bad input).
+
+  A concrete ``init_lr`` must be one finite number > 0 (``hr``'s ``_validate.check_ilr``;
+  a sweep checks each of its ILRs so, in its grid check, naming the position); the data
+  is checked by :func:`check_data` (once per sweep). Traced values are skipped: the ILR
+  (a bad traced one turns only its own run NaN), and the data when any array of it is
+  traced.
+
+  Returns:
+    What :func:`check_data` returns; ``None`` when the data is traced.
+  """
+  _validate.check_ilr(init_lr)
+  data = (x_train, y_train, x_test, y_test)
+  if any(isinstance(a, jax.core.Tracer) for a in data):
+    return None
+  return check_data(trainer, *data)
 
 
 def check_data(trainer: Trainer, x_train, y_train, x_test=None, y_test=None):

@@ -68,7 +68,8 @@ def fit(
   stepping from the host, as Flax's ``examples/mnist`` does: on XLA's CPU backend a
   convolutional network's step is several times faster jitted alone than inside a
   ``lax.scan`` (``benchmarks/bench_conv_scan.py``). Models with batch norm update their
-  batch statistics in every step. The data is checked first (:func:`check_data`).
+  batch statistics in every step. ``init_lr`` and the data are checked first
+  (:func:`check_run_inputs`, as :func:`run` and :func:`hyperreg_jax.sweep` check them).
 
   Args:
     trainer: the configuration.
@@ -95,7 +96,7 @@ def fit(
   """
   if augment is not None and not callable(augment):
     raise TypeError(f"augment={augment!r} must be None or a callable (key, x) -> x.")
-  _core.check_data(trainer, x_train, y_train, x_test, y_test)
+  _core.check_run_inputs(trainer, init_lr, x_train, y_train, x_test, y_test)
   init_key, epoch_keys = _core.epoch_keys(trainer, key)
   init_lr = jnp.asarray(init_lr)
   data = x_train, y_train, x_test, y_test = jax.tree.map(
