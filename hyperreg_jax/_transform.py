@@ -13,7 +13,7 @@ import optax
 
 from hyperreg_jax import divergences, rules
 from hyperreg_jax._validate import (
-  REQUIRED,
+  Required,
   check_beta0,
   check_decay,
   check_float_params,
@@ -101,7 +101,7 @@ def _as_arrays(tree):
 
 
 def scale_by_hyperreg(
-  init_lr: jax.typing.ArrayLike = REQUIRED,
+  init_lr: jax.typing.ArrayLike = Required("scale_by_hyperreg"),
   *,
   divergence: str | divergences.Divergence,
   algorithm: int,
@@ -187,7 +187,40 @@ def scale_by_hyperreg(
     >>> direction  # g / beta
     Array([ 0.618034, -1.      ], dtype=float32)
   """
-  check_init_lr(init_lr, "scale_by_hyperreg", learning_rate=None)
+  check_init_lr(init_lr, learning_rate=None)
+  return _scale_by_hyperreg(
+    init_lr,
+    divergence=divergence,
+    algorithm=algorithm,
+    growth=growth,
+    warmup_steps=warmup_steps,
+    warmup_lr=warmup_lr,
+    hold_steps=hold_steps,
+    granularity=granularity,
+    decoupled_weight_decay=decoupled_weight_decay,
+    mask=mask,
+    solver_iterations=solver_iterations,
+    beta_dtype=beta_dtype,
+  )
+
+
+def _scale_by_hyperreg(
+  init_lr,
+  *,
+  divergence,
+  algorithm,
+  growth,
+  warmup_steps,
+  warmup_lr,
+  hold_steps,
+  granularity,
+  decoupled_weight_decay,
+  mask,
+  solver_iterations,
+  beta_dtype,
+):
+  """:func:`scale_by_hyperreg` once its caller (it, or :func:`hyperreg`) has checked that
+  ``init_lr`` was given: its value and every other argument are checked here."""
   divergence = divergences.get(divergence)
   algorithm = rules.check_algorithm(algorithm)
   check_positive(init_lr, "init_lr")
@@ -297,7 +330,7 @@ def scale_by_hyperreg(
 
 
 def hyperreg(
-  init_lr: jax.typing.ArrayLike = REQUIRED,
+  init_lr: jax.typing.ArrayLike = Required("hyperreg"),
   *,
   divergence: str | divergences.Divergence,
   algorithm: int,
@@ -388,15 +421,14 @@ def hyperreg(
     Learning Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_,
     ICLR 2019 submission.
   """
-  check_init_lr(init_lr, "hyperreg", learning_rate)
-  check_positive(init_lr, "init_lr")
+  check_init_lr(init_lr, learning_rate)
   check_positive(weight_decay, "weight_decay", strict=False)
   check_positive(learning_rate, "learning_rate", strict=False)
   check_decay(decay, DECAYS)
   decoupled = decay == "decoupled"
   return optax.chain(
     optax.identity() if decoupled else optax.add_decayed_weights(weight_decay, mask),
-    scale_by_hyperreg(
+    _scale_by_hyperreg(
       init_lr,
       divergence=divergence,
       algorithm=algorithm,
