@@ -92,20 +92,6 @@ def _default_loss(dataset, y_train):
   return "mse"
 
 
-_TRAINER_SETTINGS = (
-  "model",
-  "loss",
-  "batch_size",
-  "epochs",
-  "eval_batch_size",
-  "full_batch_steps",
-  "loss_reduction",
-  "step_lr_stats",
-  "eval_train",
-  "penalty",
-)
-
-
 def sweep(
   model,
   dataset,
@@ -249,8 +235,18 @@ def sweep(
   inferred_loss = loss is None
   loss = loss or _default_loss(dataset, y_train)
   model = _model.as_model(model)  # one copy of an NNX module's weights for every variant
-  here = locals()  # the trainers' settings are the sweep's arguments of the same names
-  settings = {name: here[name] for name in _TRAINER_SETTINGS}
+  settings = {  # the trainers' settings: the sweep's arguments of the same names
+    "model": model,
+    "loss": loss,
+    "batch_size": batch_size,
+    "epochs": epochs,
+    "eval_batch_size": eval_batch_size,
+    "full_batch_steps": full_batch_steps,
+    "loss_reduction": loss_reduction,
+    "step_lr_stats": step_lr_stats,
+    "eval_train": eval_train,
+    "penalty": penalty,
+  }
   trainers = {
     label: Trainer(
       make_tx=make_tx if plan.only_ilrs else _registry.point_factory(make_tx), **settings

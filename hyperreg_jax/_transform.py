@@ -13,7 +13,7 @@ import optax
 
 from hyperreg_jax import divergences, rules
 from hyperreg_jax._validate import (
-  REQUIRED,
+  Required,
   check_beta0,
   check_decay,
   check_float_params,
@@ -101,7 +101,7 @@ def _as_arrays(tree):
 
 
 def scale_by_hyperreg(
-  init_lr: jax.typing.ArrayLike = REQUIRED,
+  init_lr: jax.typing.ArrayLike = Required("scale_by_hyperreg"),
   *,
   divergence: str | divergences.Divergence,
   algorithm: int,
@@ -117,39 +117,13 @@ def scale_by_hyperreg(
 ) -> optax.GradientTransformationExtraArgs:
   r"""Rescale updates by hyper-regularized inverse learning rates.
 
-  See :func:`hyperreg` and the named aliases (:func:`kl1`, ..., :func:`chi2_3`) for the
-  rules. With ``b = beta_t`` and gradient ``g`` the new ``beta_{t+1}`` solves the
-  first-order condition of the rule (:func:`hyperreg_jax.rules.new_beta`), clipped to
-  ``[b, growth * b]``. The output is the *direction* (chain it with
-  :func:`optax.scale_by_learning_rate`, as the aliases do):
-
-  * Algorithms 1 and 2: ``g / beta_{t+1}``,
-  * Algorithm 3 (lagged): ``g / beta_t``, then beta is updated by Algorithm 2.
-
-  ``beta_0 = 1 / init_lr``. During the first ``warmup_steps`` steps the direction is
-  ``warmup_lr * g`` and beta stays at ``1 / init_lr``; the rule starts after. The
-  ``hold_steps`` steps after the warm-up are plain steps ``g / beta_0`` at the initial
-  learning rate, beta held (the study's code takes one, its "reset step"); the rule then
-  adapts beta from step ``warmup_steps + hold_steps`` on. With
-  ``decoupled_weight_decay=wd`` the numerator of the direction is ``g + wd * x`` while
-  beta still sees ``g`` alone (the reproducibility study's VGG code).
-
-  Granularity (what plays the role of ``g`` in the rule):
-
-  * ``"coordinate"``: one beta per parameter entry (the paper).
-  * ``"tensor"``: one beta per leaf, driven by the leaf's root mean square
-    ``sqrt(mean(g^2))``.
-  * ``"global"``: a single beta, driven by the global norm ``sqrt(sum(g^2))``
-    (WNGrad-style).
-
-  beta is kept in ``beta_dtype``, by default the params' dtype promoted to at least
-  float32, so that bfloat16 or float16 params neither freeze nor overflow it; the
-  updates keep the params' dtype. Non-finite gradients give non-finite updates (so
-  :func:`optax.apply_if_finite` can skip them) but never a non-finite beta: such
-  entries keep their old value (with Algorithm 3, per coordinate, so do entries whose
-  step ``g / beta_t`` overflows: that step is non-finite anyway). A concrete ``init_lr``
-  that is not a finite number > 0 raises; a traced one (a vmapped grid) gives NaN for
-  beta and for every update, in its lane only. Python scalars are taken as 0-d arrays.
+  Returns the *direction* ``g / beta_{t+1}`` (Algorithm 3: ``g / beta_t``), as
+  :func:`optax.scale_by_adam` returns Adam's. Unlike :func:`hyperreg` it adds no weight
+  decay before it and no learning rate after it (chain it with
+  :func:`optax.scale_by_learning_rate`, as :func:`hyperreg` does); ``decoupled_weight_decay``
+  is the decay of ``hyperreg(decay="decoupled")``. See :func:`hyperreg` and the aliases
+  (:func:`kl1`, ..., :func:`chi2_3`) for the rules, the warm-up, the granularities, beta's
+  dtype and non-finite gradients.
 
   Args:
     init_lr: required: the initial learning rate ``1 / beta_0``; may be a traced array.
@@ -158,14 +132,12 @@ def scale_by_hyperreg(
     algorithm: 1 (exact), 2 (alternating) or 3 (lagged) (keyword-only, required).
     growth: growth clipping factor (``>= 1``, may be traced); ``None`` or ``inf``
       disables the upper clip.
-    warmup_steps: number of fixed-learning-rate steps before the rule starts.
+    warmup_steps: number of steps with the direction ``warmup_lr * g`` before the rule starts.
     warmup_lr: the learning rate of the warm-up steps.
     hold_steps: number of steps ``g / beta_0`` (beta not adapted) after the warm-up.
     granularity: ``"coordinate"``, ``"tensor"`` or ``"global"``.
-    decoupled_weight_decay: ``wd`` of a decay added to the direction's numerator and
-      not seen by beta (default ``None``: none; the paper's coupled L2 is
-      :func:`optax.add_decayed_weights` before this transformation, as in
-      :func:`hyperreg`).
+    decoupled_weight_decay: ``wd`` of a decay added to the direction's numerator,
+      ``g + wd * x``, and not seen by beta (default ``None``: none).
     mask: which leaves get ``decoupled_weight_decay``, as in :func:`optax.adamw`.
     solver_iterations: Newton steps for divergences without a closed form (default:
       enough for the dtype's precision at any growth, see
@@ -173,7 +145,8 @@ def scale_by_hyperreg(
     beta_dtype: the dtype of beta (default: the params' dtype, at least float32).
 
   Returns:
-    The corresponding :class:`optax.GradientTransformationExtraArgs`.
+    An :class:`optax.GradientTransformationExtraArgs` whose state is a
+    :class:`HyperRegState`.
 
   Example:
     >>> import jax.numpy as jnp
@@ -187,7 +160,40 @@ def scale_by_hyperreg(
     >>> direction  # g / beta
     Array([ 0.618034, -1.      ], dtype=float32)
   """
-  check_init_lr(init_lr, "scale_by_hyperreg", learning_rate=None)
+  check_init_lr(init_lr, learning_rate=None)
+  return _scale_by_hyperreg(
+    init_lr,
+    divergence=divergence,
+    algorithm=algorithm,
+    growth=growth,
+    warmup_steps=warmup_steps,
+    warmup_lr=warmup_lr,
+    hold_steps=hold_steps,
+    granularity=granularity,
+    decoupled_weight_decay=decoupled_weight_decay,
+    mask=mask,
+    solver_iterations=solver_iterations,
+    beta_dtype=beta_dtype,
+  )
+
+
+def _scale_by_hyperreg(
+  init_lr,
+  *,
+  divergence,
+  algorithm,
+  growth,
+  warmup_steps,
+  warmup_lr,
+  hold_steps,
+  granularity,
+  decoupled_weight_decay,
+  mask,
+  solver_iterations,
+  beta_dtype,
+):
+  """:func:`scale_by_hyperreg` once its caller (it, or :func:`hyperreg`) has checked that
+  ``init_lr`` was given: its value and every other argument are checked here."""
   divergence = divergences.get(divergence)
   algorithm = rules.check_algorithm(algorithm)
   check_positive(init_lr, "init_lr")
@@ -297,7 +303,7 @@ def scale_by_hyperreg(
 
 
 def hyperreg(
-  init_lr: jax.typing.ArrayLike = REQUIRED,
+  init_lr: jax.typing.ArrayLike = Required("hyperreg"),
   *,
   divergence: str | divergences.Divergence,
   algorithm: int,
@@ -325,17 +331,40 @@ def hyperreg(
     x_{t+1} = x_t - \eta_t\, g_t / \beta_{t+1},
 
   with :math:`\beta_0 = 1 / \mathrm{init\_lr}` and the rule of ``divergence`` and
-  ``algorithm`` (Algorithm 3 steps with :math:`\beta_t`); see the aliases
-  :func:`kl1` ... :func:`chi2_3` for each rule's formula. With ``decay="decoupled"``
-  the rule sees the raw gradient and the step is
+  ``algorithm``, the root of its first-order condition
+  (:func:`hyperreg_jax.rules.new_beta`); Algorithm 3 steps with :math:`\beta_t`, then
+  updates beta by Algorithm 2. See the aliases :func:`kl1` ... :func:`chi2_3` for each
+  rule's formula. With ``decay="decoupled"`` the rule sees the raw gradient and the step is
   :math:`\eta_t (g_t + \mathrm{weight\_decay}\, x_t) / \beta_{t+1}` (the reproducibility
   study's VGG code, as AdamW keeps the decay out of Adam's moments).
 
   ``init_lr`` is the rule's own initial learning rate and must be given;
   ``learning_rate`` only multiplies ``1 / beta`` (1 by default), for a schedule, as in
   :func:`optax.contrib.dog` and :func:`optax.contrib.prodigy` (which, unlike these
-  rules, need no initial learning rate). A traced ``init_lr`` that is not a finite
-  number > 0 gives NaN updates.
+  rules, need no initial learning rate).
+
+  During the first ``warmup_steps`` steps the step is ``learning_rate * warmup_lr * g`` and
+  beta stays at ``1 / init_lr``. The ``hold_steps`` steps after the warm-up are plain steps
+  ``learning_rate * g / beta_0`` at the initial learning rate, beta held (the study's code
+  takes one, its "reset step"); the rule adapts beta from step ``warmup_steps + hold_steps``
+  on.
+
+  Granularity (what plays the role of ``g`` in the rule):
+
+  * ``"coordinate"``: one beta per parameter entry (the paper).
+  * ``"tensor"``: one beta per leaf, driven by the leaf's root mean square
+    ``sqrt(mean(g^2))``.
+  * ``"global"``: a single beta, driven by the global norm ``sqrt(sum(g^2))``
+    (WNGrad-style).
+
+  beta is kept in ``beta_dtype``, by default the params' dtype promoted to at least
+  float32, so that bfloat16 or float16 params neither freeze nor overflow it; the
+  updates keep the params' dtype. Non-finite gradients give non-finite updates (so
+  :func:`optax.apply_if_finite` can skip them) but never a non-finite beta: such
+  entries keep their old value (with Algorithm 3, per coordinate, so do entries whose
+  step ``g / beta_t`` overflows: that step is non-finite anyway). A concrete ``init_lr``
+  that is not a finite number > 0 raises; a traced one (a vmapped grid) gives NaN for
+  beta and for every update, in its lane only. Python scalars are taken as 0-d arrays.
 
   Args:
     init_lr: required: the initial learning rate ``1 / beta_0`` (> 0; may be a traced
@@ -352,13 +381,12 @@ def hyperreg(
       so the decay term drives beta) or ``"decoupled"`` (the study's VGG code: beta sees
       the raw gradient; the step divides ``g + weight_decay * x`` by beta).
     mask: which leaves get weight decay, as in :func:`optax.adamw`.
-    growth: growth clipping factor (``>= 1``): ``beta_{t+1}`` is clipped to
+    growth: growth clipping factor (``>= 1``, may be traced): ``beta_{t+1}`` is clipped to
       ``[beta_t, growth * beta_t]``; ``None`` or ``inf``: no upper clip.
     warmup_steps: number of steps at the fixed rate ``warmup_lr`` before the rule starts.
     warmup_lr: the learning rate of the warm-up steps (also scaled by ``learning_rate``).
     hold_steps: number of steps at ``init_lr`` (beta held at ``1 / init_lr``) after the warm-up.
-    granularity: ``"coordinate"``, ``"tensor"`` or ``"global"`` (see
-      :func:`scale_by_hyperreg`).
+    granularity: ``"coordinate"``, ``"tensor"`` or ``"global"`` (see above).
     solver_iterations: Newton steps for a custom divergence (default: automatic).
     beta_dtype: the dtype of beta (default: the params' dtype, at least float32).
 
@@ -388,15 +416,14 @@ def hyperreg(
     Learning Rate in Gradient Descent <https://openreview.net/forum?id=S1e_ssC5F7>`_,
     ICLR 2019 submission.
   """
-  check_init_lr(init_lr, "hyperreg", learning_rate)
-  check_positive(init_lr, "init_lr")
+  check_init_lr(init_lr, learning_rate)
   check_positive(weight_decay, "weight_decay", strict=False)
   check_positive(learning_rate, "learning_rate", strict=False)
   check_decay(decay, DECAYS)
   decoupled = decay == "decoupled"
   return optax.chain(
     optax.identity() if decoupled else optax.add_decayed_weights(weight_decay, mask),
-    scale_by_hyperreg(
+    _scale_by_hyperreg(
       init_lr,
       divergence=divergence,
       algorithm=algorithm,

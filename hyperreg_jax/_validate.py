@@ -184,25 +184,28 @@ def check_optimizer(label: str, make_tx, init_lr: float) -> None:
 # ----------------------------------------------------------------------------- optimizers
 
 
-class _Required:
+class Required:
   """The default of ``init_lr`` in the aliases, :func:`hyperreg` and :func:`scale_by_hyperreg`:
-  there is none, and :func:`check_init_lr` says what to pass."""
+  there is none. Each one's placeholder names it (``Required("rkl1")``), so that the one
+  :func:`check_init_lr` of a call, wherever it runs, names the function the user called."""
+
+  __slots__ = ("function",)
+
+  def __init__(self, function: str):
+    self.function = function
 
   def __repr__(self):
     return "<required>"
 
 
-REQUIRED = _Required()
-
-
-def check_init_lr(init_lr, function: str, learning_rate=1.0) -> None:
+def check_init_lr(init_lr, learning_rate) -> None:
   """A ``TypeError`` when ``init_lr`` was not given: say what it is, and what ``learning_rate``
-  (``None``: ``function`` has none) is not; a user from optax reaches for it first."""
-  if init_lr is not REQUIRED:
+  (``None``: the function has none) is not; a user from optax reaches for it first."""
+  if not isinstance(init_lr, Required):
     return
   message = (
-    f"{function}() needs init_lr, the rule's initial learning rate 1 / beta_0 (for example "
-    "init_lr=1e-2)"
+    f"{init_lr.function}() needs init_lr, the rule's initial learning rate 1 / beta_0 (for "
+    "example init_lr=1e-2)"
   )
   if learning_rate is not None:
     if not (isinstance(learning_rate, (int, float)) and learning_rate == 1.0):

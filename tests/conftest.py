@@ -14,16 +14,17 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 # Scripts run in subprocesses by the tests, not modules to import (--doctest-modules).
 collect_ignore_glob = ["helpers/*"]
 
-# Doctests that run whole sweeps, or eager optimizer steps one module per divergence (the
-# reverse-KL aliases' doctests stay in the fast loop): in the full suite only. Tests are marked
-# slow where they are written (@pytest.mark.slow; the aliases beyond the fast loop's one by
-# alias_helpers.alias_params); doctests cannot be, so they are listed here by file.
+# Doctests that run whole sweeps, or eager optimizer steps of each alias (the reverse-KL
+# aliases' doctests stay in the fast loop): in the full suite only. Tests are marked slow where
+# they are written (@pytest.mark.slow; the aliases beyond the fast loop's one by
+# alias_helpers.alias_params); doctests cannot be, so they are listed here by file or function.
 SLOW_DOCTESTS = (
   "hyperreg_jax/_sweep.py",
-  "hyperreg_jax/_aliases_kl.py",
-  "hyperreg_jax/_aliases_hellinger.py",
-  "hyperreg_jax/_aliases_chi2.py",
-  "hyperreg_jax/_aliases_special.py",
+  *(
+    f"hyperreg_jax/_aliases.py::hyperreg_jax._aliases.{name}"
+    for name in ("kl1", "kl2", "kl3", "hellinger1", "hellinger2", "hellinger3")
+    + ("chi2_1", "chi2_2", "chi2_3", "adagrad_diag", "wngrad")
+  ),
 )
 
 
