@@ -203,8 +203,15 @@ def main(argv=None) -> None:
   parser.add_argument("out", help="a run folder written by python -m experiments")
   parser.add_argument("--reference", help="a run folder to compare with")
   args = parser.parse_args(argv)
+  out = pathlib.Path(args.out)
+  if not (out / "config.json").is_file():  # a mistyped folder: nothing to report, nothing made
+    parser.exit(
+      2,
+      f"{parser.prog}: error: {out} holds no run (no config.json): give a folder "
+      "written by python -m experiments, e.g. results/local/embedded-cpu\n",
+    )
   reference = args.reference and pathlib.Path(args.reference).resolve()
-  print(write_report(args.out, reference))
+  print(write_report(out, reference))
 
 
 if __name__ == "__main__":

@@ -201,3 +201,16 @@ def test_the_wheel_holds_the_library_alone(tmp_path):
   top = {name.split("/")[0] for name in names}
   assert {t for t in top if not t.endswith(".dist-info")} == {"hyperreg_jax"}
   assert "hyperreg_jax/_data/mnist_5k.npz" in names
+  assert "hyperreg_jax/py.typed" in names  # the API is typed, and says so
+
+
+def test_the_files_a_user_looks_for():
+  """LICENSE (Apache-2.0, as pyproject says), a changelog and a citation file, both with the
+  version written once in hyperreg_jax/_version.py."""
+  from hyperreg_jax._version import __version__
+
+  assert "Apache License" in (ROOT / "LICENSE").read_text()
+  assert 'license = "Apache-2.0"' in (ROOT / "pyproject.toml").read_text()
+  assert f'version: "{__version__}"' in (ROOT / "CITATION.cff").read_text()
+  assert f"## {__version__}" in (ROOT / "CHANGELOG.md").read_text()
+  assert (PACKAGE / "py.typed").is_file()

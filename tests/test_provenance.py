@@ -93,3 +93,19 @@ def test_a_rule_is_faster_than_gd_only_when_it_is_in_every_seed():
   # GD never reaching the target: a rule that reaches it in every seed is faster.
   steps = rows(gd=[-1, -1], rule=[468, 936], half=[468, -1])
   assert _faster_than_gd(steps, "steps_to_97pct") == (["rule"], ["half"])
+
+
+def test_report_of_a_mistyped_folder_fails_and_creates_nothing(tmp_path):
+  import sys
+
+  missing = tmp_path / "reslts"
+  done = subprocess.run(
+    [sys.executable, "-m", "experiments.report", str(missing)],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
+  assert done.returncode == 2
+  assert "holds no run (no config.json)" in done.stderr
+  assert not missing.exists()
