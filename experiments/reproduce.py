@@ -167,8 +167,20 @@ def reproduce(cfg: common.Config, only: list[str], reference=None) -> pathlib.Pa
 def main(argv=None):
   args = parse_args(argv)
   cfg, only = config_from_args(args)
+  print(
+    f"{PROG}: {', '.join(only)} into {cfg.out}; an interrupted run resumes where it stopped "
+    "(loading JAX and compiling take a while before the first progress bar).",
+    flush=True,
+  )
   try:
     path = reproduce(cfg, only, args.reference)
   except (ValueError, FileNotFoundError) as err:
     _fail(str(err).splitlines()[0])
+  except KeyboardInterrupt:
+    print(
+      f"\ninterrupted: the finished results are saved in {cfg.out} (every file complete or "
+      "untouched); run the same command again to resume.",
+      flush=True,
+    )
+    raise SystemExit(130) from None
   print(f"report: {path}")

@@ -109,3 +109,37 @@ def test_report_of_a_mistyped_folder_fails_and_creates_nothing(tmp_path):
   assert done.returncode == 2
   assert "holds no run (no config.json)" in done.stderr
   assert not missing.exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_prints_one_line_and_the_way_to_resume(tmp_path):
+  import os
+  import signal
+  import sys
+  import time
+
+  out = tmp_path / "run"
+  env = dict(os.environ, PYTHONPATH=str(ROOT))
+  code = (  # Ctrl-C as in a terminal (a pytest-xdist worker ignores SIGINT, and so would we)
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from experiments.reproduce import main; main(sys.argv[1:])"
+  )
+  argv = ["--only", "convergence", "--epochs", "1", "--no-progress", "--out", str(out)]
+  run = subprocess.Popen(
+    [sys.executable, "-c", code, *argv],
+    cwd=ROOT,
+    env=env,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
+  deadline = time.monotonic() + 240
+  while not (out / "convergence" / "settings.json").exists() and time.monotonic() < deadline:
+    time.sleep(0.05)
+  run.send_signal(signal.SIGINT)
+  stdout, stderr = run.communicate(timeout=120)
+  assert run.returncode == 130, stderr
+  assert "an interrupted run resumes where it stopped" in stdout.splitlines()[0]
+  assert f"interrupted: the finished results are saved in {out}" in stdout
+  assert "run the same command again to resume" in stdout
+  assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
