@@ -49,14 +49,10 @@ def _sections(out: pathlib.Path):
   full = (files.read_json(out / "config.json") or {}).get("command", {}).get("full", False)
   for exp in EXPERIMENTS:
     saved = common.saved_settings(out / exp.NAME, exp.Settings)
-    if saved is None:
-      why = "Not run: left out of this run (`--only`)."
-      claims = [
-        md.Claim(source, said, "-", md.UNTESTED, why) for source, said in exp.CLAIMS.values()
-      ]
+    if saved is None:  # left out of this run: its section says how to run it, no claim rows
       command = f"python -m experiments{' --full' if full else ''} --only {exp.NAME}"
       text = f"Not run here. `{command}` runs it{getattr(exp, 'WHERE', '')}.\n"
-      yield exp, None, md.Section(text, claims, [])
+      yield exp, None, md.Section(text, [], [])
     else:
       yield exp, saved, exp.section(out / exp.NAME, *saved)
 
@@ -177,6 +173,7 @@ def write_report(out, reference=None) -> pathlib.Path:
       "timing": {exp.NAME: files.read_json(out / exp.NAME / "timing.json") for exp, _ in ran},
     },
   )
+  left_out = [exp.NAME for exp, saved, _ in parts if saved is None]
   body = [
     _header(out, ran),
     "## Claims and numbers, side by side\n",
@@ -186,6 +183,11 @@ def write_report(out, reference=None) -> pathlib.Path:
     ),
     "",
   ]
+  if left_out:
+    body.append(
+      f"Not run here, so their claims are not in this table: {', '.join(left_out)} (each "
+      "section below says how to run it).\n"
+    )
   for i, (exp, _, section) in enumerate(parts, 1):
     body.append(f"## {i}. {exp.TITLE}\n\n{section.text}")
   reference = reference or (files.read_json(out / "config.json") or {}).get("reference")

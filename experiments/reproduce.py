@@ -35,6 +35,7 @@ PROG = "python -m experiments"
 NOT_MNIST = ("linear_regression", "vgg_cifar")
 #: How to give an experiment its data at ``--full``, beyond what the loader's error says.
 DATA_HINTS = {"vgg_cifar": " (For this command: --data-dir FOLDER holding cifar-10-batches-py.)"}
+MNIST_HINT = " (Or for this command: --data-dir FOLDER holding the four MNIST IDX files.)"
 #: The committed reference runs, by scale.
 REFERENCE = {
   False: report.ROOT / "results/embedded-cpu",
@@ -123,7 +124,7 @@ def check_data(cfg: common.Config, only: list[str]) -> None:
       others = " ".join(n for n in only if n != name) or "..."
       raise FileNotFoundError(
         f"{name} at --full needs data that is not here: {str(err).rstrip('.')}."
-        f"{DATA_HINTS.get(name, '')} Or "
+        f"{DATA_HINTS.get(name, MNIST_HINT)} Or "
         f"leave {name} out: --only {others}"
       ) from None
 

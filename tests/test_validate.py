@@ -194,7 +194,7 @@ BAD_SWEEP_ARGUMENTS = [
   ({"weight_decay": -1e-4}, ValueError, r"weight_decay=-0.0001"),
   ({"weight_decay": "1e-4"}, TypeError, r"weight_decay='1e-4'"),
   ({"weight_decay": None}, TypeError, r"weight_decay=None"),
-  ({"variants": [_returns(None)]}, TypeError, r"variants: '<lambda>' returned NoneType"),
+  ({"variants": [_returns(None)]}, TypeError, r"variants: 'variant0' returned NoneType"),
   ({"variants": {"x": _returns(0.1)}}, TypeError, r"variants: 'x' returned float"),
   ({"variants": {"x": _returns(optax.sgd)}}, TypeError, r"variants: 'x' returned function"),
   (

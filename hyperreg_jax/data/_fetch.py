@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import os
 import pathlib
 import shutil
@@ -246,8 +247,15 @@ def from_tfds(names) -> dict[str, bytes | str]:
   """The files ``names`` from a prepared tensorflow-datasets ``mnist``; nothing is downloaded."""
   import tensorflow_datasets as tfds
 
-  builder = tfds.builder("mnist")
-  if not builder.is_prepared():
+  absl = logging.getLogger("absl")  # tfds warns there when no copy was ever prepared
+  level = absl.level
+  absl.setLevel(logging.ERROR)
+  try:
+    builder = tfds.builder("mnist")
+    prepared = builder.is_prepared()
+  finally:
+    absl.setLevel(level)
+  if not prepared:
     raise FileNotFoundError(f"no prepared mnist in {builder.data_dir} (nothing is downloaded)")
   files = {}
   for split, prefix in _SPLIT_PREFIX.items():
