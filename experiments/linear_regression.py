@@ -228,11 +228,14 @@ def run(cfg: common.Config, s: Settings) -> None:
   results.cached_csv("timing.csv", lambda: _timings(s, ds))
   plt = files.pyplot()
   fig, (left, right) = plt.subplots(1, 2, figsize=(15, 4.6))
+  rules = list(dict.fromkeys(r["variant"].removesuffix("_noclip") for r in rows))
   for variant in dict.fromkeys(r["variant"] for r in rows):
     run_rows = [r for r in rows if r["variant"] == variant]
     reached = run_rows[0]["iterations_to_tolerance"]
     label = f"{variant} ({reached if reached > 0 else 'not within ' + str(s.iterations)} it.)"
-    style = {"ls": "--"} if variant.endswith("_noclip") else {}
+    # One colour per rule (its clipped and unclipped runs alike), told apart by the line.
+    style = {"color": f"C{rules.index(variant.removesuffix('_noclip')) % 10}"}
+    style["ls"] = "--" if variant.endswith("_noclip") else "-"
     (line,) = left.plot(
       [r["w"] for r in run_rows], [r["b"] for r in run_rows], label=label, **style
     )
@@ -261,7 +264,8 @@ def run(cfg: common.Config, s: Settings) -> None:
     fig,
     results.path("trajectories.png"),
     f"Linear regression, {s.num_train} rows: GD at learning rate {s.lr:g} vs the rules at "
-    f"ILR {s.lr:g} (loss averaged over the data, no L2); solid: growth clip 2, dashed: no clip",
+    f"ILR {s.lr:g} (loss averaged over the data, no L2); one colour per method; solid: growth "
+    "clip 2, dashed: no clip",
   )
 
 
