@@ -159,7 +159,8 @@ def reported_loss(params: dict, x: np.ndarray, y: np.ndarray, weight_decay: floa
 
 
 def _grads(params, x, y, weight_decay, shift=False):
-  """The summed gradient with the L2 term, and the largest |logit| of the batch."""
+  """The summed gradient with the L2 term, the largest |logit| of the batch and its largest
+  logit (above :data:`EXP_OVERFLOW` the unshifted softmax overflows)."""
   a1, z2, _, _ = forward(params, x)
   n = x.shape[0]
   with np.errstate(all="ignore"):
@@ -174,7 +175,7 @@ def _grads(params, x, y, weight_decay, shift=False):
       "W2": a1.T @ delta2 + weight_decay * params["W2"] / n,
       "b2": delta2.sum(0),
     }
-  return grads, float(np.max(np.abs(z2)))
+  return grads, float(np.max(np.abs(z2))), float(np.max(z2))
 
 
 def _all_finite(tree) -> bool:
@@ -234,7 +235,8 @@ def train(
     ``final_loss`` and ``test_accuracy`` (the last epoch's), the 0-based global step of
     the first non-finite gradient (``first_bad_grad``), non-positive or non-finite beta
     (``first_bad_beta``, and ``first_negative_beta``), non-finite weights
-    (``first_bad_weights``) and logit above ``exp``'s float64 range (``first_overflow``);
+    (``first_bad_weights``) and logit above ``exp``'s float64 range (``first_overflow``: the
+    unshifted softmax overflows there);
     ``first_bad_loss_epoch`` (1-based epoch of the first non-finite reported loss);
     ``max_logit`` (largest ``|logit|`` of any training batch); ``reset`` (whether the
     reset step happened) and ``steps`` (-1: never).
@@ -276,9 +278,9 @@ def train(
         idx = order[batch * batch_size : (batch + 1) * batch_size]
       else:
         idx = batches[epoch, batch]
-      grads, max_logit = _grads(params, x[idx], y[idx], weight_decay, shifted)
+      grads, max_logit, top = _grads(params, x[idx], y[idx], weight_decay, shifted)
       record["max_logit"] = max(record["max_logit"], max_logit)
-      _first(record, "first_overflow", step, max_logit > EXP_OVERFLOW)
+      _first(record, "first_overflow", step, top > EXP_OVERFLOW)
       _first(record, "first_bad_grad", step, not _all_finite(grads))
       counter = batch + 1000 * epoch if literal_counter else step
       if rule != "gd" and reset_step and counter == reset_at:
