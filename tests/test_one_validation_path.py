@@ -145,3 +145,18 @@ def test_run_still_checks_concrete_values_under_a_traced_key(digits):
     jax.vmap(lambda k: train.run(_trainer(), float("nan"), k, *digits))(keys)
   with pytest.raises(ValueError, match="x_train has 256 examples but y_train has 200"):
     jax.vmap(lambda k: train.run(_trainer(), 0.1, k, x, y, xt, yt))(keys)
+
+
+def test_a_sweep_over_a_grid_of_hyperparameters_passes_the_check():
+  """A grid point reaches ``train.run`` as ``{hyperparameter: value}``: its ILR is checked."""
+  ds = data.synthetic_linear_regression(num_train=64, num_test=16)
+  result = hr.sweep(
+    models.LinearRegression(),
+    ds,
+    ["rkl1"],
+    grid={"init_lr": [0.1, 1.0], "growth": [2.0, 4.0]},
+    epochs=1,
+    batch_size=32,
+    progress=False,
+  )
+  assert result.final("train_loss").shape == (1, 2, 2, 1)

@@ -41,6 +41,7 @@ Conventions:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -304,7 +305,10 @@ def check_run_inputs(trainer: Trainer, init_lr, x_train, y_train, x_test=None, y
   Returns:
     What :func:`check_data` returns; ``None`` when the data is traced.
   """
-  _validate.check_ilr(init_lr)
+  if isinstance(init_lr, Mapping):  # a grid point of a sweep: {hyperparameter: value}
+    _validate.check_ilr(init_lr.get("init_lr"))
+  else:
+    _validate.check_ilr(init_lr)
   data = (x_train, y_train, x_test, y_test)
   if any(isinstance(a, jax.core.Tracer) for a in data):
     return None
