@@ -1166,8 +1166,8 @@ def wngrad(
 
 # --- the tables -------------------------------------------------------------------------------
 
-# The paper's twelve rules by name: the divergence, then the algorithm (1 exact, 2 alternating,
-# 3 lagged).
+#: The paper's twelve rules by name, each a divergence and an algorithm (1 exact, 2 alternating,
+#: 3 lagged).
 PAPER_RULES = {
   rule.__name__: rule
   for rule in (kl1, kl2, kl3, rkl1, rkl2, rkl3, hellinger1, hellinger2, hellinger3)
@@ -1175,5 +1175,5 @@ PAPER_RULES = {
 }
 # The special cases: AdaGrad (Neyman chi-square, Algorithm 1) and WNGrad.
 SPECIAL = {"adagrad_diag": adagrad_diag, "wngrad": wngrad}
-# The fourteen names, in that order.
+#: The fourteen names in that order, the twelve rules then ``adagrad_diag`` and ``wngrad``.
 RULE_NAMES = (*PAPER_RULES, *SPECIAL)
