@@ -1035,7 +1035,8 @@ def adagrad_diag(
   with :math:`\beta_0 = 1 / \mathrm{init\_lr}`: the exact saddle point of the Neyman
   chi-square divergence :math:`D(\beta, \eta) = (\beta - \eta)^2 / \beta`. With
   ``weight_decay=0`` and ``learning_rate=1`` it equals ``optax.adagrad(1.0,
-  initial_accumulator_value=1 / init_lr**2, eps=0)`` (the special case the README lists).
+  initial_accumulator_value=1 / init_lr**2, eps=0)`` (a special case that docs/optimizers.md
+  lists).
 
   The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
 
