@@ -1035,7 +1035,8 @@ def adagrad_diag(
   with :math:`\beta_0 = 1 / \mathrm{init\_lr}`: the exact saddle point of the Neyman
   chi-square divergence :math:`D(\beta, \eta) = (\beta - \eta)^2 / \beta`. With
   ``weight_decay=0`` and ``learning_rate=1`` it equals ``optax.adagrad(1.0,
-  initial_accumulator_value=1 / init_lr**2, eps=0)`` (the special case the README lists).
+  initial_accumulator_value=1 / init_lr**2, eps=0)`` (a special case that docs/optimizers.md
+  lists).
 
   The keyword arguments are those of :func:`hyperreg_jax.hyperreg`, documented there in full.
 
@@ -1166,8 +1167,8 @@ def wngrad(
 
 # --- the tables -------------------------------------------------------------------------------
 
-# The paper's twelve rules by name: the divergence, then the algorithm (1 exact, 2 alternating,
-# 3 lagged).
+#: The paper's twelve rules by name, each a divergence and an algorithm (1 exact, 2 alternating,
+#: 3 lagged).
 PAPER_RULES = {
   rule.__name__: rule
   for rule in (kl1, kl2, kl3, rkl1, rkl2, rkl3, hellinger1, hellinger2, hellinger3)
@@ -1175,5 +1176,5 @@ PAPER_RULES = {
 }
 # The special cases: AdaGrad (Neyman chi-square, Algorithm 1) and WNGrad.
 SPECIAL = {"adagrad_diag": adagrad_diag, "wngrad": wngrad}
-# The fourteen names, in that order.
+#: The fourteen names in that order, the twelve rules then ``adagrad_diag`` and ``wngrad``.
 RULE_NAMES = (*PAPER_RULES, *SPECIAL)

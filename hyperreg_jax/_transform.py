@@ -22,9 +22,11 @@ from hyperreg_jax._validate import (
   check_transform_options,
 )
 
+#: The granularities of beta (one per coordinate as in the paper, per tensor, or one in all).
 GRANULARITIES = ("coordinate", "tensor", "global")
 DECAYS = ("coupled", "decoupled")
-DEFAULT_WEIGHT_DECAY = 1e-4  # the paper's L2 regularisation, in every alias
+#: The paper's L2 regularisation, the default weight decay of every alias.
+DEFAULT_WEIGHT_DECAY = 1e-4
 
 Granularity = Literal["coordinate", "tensor", "global"]
 Decay = Literal["coupled", "decoupled"]

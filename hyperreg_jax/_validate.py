@@ -137,7 +137,7 @@ def check_weight_decay(weight_decay) -> float:
 def check_ilr(init_lr, where: str | None = None) -> None:
   """A concrete ``init_lr`` must be one finite real number > 0; a traced one passes (the
   hyper-regularized transforms then give NaN for beta and every update, in that lane of a
-  vmapped grid only: see the README's list of what the transforms do).
+  vmapped grid only: see docs/optimizers.md, what every optimizer takes).
 
   The one rule and message for an initial learning rate, whichever way it comes in
   (``train.fit``, ``train.run``, each ILR of ``hr.sweep``, ``--ilrs`` of the command line):

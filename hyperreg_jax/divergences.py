@@ -5,15 +5,15 @@ from its previous value ``eta`` by a convex divergence ``D(beta, eta) >= 0`` tha
 is zero at ``beta = eta``. The built-in ones are phi-divergences,
 ``D(beta, eta) = eta * f(beta / eta)``, applied elementwise (docs/method.md, section 2):
 
-==============  ======================  ==================================
-name            f(u)                    dD/dbeta (beta, eta)
-==============  ======================  ==================================
-``kl``          u log u - u + 1         log(beta / eta)
-``rkl``         -log u + u - 1          1 - eta / beta
-``hellinger``   (sqrt(u) - 1)^2         1 - sqrt(eta / beta)
-``chi2``        (u - 1)^2               2 (beta / eta - 1)
-``neyman_chi2`` (u - 1)^2 / u           1 - eta^2 / beta^2
-==============  ======================  ==================================
+===============  ======================  ==================================
+name             f(u)                    dD/dbeta (beta, eta)
+===============  ======================  ==================================
+``kl``           u log u - u + 1         log(beta / eta)
+``rkl``          -log u + u - 1          1 - eta / beta
+``hellinger``    (sqrt(u) - 1)^2         1 - sqrt(eta / beta)
+``chi2``         (u - 1)^2               2 (beta / eta - 1)
+``neyman_chi2``  (u - 1)^2 / u           1 - eta^2 / beta^2
+===============  ======================  ==================================
 
 Custom divergences come from ``f`` (:meth:`Divergence.from_f`) or from ``D``
 itself; ``dD/dbeta`` is then derived with :func:`jax.grad`.
@@ -33,7 +33,9 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+#: An array (``jax.Array``).
 Array = jax.Array
+#: A function of ``(beta, eta)``, elementwise, such as ``D`` or ``dD/dbeta``.
 BinaryFn = Callable[[Array, Array], Array]
 
 
@@ -138,30 +140,35 @@ class Divergence:
     return f"Divergence({self.name!r})"
 
 
+#: Kullback-Leibler, ``f(u) = u log u - u + 1``.
 kl = Divergence(
   "kl",
   D=lambda beta, eta: beta * jnp.log(beta / eta) - beta + eta,
   dD=lambda beta, eta: jnp.log(beta / eta),
   phi=True,
 )
+#: Reverse Kullback-Leibler, ``f(u) = -log u + u - 1``.
 rkl = Divergence(
   "rkl",
   D=lambda beta, eta: eta * jnp.log(eta / beta) - eta + beta,
   dD=lambda beta, eta: 1.0 - eta / beta,
   phi=True,
 )
+#: Squared Hellinger, ``f(u) = (sqrt(u) - 1)^2``.
 hellinger = Divergence(
   "hellinger",
   D=lambda beta, eta: (jnp.sqrt(beta) - jnp.sqrt(eta)) ** 2,
   dD=lambda beta, eta: 1.0 - jnp.sqrt(eta / beta),
   phi=True,
 )
+#: Pearson chi-square, ``f(u) = (u - 1)^2``.
 chi2 = Divergence(
   "chi2",
   D=lambda beta, eta: (beta - eta) ** 2 / eta,
   dD=lambda beta, eta: 2.0 * (beta / eta - 1.0),
   phi=True,
 )
+#: Neyman chi-square, ``f(u) = (u - 1)^2 / u`` (with Algorithm 1, AdaGrad).
 neyman_chi2 = Divergence(
   "neyman_chi2",
   D=lambda beta, eta: (beta - eta) ** 2 / beta,
@@ -169,6 +176,7 @@ neyman_chi2 = Divergence(
   phi=True,
 )
 
+#: The built-in divergences by name (what :func:`get` looks up).
 BUILTIN: dict[str, Divergence] = {d.name: d for d in (kl, rkl, hellinger, chi2, neyman_chi2)}
 
 

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 
 __all__ = ["MLP", "VGG16BN", "LinearRegression", "VGG16_STAGE_WIDTHS"]
 
-# The channel widths of VGG-16's five stages (2, 2, 3, 3, 3 convolutions, then a 2x2 max-pool).
+#: The channel widths of VGG-16's five stages (2, 2, 3, 3, 3 convolutions, then a 2x2 max-pool).
 VGG16_STAGE_WIDTHS = (64, 128, 256, 512, 512)
 _VGG16_STAGE_DEPTHS = (2, 2, 3, 3, 3)
 

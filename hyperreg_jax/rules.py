@@ -55,6 +55,7 @@ import numpy as np
 from hyperreg_jax import _roots, divergences
 from hyperreg_jax._roots import foc_lhs, solve_ratio
 
+#: The algorithms (1 exact saddle point, 2 one alternating step, 3 lagged step).
 ALGORITHMS = (1, 2, 3)
 
 

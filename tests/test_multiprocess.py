@@ -195,11 +195,13 @@ def test_bad_arguments_fail_before_joining(args, env, message, monkeypatch):
 
 
 def test_multi_host_start_is_said_one_way_everywhere():
-  """The README, ``hr.sweep`` and ``hr.data_parallel`` name the same call to start a
-  multi-host run: ``hr.distributed.initialize()``, never JAX's own."""
-  readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+  """The docs' pages on several processes and on sweeps, ``hr.sweep`` and ``hr.data_parallel``
+  name the same call to start a multi-host run: ``hr.distributed.initialize()``, never JAX's
+  own."""
+  docs = pathlib.Path(__file__).resolve().parents[1] / "docs"
   texts = {
-    "README.md": readme,
+    "docs/distributed.md": (docs / "distributed.md").read_text(),
+    "docs/sweeps.md": (docs / "sweeps.md").read_text(),
     "sweep": hr.sweep.__doc__,
     "data_parallel": hr.data_parallel.__doc__,
   }

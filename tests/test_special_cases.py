@@ -1,5 +1,5 @@
-"""The special cases the README lists, checked numerically: ``adagrad_diag`` is
-``optax.adagrad`` and ``wngrad`` is WNGrad (Wu, Ward, Bottou, 2018)."""
+"""The special cases the optimizers page (docs/optimizers.md) lists, checked numerically:
+``adagrad_diag`` is ``optax.adagrad`` and ``wngrad`` is WNGrad (Wu, Ward, Bottou, 2018)."""
 
 from __future__ import annotations
 

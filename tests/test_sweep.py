@@ -293,9 +293,9 @@ def test_interrupted_sweep_resumes_from_its_checkpoint(tmp_path, monkeypatch):
 def test_mlp_chunking_changes_results_only_at_float_rounding():
   """With matrix products a lane's rounding may depend on how many lanes run together.
 
-  The README promises equality to float rounding (not bit for bit) for such models: the
-  same (variant, ILR, seed) run chunked two ways agrees to a relative 1e-4 on every curve
-  at well-behaved ILRs.
+  The sweeps page (docs/sweeps.md) promises equality to float rounding (not bit for bit) for
+  such models: the same (variant, ILR, seed) run chunked two ways agrees to a relative 1e-4
+  on every curve at well-behaved ILRs.
   """
   mnist = data.load_mnist(max_train=256, max_test=64)
   run = functools.partial(

@@ -195,8 +195,8 @@ def test_no_finite_root_gives_the_ceiling_not_less(divergence, algorithm):
 
 @pytest.mark.slow
 def test_rules_are_homogeneous_in_the_gradient_scale():
-  """Every rule is 1-homogeneous (README, "ILR and the loss scale"): scaling g and beta by
-  k scales the whole run's betas by k."""
+  """Every rule is 1-homogeneous (docs/optimizers.md, "ILR and the loss scale"): scaling g and
+  beta by k scales the whole run's betas by k."""
   params = small_params()
   grads = random_grads(5, SMALL_SHAPES, seed=8)
   k = 64.0  # a power of two: exact scaling in floating point

@@ -21,8 +21,10 @@ SOURCES: dict[str, tuple[str, ...]] = {
   "cifar10": ("tfds", "local", "synthetic"),
   "linear_regression": ("synthetic",),
 }
+#: The dataset names :func:`load` knows.
 NAMES: tuple[str, ...] = tuple(SOURCES)
 
+#: CIFAR-10's class names, by label.
 CIFAR10_CLASSES = (
   "airplane",
   "automobile",

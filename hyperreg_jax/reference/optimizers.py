@@ -101,6 +101,7 @@ class HyperRegNumpy:
      is (re)set to ``1 / init_lr`` before the rule, so the rule starts from
      ``1 / init_lr`` at step ``warmup_steps``.
   3. Otherwise, with ``b = beta`` and ``geff`` as below:
+
      * algorithm 1 or 2: ``beta' = new_beta(divergence, algorithm, b, geff, growth)``,
        ``x' = x - g / beta'``;
      * algorithm 3: ``x' = x - g / b`` (the old beta), then

@@ -36,7 +36,9 @@ __all__ = [
   "new_beta",
 ]
 
+#: The divergences the reference knows by name.
 DIVERGENCES = ("kl", "rkl", "hellinger", "chi2", "neyman_chi2")
+#: The granularities of beta (one per coordinate, per tensor, or one in all).
 GRANULARITIES = ("coordinate", "tensor", "global")
 
 _FMAX = np.finfo(np.float64).max
@@ -257,18 +259,17 @@ def raw_beta(divergence: str, algorithm: int, beta, grad) -> np.ndarray:
 def new_beta(divergence: str, algorithm: int, beta, grad, growth: float | None = 2.0):
   """The next inverse learning rate ``beta_{t+1}`` (docs/method.md, sections 3-4), float64.
 
-  Parameters
-  ----------
-  divergence: one of ``DIVERGENCES``.
-  algorithm: 1 (exact FOC), 2 (one alternating step) or 3 (same beta update as 2; only
+  Args:
+    divergence: one of ``DIVERGENCES``.
+    algorithm: 1 (exact FOC), 2 (one alternating step) or 3 (same beta update as 2; only
       the parameter step differs, see ``HyperRegNumpy``).
-  beta: current inverse learning rate ``b > 0`` (array or scalar).
-  grad: gradient ``g`` (array or scalar), broadcast against ``beta``.
-  growth: clip factor. ``beta_{t+1} = clip(beta_new, b, growth * b)``; ``None`` keeps
+    beta: current inverse learning rate ``b > 0`` (array or scalar).
+    grad: gradient ``g`` (array or scalar), broadcast against ``beta``.
+    growth: clip factor. ``beta_{t+1} = clip(beta_new, b, growth * b)``; ``None`` keeps
       only the lower clip ``beta_{t+1} >= b``.
 
-  Conventions
-  -----------
+  Conventions:
+
   * Closed forms of docs/method.md, section 3; H1 / X2_1 by safeguarded Newton in float64, KL1 by
     a NumPy Lambert W.
   * Algorithm 2 where no finite root exists (``c = (g/b)^2 >= 1`` for rkl, hellinger,

@@ -13,7 +13,9 @@ import optax
 from hyperreg_jax import _validate
 from hyperreg_jax import checkpoint as checkpoint_io
 
+#: The losses a Trainer knows by name.
 LOSSES = ("cross_entropy", "mse")
+#: How the loss is reduced over a batch, the mean (the default) or the sum (the study's units).
 LOSS_REDUCTIONS = ("mean", "sum")
 
 

@@ -24,8 +24,8 @@ Conventions:
   softmax cross-entropy with integer labels, or ``0.5 * mean((prediction - y)**2)``.
   ``loss_reduction="sum"`` sums it over the batch instead, as the reproducibility study
   (Saadatnejad et al., 2019) did: the gradient is ``batch_size`` times larger. The
-  hyper-regularized rules are 1-homogeneous in (gradient, beta) (Xie et al., 2019; see the
-  README, "ILR and the loss scale"), so the sum moves the ILR axis by ``batch_size`` (an
+  hyper-regularized rules are 1-homogeneous in (gradient, beta) (Xie et al., 2019; see
+  docs/optimizers.md, "ILR and the loss scale"), so the sum moves the ILR axis by ``batch_size`` (an
   ILR ``lr`` with the sum acts like ``batch_size * lr`` with the mean) and a weight decay
   ``wd`` with the sum weighs like ``wd / batch_size`` with the mean. Reported losses
   (``loss``, ``train_loss``, ``test_loss``) are per-example means either way, so curves
