@@ -190,11 +190,14 @@ def section(folder, s: Settings, data: dict) -> md.Section:
         f"{np.mean([r['final_step_size_vs_gd'] for r in runs]):.4g}",
       ]
     )
-  by_ilr = {}
+  by_ilr, than_sgd = {}, {}
+  gd = [r for r in steps if r["variant"] == "gd"]
   for ilr in s.ilrs:
     at = [r for r in steps if r["ilr"] == ilr and r["rule"] != "gd"]
-    gd = [r for r in steps if r["variant"] == "gd"]
     by_ilr[ilr] = (_faster_than_gd(at + gd, key), at)
+    if ilr != GD_LR:  # the same initial step size without the rule, as the peer
+      sgd = [dict(r, variant="gd") for r in steps if r["ilr"] == ilr and r["rule"] == "gd"]
+      than_sgd[ilr] = _faster_than_gd(at + sgd, key)[0]
   text = [
     f"Data: {data['label']}. {s.summary()} ({study.SUM_UNITS}), no clip, weight decay "
     f"{s.weight_decay:.3g} on the summed gradient; {steps_per_epoch} steps per epoch (the "
@@ -226,7 +229,13 @@ def section(folder, s: Settings, data: dict) -> md.Section:
       f"At ILR {ilr:g} the rules' mean step size over the run is "
       f"{_ratio_range(at)} GD's; {len(faster)} of {len({r['rule'] for r in at})} rules "
       f"reach {target}% in fewer steps than GD in every seed ({', '.join(faster) or 'none'}), "
-      f"sooner in some seed but not all: {', '.join(sooner) or 'none'}."
+      f"sooner in some seed but not all: {', '.join(sooner) or 'none'}"
+      + (
+        f"; faster than SGD at learning rate {ilr:g} itself in every seed: "
+        f"{len(than_sgd[ilr])} ({', '.join(than_sgd[ilr]) or 'none'})."
+        if ilr in than_sgd
+        else "."
+      )
       for ilr, ((faster, sooner), at) in by_ilr.items()
       if at
     )
@@ -264,6 +273,14 @@ def section(folder, s: Settings, data: dict) -> md.Section:
       len(sooner0),
     ),
   ]
+  for ilr, rules_faster in than_sgd.items():
+    findings.append(
+      md.Finding(
+        f"{NAME}/faster_than_sgd_same_lr@{ilr:g}",
+        f"rules faster than SGD at their own initial rate {ilr:g}",
+        len(rules_faster),
+      )
+    )
   for ilr, ((faster, _), at) in by_ilr.items():
     if at:
       findings.append(

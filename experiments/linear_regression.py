@@ -242,7 +242,6 @@ def run(cfg: common.Config, s: Settings) -> None:
     right.plot(
       [max(r["iteration"], 1) for r in run_rows],
       [r["distance"] for r in run_rows],
-      color=line.get_color(),
       label=variant,
       **style,
     )
