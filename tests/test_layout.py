@@ -185,18 +185,29 @@ def test_nothing_cites_a_document_outside_the_repository():
   assert cited == []
 
 
-def test_the_wheel_holds_the_library_alone(tmp_path):
-  """``pip install .`` installs ``hyperreg_jax`` and its data, no ``experiments`` package."""
+def test_the_wheel_holds_the_library_alone_and_twine_accepts_it(tmp_path):
+  """``python -m build`` makes an sdist and a wheel that ``twine check`` passes; the wheel
+  installs ``hyperreg_jax`` and its data, no ``experiments`` package."""
   import subprocess
   import sys
   import zipfile
 
-  args = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q"]
   done = subprocess.run(
-    [*args, "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300
+    [sys.executable, "-m", "build", "--outdir", str(tmp_path), str(ROOT)],
+    capture_output=True,
+    text=True,
+    timeout=600,
   )
-  assert done.returncode == 0, done.stdout + done.stderr
+  assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
   (wheel,) = tmp_path.glob("*.whl")
+  (sdist,) = tmp_path.glob("*.tar.gz")
+  checked = subprocess.run(
+    [sys.executable, "-m", "twine", "check", "--strict", str(wheel), str(sdist)],
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
+  assert checked.returncode == 0, checked.stdout + checked.stderr
   names = zipfile.ZipFile(wheel).namelist()
   top = {name.split("/")[0] for name in names}
   assert {t for t in top if not t.endswith(".dist-info")} == {"hyperreg_jax"}
