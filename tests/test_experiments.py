@@ -99,7 +99,7 @@ def test_tiny_run_writes_every_figure_data_file_and_the_report(tiny_run):
   assert {f["key"] for f in findings["findings"]} >= {
     "ilr_sensitivity/rkl2/best_test_accuracy",
     "convergence/gd/steps_to_target",
-    "convergence/gd_study_init/final_test_accuracy",
+    "convergence/step_size_vs_gd@0.01",
     "linear_regression/gd/iterations_to_tolerance",
     "study_setting/within_spread/code",
   }
@@ -261,15 +261,15 @@ def test_a_run_of_other_settings_stops_before_training_and_names_them(tiny_run, 
   assert proc.returncode == 2
   assert "convergence holds results of other settings (epochs: saved 1, now 2; " in proc.stderr
   assert "; seeds: saved [0], now [5]" in proc.stderr
-  assert "; study_init: saved ['gd'], now ['gd', 'rkl1'])" in proc.stderr  # --variants filtered
+  assert "; rules: saved ['rkl2'], now ['kl1', " in proc.stderr  # --variants filtered
   assert tree_mtimes(again) == before  # nothing written, nothing trained
 
 
 @pytest.mark.slow
 def test_the_report_says_when_the_warm_up_covers_the_run(tiny_run):
   text = (tiny_run / "REPORT.md").read_text()
-  assert "**The warm-up covers this whole run** (31 steps, warm-up 50)" in text
-  assert "(warm-up only = GD)" in text
+  assert "warm-up only = GD here" in text  # 31 steps: at ILR > 0.1 the rules took GD's steps
+  assert "**With 31 batches per epoch the study's counter never reaches 50**" in text
 
 
 @pytest.mark.slow
