@@ -14,6 +14,7 @@ import numpy as np
 import optax
 
 import hyperreg_jax as hr
+from experiments import markdown as md
 from hyperreg_jax import models
 
 #: Mini-batch size of the paper and the study (MNIST and CIFAR-10).
@@ -55,7 +56,7 @@ def scale_beside_study(epochs: int, num_train: int) -> str:
   """This run's scale beside the study's MNIST runs (40 epochs on 60,000 digits)."""
   if epochs == 40 and num_train == 60_000:
     return "the study's scale (40 epochs on 60,000 digits)"
-  return f"{epochs} epochs on {num_train:,} digits, the study's 40 on 60,000"
+  return f"{md.plural(epochs, 'epoch')} on {num_train:,} digits, the study's 40 on 60,000"
 
 
 # ----------------------------------------------------------------------------- the study's setup
