@@ -57,6 +57,12 @@ def _sections(out: pathlib.Path):
       yield exp, saved, exp.section(out / exp.NAME, *saved)
 
 
+def _invocations(timing: dict) -> str:
+  """``" (3 invocations)"`` for an interrupted and resumed experiment, else nothing."""
+  n = timing.get("invocations", 1)
+  return f" ({n} invocations)" if n > 1 else ""
+
+
 def _header(out: pathlib.Path, ran: list) -> str:
   config = files.read_json(out / "config.json") or {}
   env = config.get("environment", {})
@@ -75,8 +81,8 @@ def _header(out: pathlib.Path, ran: list) -> str:
     f"* **Device:** {env.get('devices')} ({env.get('backend')}), {env.get('cpu_count')} CPU "
     f"cores visible, {env.get('platform')}.",
     f"* **Wall time:** {wall / 60:.1f} min in all ("
-    + ", ".join(f"{k} {t['wall_s']:.0f} s" for k, t in times.items() if t)
-    + f"; each the run that trained it); CPU time {cpu / 60:.1f} min (all threads).",
+    + ", ".join(f"{k} {t['wall_s']:.0f} s{_invocations(t)}" for k, t in times.items() if t)
+    + f"; each the invocations that trained it); CPU time {cpu / 60:.1f} min (all threads).",
     f"* **ILR conventions:** this library averages the loss over the batch; the study summed "
     f"it over batches of {study.BATCH}. Every rule is 1-homogeneous (docs/method.md, section "
     f"1), so the study's ILR x {study.BATCH} is ours. Every figure names its convention.\n",

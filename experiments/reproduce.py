@@ -13,18 +13,21 @@ regenerates the committed reference run.
 
 Writes ``OUT/config.json`` (the command, library versions, device), one folder per
 experiment (CSV data, PNG figures, ``settings.json``: the settings and data that made them;
-``timing.json``: the wall time) and ``OUT/REPORT.md`` with ``OUT/findings.json``, which set
-this run beside the reference run. Every file is written atomically and an experiment skips
-the training whose results are already saved with the same settings: interrupted, the same
-command finishes only what is missing; saved results of other settings stop the command
-with a message that names what differs.
+``timing.json``: the wall and CPU time of the invocations that trained it) and
+``OUT/REPORT.md`` with ``OUT/findings.json``, which set this run beside the reference run.
+Every file is written atomically and an experiment skips the training whose results are
+already saved with the same settings: interrupted, the same command finishes only what is
+missing; saved results of other settings stop the command with a message that names what
+differs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import pathlib
 import sys
+import threading
 import time
 
 from experiments import common, files, report, study
@@ -150,19 +153,55 @@ def reproduce(cfg: common.Config, only: list[str], reference=None) -> pathlib.Pa
     },
   )
   for name in only:
-    timing = cfg.out / name / "timing.json"
     print(f"== {name}: {EXPERIMENTS[name].TITLE}", flush=True)
-    start, cpu = time.perf_counter(), time.process_time()
-    EXPERIMENTS[name].run(cfg, settings[name])
-    if not timing.exists():  # the times of the run that trained it (CPU: all its threads)
-      files.write_json(
-        timing,
-        {
-          "wall_s": round(time.perf_counter() - start, 1),
-          "cpu_s": round(time.process_time() - cpu, 1),
-        },
-      )
+    with timed(cfg.out / name / "timing.json"):
+      EXPERIMENTS[name].run(cfg, settings[name])
   return report.write_report(cfg.out, reference)
+
+
+@contextlib.contextmanager
+def timed(path: pathlib.Path, every: float = 30.0):
+  """Adds the wall and CPU seconds (all threads) of the block to ``path``.
+
+  The file sums every invocation that trained the experiment: it is rewritten every
+  ``every`` seconds while the block runs (``"done": false``), so an interrupted run keeps
+  its time and the resumed one adds to it. Once ``"done"``, it is left as it is: a later
+  invocation that only reuses saved results trained nothing.
+  """
+  saved = files.read_json(path)
+  if saved is not None and saved.get("done", True):
+    yield
+    return
+  saved = saved or {"wall_s": 0.0, "cpu_s": 0.0, "invocations": 0}
+  start, cpu = time.perf_counter(), time.process_time()
+
+  def write(done: bool):
+    files.write_json(
+      path,
+      {
+        "wall_s": round(saved["wall_s"] + time.perf_counter() - start, 1),
+        "cpu_s": round(saved["cpu_s"] + time.process_time() - cpu, 1),
+        "invocations": saved.get("invocations", 1) + 1,
+        "done": done,
+      },
+    )
+
+  stop = threading.Event()
+
+  def tick():
+    while not stop.wait(every):
+      write(done=False)
+
+  ticker = threading.Thread(target=tick, daemon=True)
+  ticker.start()
+  done = False
+  try:
+    yield
+    done = True
+  finally:
+    stop.set()
+    ticker.join()
+    write(done)
 
 
 def main(argv=None):
