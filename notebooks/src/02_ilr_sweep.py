@@ -32,8 +32,9 @@ settings = {"seeds": [0], "epochs": 4, "batch_size": 64, "progress": False}
 # Variants are names (`hr.variant_names()`) or callables `init_lr -> optax transformation`;
 # a dict gives them labels. Named variants get the paper's L2 weight decay `1e-4` through
 # `optax.add_decayed_weights`; the callables below add the same, so every variant minimises
-# the same objective. The loss is averaged over the batch (see the README on how that
-# shifts the ILR axis against the reproducibility study, which summed it).
+# the same objective. The loss is averaged over the batch (see "ILR and the loss scale" in
+# docs/optimizers.md on how that shifts the ILR axis against the reproducibility study,
+# which summed it).
 
 # %%
 variants = {
