@@ -89,7 +89,25 @@ def settings_json(settings) -> dict:
 
 
 def settings_from_json(cls, data: dict):
-  """``cls`` rebuilt from :func:`settings_json`'s output (lists back to tuples)."""
+  """``cls`` rebuilt from :func:`settings_json`'s output (lists back to tuples).
+
+  Raises:
+    ValueError: ``data`` was saved by a version of ``cls`` with other fields (naming them).
+  """
+  fields = dataclasses.fields(cls)
+  required = [f.name for f in fields if f.default is f.default_factory is dataclasses.MISSING]
+  unknown = [k for k in data if k not in {f.name for f in fields}]
+  missing = [k for k in required if k not in data]
+  if unknown or missing:
+    raise ValueError(
+      "settings saved by another version of this experiment ("
+      + "; ".join(
+        f"{what}: {', '.join(names)}"
+        for what, names in (("fields it no longer has", unknown), ("fields missing", missing))
+        if names
+      )
+      + ")"
+    )
   return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 

@@ -48,9 +48,17 @@ def _sections(out: pathlib.Path):
   """(module, (settings, data) or None, Section) for every experiment."""
   full = (files.read_json(out / "config.json") or {}).get("command", {}).get("full", False)
   for exp in EXPERIMENTS:
-    saved = common.saved_settings(out / exp.NAME, exp.Settings)
+    command = f"python -m experiments{' --full' if full else ''} --only {exp.NAME}"
+    try:
+      saved = common.saved_settings(out / exp.NAME, exp.Settings)
+    except ValueError as stale:  # an older version's results: said, not reported
+      text = (
+        f"Not reported: `{out / exp.NAME}` holds {stale}. Delete that folder and run "
+        f"`{command}` to train it again.\n"
+      )
+      yield exp, None, md.Section(text, [], [])
+      continue
     if saved is None:  # left out of this run: its section says how to run it, no claim rows
-      command = f"python -m experiments{' --full' if full else ''} --only {exp.NAME}"
       text = f"Not run here. `{command}` runs it{getattr(exp, 'WHERE', '')}.\n"
       yield exp, None, md.Section(text, [], [])
     else:

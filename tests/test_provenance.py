@@ -144,3 +144,29 @@ def test_ctrl_c_prints_one_line_and_the_way_to_resume(tmp_path):
   assert f"interrupted: the finished results are saved in {out}" in stdout
   assert "run the same command again to resume" in stdout
   assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+
+
+def test_report_says_which_results_an_older_version_saved_and_reports_the_rest(tmp_path):
+  """Results whose settings record fields this version lacks (or lacks fields it needs) are
+  named with those fields and left out, not a TypeError that stops the whole report."""
+  import json
+
+  from experiments import report
+
+  shutil.copy(ROOT / "results" / "embedded-cpu" / "config.json", tmp_path / "config.json")
+  for name in ("convergence", "linear_regression"):
+    shutil.copytree(ROOT / "results" / "embedded-cpu" / name, tmp_path / name)
+  record = json.loads((tmp_path / "convergence" / "settings.json").read_text())
+  record["settings"]["study_init"] = ["gd"]
+  del record["settings"]["epochs"]
+  (tmp_path / "convergence" / "settings.json").write_text(json.dumps(record))
+  report.write_report(tmp_path, reference=tmp_path)
+  text = (tmp_path / "REPORT.md").read_text()
+  assert (
+    f"Not reported: `{tmp_path / 'convergence'}` holds settings saved by another version of "
+    "this experiment (fields it no longer has: study_init; fields missing: epochs). Delete "
+    "that folder and run `python -m experiments --only convergence` to train it again."
+  ) in text
+  keys = [f["key"] for f in json.loads((tmp_path / "findings.json").read_text())["findings"]]
+  assert not any(k.startswith("convergence/") for k in keys)
+  assert any(k.startswith("linear_regression/") for k in keys)  # the rest is reported
