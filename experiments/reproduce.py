@@ -179,6 +179,7 @@ def timed(path: pathlib.Path, every: float = 30.0):
     files.write_json(
       path,
       {
+        **saved,  # and any note an earlier invocation left
         "wall_s": round(saved["wall_s"] + time.perf_counter() - start, 1),
         "cpu_s": round(saved["cpu_s"] + time.process_time() - cpu, 1),
         "invocations": saved.get("invocations", 1) + 1,

@@ -35,11 +35,12 @@ def test_an_interrupted_run_keeps_its_time_and_the_resumed_one_adds_to_it(tmp_pa
   with pytest.raises(KeyboardInterrupt), timed(path):
     raise KeyboardInterrupt
   assert _read(path)["done"] is False
-  path.write_text(json.dumps({"wall_s": 600.0, "cpu_s": 900.0, "invocations": 2, "done": False}))
+  earlier = {"wall_s": 600.0, "cpu_s": 900.0, "invocations": 2, "done": False, "note": "n"}
+  path.write_text(json.dumps(earlier))
   with timed(path):
     pass
   saved = _read(path)
-  assert saved["done"] and saved["invocations"] == 3
+  assert saved["done"] and saved["invocations"] == 3 and saved["note"] == "n"
   assert 600.0 <= saved["wall_s"] < 660 and 900.0 <= saved["cpu_s"] < 960
 
 
