@@ -66,9 +66,13 @@ def _sections(out: pathlib.Path):
 
 
 def _invocations(timing: dict) -> str:
-  """``" (3 invocations)"`` for an interrupted and resumed experiment, else nothing."""
+  """``" (3 invocations)"`` for an interrupted and resumed experiment, with its note if it
+  has one; nothing for one invocation."""
   n = timing.get("invocations", 1)
-  return f" ({n} invocations)" if n > 1 else ""
+  parts = [f"{n} invocations"] if n > 1 else []
+  if "note" in timing:
+    parts.append(timing["note"])
+  return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _header(out: pathlib.Path, ran: list) -> str:
