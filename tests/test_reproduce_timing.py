@@ -51,3 +51,13 @@ def test_a_finished_experiment_keeps_the_time_of_the_run_that_trained_it(tmp_pat
   with timed(path, every=0.01):
     time.sleep(0.05)
   assert _read(path) == saved
+
+
+def test_the_report_says_how_many_invocations_a_time_sums_and_their_note():
+  from experiments.report import _invocations
+
+  assert _invocations({"wall_s": 1.0}) == ""
+  assert _invocations({"invocations": 1, "done": True}) == ""
+  assert _invocations({"invocations": 3, "note": "the first from its log"}) == (
+    " (3 invocations; the first from its log)"
+  )
