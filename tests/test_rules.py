@@ -227,3 +227,17 @@ def test_matches_independent_numpy_reference(growth):
     ok = expected < 1e300  # both saturate where KL2's exp(c) overflows
     np.testing.assert_allclose(got[ok], expected[ok], rtol=1e-11, err_msg=f"{name}{alg}")
     np.testing.assert_array_equal(got[~ok] >= 1e300, True)
+
+
+@pytest.mark.parametrize("alg", [1, 2])
+@pytest.mark.parametrize("growth", [None, 2.0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nan_gradient_gives_nan_beta_also_through_the_generic_solver(alg, growth, dtype):
+  """NaN in, NaN out: the solver's bracket would otherwise return a finite ratio; the
+  fitted inverse (float32, growth 2) and the closed forms agree."""
+  with jax.enable_x64(dtype == np.float64):
+    g = np.array([np.nan, 1.0, np.nan], dtype)
+    b = np.array([2.0, 2.0, 1e-3], dtype)
+    for divergence in (generic("rkl"), "hellinger", "kl"):
+      beta = np.asarray(rules.new_beta(divergence, alg, b, g, growth=growth))
+      assert np.isnan(beta[[0, 2]]).all() and np.isfinite(beta[1]), (divergence, beta)
