@@ -227,3 +227,23 @@ def test_custom_divergence_through_the_transform():
     )
     leaves_close(u, u_ref, rtol=1e-5, atol=0)
     leaves_close(b, b_ref, rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("granularity", ["global", "tensor"])
+def test_unclipped_magnitude_is_the_global_norm_or_each_leafs_rms(granularity):
+  """Without the clip beta depends on the magnitude itself (with it, large gradients all
+  give the ceiling): the global norm over every leaf, or each leaf's root-mean-square."""
+  grads = {"w": jnp.array([[0.3, -0.4], [1.2, 0.0]]), "b": jnp.array([0.5, -1.0, 2.0])}
+  tx = hr.scale_by_hyperreg(
+    0.5, divergence="rkl", algorithm=1, growth=None, granularity=granularity
+  )
+  beta = tx.update(grads, tx.init(jax.tree.map(jnp.zeros_like, grads)))[1].beta
+  squares = {k: np.sum(np.square(v)) for k, v in grads.items()}
+  if granularity == "global":
+    norm = np.sqrt(sum(squares.values()))
+    assert abs(norm - sum(np.sqrt(s) for s in squares.values())) > 0.5  # not a sum of norms
+    np.testing.assert_allclose(beta, hr.rules.new_beta("rkl", 1, 2.0, norm, None), rtol=1e-6)
+  else:
+    for k, g in grads.items():
+      rms = np.sqrt(squares[k] / g.size)
+      np.testing.assert_allclose(beta[k], hr.rules.new_beta("rkl", 1, 2.0, rms, None), rtol=1e-6)
