@@ -68,3 +68,25 @@ def test_every_number_of_the_study_is_compared_at_full_scale():
   assert {n["epoch"] for n in numbers} == {1, 10, 40}
   gd = [n for n in numbers if n["rule"] == "gd"]
   assert [n["value"] for n in gd] == list(study.CURVES["gd"])
+
+
+def test_a_non_finite_run_that_printed_the_study_accuracy_is_named_not_counted():
+  # The study's 9.8% at RKL1, ILR 10 is what a run with NaN weights prints (class 0 for
+  # every image): the rule still counts that seed as NaN, and the report says what it printed.
+  s = config.FULL
+  (n,) = [x for x in report.numbers(s) if x["label"] == "table: rkl1 accuracy, ILR 10"]
+  assert n["value"] == pytest.approx(0.098)
+
+  def rows(printed, diverged=True):
+    row = dict(rule="rkl1", ilr=10.0, epoch=s.epochs, seed=0, train_loss=float("nan"))
+    return [dict(row, column="code", test_accuracy=printed, diverged=diverged)]
+
+  assert report.nonfinite_printing(rows(0.098), s, n) == ["code"]
+  assert report.nonfinite_printing(rows(0.0985), s, n) == ["code"]  # to the study's 0.1 point
+  assert report.nonfinite_printing(rows(0.0995), s, n) == []
+  assert report.nonfinite_printing(rows(0.098, diverged=False), s, n) == []
+  assert verdicts.verdict("accuracy", n["value"], [float("nan")], 0.1) == OUTSIDE
+  (loss,) = [x for x in report.numbers(s) if x["label"] == "table: rkl1 loss, ILR 1"]
+  assert report.nonfinite_printing(rows(0.098), s, loss) == []
+  found = report.settings_matching(rows(0.098), s, n, sigma=0.1)
+  assert found == ["rkl1 (the study's code, as printed by its non-finite seeds)"]

@@ -130,10 +130,31 @@ def verdict_rows(rows, s: Settings, num_train: int):
       notes.append(f"library {study.DELIBERATE[n['rule']]}")
     if n["rule"] == "rkl3":
       notes.append("code column: its RKL2's runs")
+    notes += [
+      f"{COLUMN_LABELS[c]}: its non-finite seeds print {_study(n)}%, the study's number "
+      "(NaN weights predict class 0 for every image)"
+      for c in nonfinite_printing(rows, s, n)
+    ]
     cells.append("; ".join(notes))
     table.append(cells)
     verdict_of.append((n, mine))
   return table, verdict_of, sigma
+
+
+def nonfinite_printing(rows, s: Settings, n) -> list[str]:
+  """The columns whose non-finite seeds printed the study's (finite) accuracy, to its 0.1
+  point: the rule counts those seeds as NaN, but a run with NaN weights still prints one."""
+  if n["kind"] != "accuracy" or n["value"] is None:
+    return []
+  return [
+    column
+    for column in s.columns
+    if any(
+      r["diverged"] and abs(100 * (r["test_accuracy"] - n["value"])) <= 0.05 + 1e-9
+      for r in rows
+      if (r["column"], r["rule"], r["ilr"], r["epoch"]) == (column, n["rule"], n["ilr"], n["epoch"])
+    )
+  ]
 
 
 def _study(n) -> str:
@@ -144,8 +165,11 @@ def _study(n) -> str:
 
 def settings_matching(rows, s: Settings, n, sigma) -> list[str]:
   """Which (column, rule) at the number's ILR and epoch would have produced it: those whose
-  spread holds it."""
-  found = []
+  spread holds it, and the columns whose non-finite seeds printed it."""
+  found = [
+    f"{n['rule']} ({COLUMN_LABELS[c]}, as printed by its non-finite seeds)"
+    for c in nonfinite_printing(rows, s, n)
+  ]
   for column in s.columns:
     for rule in sorted({r["rule"] for r in rows if r["ilr"] == n["ilr"]}):
       values = per_seed(rows, column, rule, n["ilr"], n["epoch"], n["kind"])
