@@ -236,7 +236,6 @@ def _wall_time():
   untimed = [name for name, t in full.items() if "CPU time not recorded" in t.get("note", "")]
   assert untimed == ["convergence", "study_setting"], untimed  # hence "at least"
   rerun = full["study_setting"]["wall_s"] + full["convergence"]["wall_s"]
-  assert rerun > 3 * 3600  # "far more than the 3 hours planned"
   return [
     f"took {sum(t['wall_s'] for t in full.values()) / 60:.0f} minutes",
     f"least {sum(t['cpu_s'] for t in full.values()) / 60:.0f} CPU-minutes",
