@@ -54,10 +54,12 @@ def _robustness():
   assert name == "hellinger2_noclip", name
   rows = (ROOT / "results/full-mnist-cpu/ilr_sensitivity/robustness.csv").read_text()
   assert "\nhellinger2_noclip,unclipped,0.9593,0,10000,2,100-1e+04," in rows
+  assert FULL_RUN["settings"]["ilr_sensitivity"]["settings"]["seeds"] == [0]  # "one seed"
   best_rule = max(value(f"ilr_sensitivity/{v}/best_test_accuracy") for v in rules)
   return [
     f"unclipped Hellinger-2 holds for {widest:g} decades (ILR 100 to 10^4)",
     f"every other rule for {runner_up:g} or less",
+    "Each width is one seed, one run per ILR",
     f"SGD {value('ilr_sensitivity/sgd/width_1pt'):g}, Adam "
     f"{value('ilr_sensitivity/adam/width_1pt'):g} and AdaGrad "
     f"{value('ilr_sensitivity/adagrad/width_1pt'):g}",
