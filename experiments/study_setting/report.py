@@ -57,16 +57,21 @@ def numbers(s: Settings) -> list[dict]:
   return out
 
 
-def per_seed(rows, column, rule, ilr, epoch, kind) -> list[float]:
-  """A column's per-seed values of one number (NaN where the run went non-finite)."""
-  key = "train_loss" if kind == "loss" else "test_accuracy"
+def cell_rows(rows, column, rule, ilr, epoch) -> list[dict]:
+  """A column's rows of one cell at one epoch, one a seed, in seed order."""
   picked = [
     r
     for r in rows
     if r["column"] == column and r["rule"] == rule and r["ilr"] == ilr and r["epoch"] == epoch
   ]
+  return sorted(picked, key=lambda r: r["seed"])
+
+
+def per_seed(rows, column, rule, ilr, epoch, kind) -> list[float]:
+  """A column's per-seed values of one number (NaN where the run went non-finite)."""
+  key = "train_loss" if kind == "loss" else "test_accuracy"
   return [
-    float("nan") if r["diverged"] else r[key] for r in sorted(picked, key=lambda r: r["seed"])
+    float("nan") if r["diverged"] else r[key] for r in cell_rows(rows, column, rule, ilr, epoch)
   ]
 
 
@@ -151,8 +156,7 @@ def nonfinite_printing(rows, s: Settings, n) -> list[str]:
     for column in s.columns
     if any(
       r["diverged"] and abs(100 * (r["test_accuracy"] - n["value"])) <= 0.05 + 1e-9
-      for r in rows
-      if (r["column"], r["rule"], r["ilr"], r["epoch"]) == (column, n["rule"], n["ilr"], n["epoch"])
+      for r in cell_rows(rows, column, n["rule"], n["ilr"], n["epoch"])
     )
   ]
 
