@@ -257,8 +257,11 @@ def section(folder, s: Settings, data: dict) -> md.Section:
       + "; faster than GD in every seed: "
       + "; ".join(f"ILR {ilr:g}: {len(f)}" for ilr, ((f, _), _) in by_ilr.items()),
       md.HOLDS if not faster_any else md.FAILS,
-      f"{study.scale_beside_study(s.epochs, data['num_train']).capitalize()}; test accuracy "
-      f"read at each epoch's end; at ILR {GD_LR:g} the rules' step sizes are GD's.",
+      f"{study.scale_beside_study(s.epochs, data['num_train']).capitalize()}; the library's "
+      "model and rules, not the study's setup (Flax's init, pixels in [0, 1], float32, decay "
+      "on every parameter, guarded RKL2/H2, lagged RKL3; the study's setup is experiment 2's); "
+      f"test accuracy read at each epoch's end; at ILR {GD_LR:g} the rules' step sizes are "
+      "GD's.",
     ),
   ]
   findings = [
